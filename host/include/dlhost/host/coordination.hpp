@@ -1,0 +1,116 @@
+// Coordination: who may download which file, what is done, what to skip.
+//
+// The job asks a Coordinator before it hands a file to a plugin, so that two
+// workers (threads today, hosts sharing a Redis job later) never download the
+// same file at once. A lease on a file key (the destination path relative to
+// the output directory) carries a random token; only the holder of the token
+// can renew or release it, and a lease that is not renewed expires so that a
+// dead worker's files are taken over. Completion records say a file is done;
+// the skip cache remembers files (by URL) that timed out so a job does not
+// hammer them again within PROXY_SKIP_CACHE_TTL.
+//
+// Every method works on a batch of keys: a network implementation (Redis)
+// turns a batch into one pipelined round trip, and the in-process one just
+// loops. The job calls these methods from its own threads, never from inside
+// a plugin callback, so an implementation may block on I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace dlhost {
+
+struct Lease {
+  std::string key;
+  std::string token;
+};
+
+struct SkipMark {
+  std::string key;
+  std::string reason;  // one line, shown when the key is skipped later
+};
+
+class Coordinator {
+ public:
+  using Millis = std::chrono::milliseconds;
+  using Seconds = std::chrono::seconds;
+  virtual ~Coordinator() = default;
+
+  // One result per key, in order: a lease, or nullopt when another worker
+  // holds the key.
+  virtual std::vector<std::optional<Lease>> take_leases(std::span<const std::string> keys,
+                                                        Millis ttl) = 0;
+  // One result per lease: true if still ours (extended), false if lost.
+  virtual std::vector<bool> renew_leases(std::span<const Lease> leases, Millis ttl) = 0;
+  // Releases leases we hold; a lease held by someone else is left alone.
+  virtual void release_leases(std::span<const Lease> leases) = 0;
+
+  virtual void record_completed(std::span<const std::string> keys) = 0;
+  // One result per key: true if a completion was recorded.
+  virtual std::vector<bool> completed(std::span<const std::string> keys) = 0;
+
+  virtual void mark_skipped(std::span<const SkipMark> marks, Seconds ttl) = 0;
+  // One result per key: the reason when the key is in the skip cache.
+  virtual std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) = 0;
+
+  // Persist whatever must outlive the process (called at the end of a job).
+  virtual void flush() {}
+  // How the coordinator is described in logs ("in-process", "redis://...").
+  virtual std::string describe() const = 0;
+};
+
+// The default: a mutex-protected table in memory. Leases and completion
+// records live as long as the process; the skip cache is persisted in a small
+// text file (`<out>/.dlhost/skip-cache`) so its TTL holds across runs.
+class InProcessCoordinator final : public Coordinator {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+  // `skip_cache_file` empty = do not persist. `clock` is injectable for tests.
+  explicit InProcessCoordinator(std::filesystem::path skip_cache_file = {}, Clock clock = {});
+
+  std::vector<std::optional<Lease>> take_leases(std::span<const std::string> keys,
+                                                Millis ttl) override;
+  std::vector<bool> renew_leases(std::span<const Lease> leases, Millis ttl) override;
+  void release_leases(std::span<const Lease> leases) override;
+  void record_completed(std::span<const std::string> keys) override;
+  std::vector<bool> completed(std::span<const std::string> keys) override;
+  void mark_skipped(std::span<const SkipMark> marks, Seconds ttl) override;
+  std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) override;
+  void flush() override;
+  std::string describe() const override { return "in-process"; }
+
+ private:
+  using TimePoint = std::chrono::system_clock::time_point;
+  struct Held {
+    std::string token;
+    TimePoint expires;
+  };
+  struct Skip {
+    TimePoint expires;
+    std::string reason;
+  };
+  void load_skip_cache();
+  std::string new_token();
+
+  std::filesystem::path skip_file_;
+  Clock clock_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Held> leases_;
+  std::unordered_set<std::string> completed_;
+  std::unordered_map<std::string, Skip> skips_;
+  bool skips_dirty_ = false;
+  std::uint64_t token_prefix_;
+  std::uint64_t token_counter_ = 0;
+};
+
+}  // namespace dlhost

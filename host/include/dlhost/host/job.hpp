@@ -1,0 +1,93 @@
+// The job engine: a manifest in, files on disk, stats and an exit code out.
+//
+// For each manifest entry, in order, the job skips duplicate destinations,
+// files already complete at their destination (no request at all) and URLs in
+// the skip cache; takes a lease on the rest, creates their parent directories
+// and submits them to the plugin. Submission honours the plugin's
+// back-pressure: on DLHOST_E_AGAIN the job sleeps on a condition variable that
+// terminal events signal, so a million-line manifest never sits in memory.
+//
+// Threads: the caller's thread reads the manifest, submits, and does all
+// coordinator work (lease release, completion records, skip marks) in
+// batches; the plugin's event thread only updates counters and queues that
+// work, because an event callback must return quickly and a coordinator may
+// do network I/O. A renew thread extends the leases of running transfers.
+// No lock is ever held across a call into the plugin.
+//
+// A bad manifest or a plugin that cannot be created throws before anything is
+// downloaded (exit status 2 in the CLI). interrupt() (from a signal-watching
+// thread) stops submitting, cancels every task, waits a few seconds for the
+// CANCELLED events and returns exit status 130; the plugin keeps `.part`
+// files for a later resume.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlhost/host/coordination.hpp"
+#include "dlhost/host/manifest.hpp"
+#include "dlhost/host/plugin_loader.hpp"
+#include "dlhost/host/progress.hpp"
+#include "dlhost/host/stats.hpp"
+
+namespace dlhost {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitSomeFailed = 1,
+  kExitUsage = 2,
+  kExitInterrupted = 130,
+};
+
+struct JobOptions {
+  std::filesystem::path out_dir = "downloads";
+  std::string plugin_config_json = "{}";
+  std::chrono::seconds skip_cache_ttl{3600};
+  std::chrono::milliseconds lease_ttl{60000};
+  std::chrono::milliseconds cancel_grace{5000};  // how long to wait after cancel
+  std::size_t batch_size = 256;                  // manifest entries per coordinator batch
+  std::size_t max_failure_messages = 1000;       // kept for the final report
+  ProgressMode progress = ProgressMode::kNone;
+  bool verbose = false;
+  std::optional<std::filesystem::path> stats_json;
+};
+
+struct JobResult {
+  int exit_code = kExitOk;
+  JobTotals totals;
+  std::uint64_t duplicates = 0;
+  // "path: message", one per failed file (at most max_failure_messages).
+  std::vector<std::string> failures;
+  std::uint64_t failures_not_kept = 0;
+  nlohmann::ordered_json stats;
+};
+
+class Job {
+ public:
+  Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
+      std::shared_ptr<Coordinator> coordinator);
+  ~Job();
+  Job(const Job &) = delete;
+  Job &operator=(const Job &) = delete;
+
+  // Runs the whole job. Throws ManifestError, PluginError or ConfigError
+  // before anything is downloaded; afterwards, problems are per file.
+  JobResult run(const ManifestSource &manifest);
+  // Thread-safe; not async-signal-safe (call it from a thread that waits for
+  // signals, not from a signal handler).
+  void interrupt();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The one-line summary printed at the end of `dlhost run`.
+std::string summary_line(const JobResult &result);
+
+}  // namespace dlhost

@@ -1,0 +1,97 @@
+// Manifest: what to download, read as a stream, one entry per line.
+//
+// A line is decided on its own: `{...}` is a JSON Lines entry
+// ({"url","path","group","sha256","size"}, only url required), a line starting
+// with '#' is a comment, a blank line is skipped, anything else is a plain URL.
+// The reader never holds more than one line, so a manifest of millions of
+// lines costs a few hundred bytes. Every destination is checked to stay under
+// the output directory (relative, no "..", "." or empty components, no NUL),
+// and every error is "MANIFEST:LINE: message".
+//
+// Because a bad line must stop the job before anything is downloaded, the job
+// reads the manifest twice: a cheap validating pass, then the real one.
+// ManifestSource makes that possible for stdin by spooling it to a temporary
+// file first (removed when the source is destroyed).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace dlhost {
+
+struct ManifestError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ManifestEntry {
+  std::uint64_t line = 0;
+  std::string url;
+  std::string path;    // relative to the output directory; also the file key
+  std::string group;   // defaults to path
+  std::string sha256;  // lowercase hex, or empty when unknown
+  std::int64_t size = -1;
+};
+
+// The file name the URL names: its last path segment, percent-decoded, with
+// query and fragment stripped. Empty when the URL names no file.
+std::string file_name_from_url(std::string_view url);
+
+// Why `path` is not a safe relative destination, or nullopt when it is.
+std::optional<std::string> unsafe_path_reason(std::string_view path);
+
+// Stable 64-bit hash of a destination (FNV-1a) for duplicate detection.
+std::uint64_t path_hash(std::string_view path);
+
+class ManifestReader {
+ public:
+  // `display_name` is used in error messages ("jobs.jsonl", "<stdin>").
+  ManifestReader(std::istream &in, std::string display_name);
+  // Reads the next entry; false at end of input. Throws ManifestError.
+  bool next(ManifestEntry &entry);
+
+ private:
+  [[noreturn]] void fail(const std::string &message) const;
+  void parse_json_line(std::string_view line, ManifestEntry &entry) const;
+  void parse_url_line(std::string_view line, ManifestEntry &entry) const;
+  void complete_defaults(ManifestEntry &entry) const;
+
+  std::istream &in_;
+  std::string name_;
+  std::uint64_t line_no_ = 0;
+  std::string buffer_;
+};
+
+// A manifest that can be read more than once: a file, or stdin ("-") spooled
+// to a temporary file.
+class ManifestSource {
+ public:
+  // Throws ManifestError when the file cannot be opened.
+  static ManifestSource open(const std::string &arg);
+  ManifestSource(ManifestSource &&) noexcept;
+  ~ManifestSource();
+
+  const std::string &display_name() const { return display_name_; }
+  std::unique_ptr<std::istream> open_stream() const;
+
+ private:
+  ManifestSource() = default;
+  std::string display_name_;
+  std::filesystem::path path_;
+  bool temporary_ = false;
+};
+
+struct ManifestSummary {
+  std::uint64_t entries = 0;         // lines that name a file
+  std::uint64_t unique_entries = 0;  // after removing duplicate destinations
+};
+
+// The validating pass: reads everything once, throws the first ManifestError.
+ManifestSummary validate_manifest(const ManifestSource &source);
+
+}  // namespace dlhost

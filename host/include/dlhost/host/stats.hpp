@@ -1,0 +1,44 @@
+// Stats: the document `dlhost run --stats-json FILE` writes at the end.
+//
+// The host owns the file counts and bytes; the plugin owns everything about
+// its transport (proxies, retries, latencies) and reports it as a JSON object
+// from stats(). The document is the host's fields plus the plugin's whole
+// object merged in (host fields win on a name clash), with "proxies" always
+// present. A plugin that writes invalid JSON does not lose the host's numbers:
+// the problem is reported under "plugin_stats_error".
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace dlhost {
+
+struct FileCounts {
+  std::uint64_t total = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t failed = 0;
+};
+
+struct JobTotals {
+  std::string plugin;  // the plugin's id
+  std::string plugin_version;
+  double elapsed_s = 0;
+  FileCounts files;
+  std::uint64_t bytes = 0;
+  bool interrupted = false;
+};
+
+// `plugin_stats` is the text the plugin wrote (may be empty); `plugin_error`
+// is set when the host could not get stats at all.
+nlohmann::ordered_json build_stats_document(const JobTotals &totals,
+                                            const std::string &plugin_stats,
+                                            const std::string &plugin_error);
+
+// Writes `doc` to `path` atomically (temp file in the same directory, then
+// rename), so a reader never sees half a document. Throws std::runtime_error.
+void write_stats_file(const std::filesystem::path &path, const nlohmann::ordered_json &doc);
+
+}  // namespace dlhost

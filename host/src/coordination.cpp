@@ -1,0 +1,166 @@
+// The in-process Coordinator; see coordination.hpp for the design.
+//
+// The skip cache file is one line per entry, "EXPIRY_UNIX_SECONDS\tKEY\tREASON",
+// rewritten whole (temp file + rename) on flush(). It holds only timed-out
+// URLs, so it stays small; expired lines are dropped on load and on save.
+#include "dlhost/host/coordination.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace dlhost {
+namespace {
+
+bool storable(const std::string &s) {
+  return s.find_first_of("\t\r\n") == std::string::npos;
+}
+
+std::string one_line(std::string s) {
+  for (auto &c : s) {
+    if (c == '\t' || c == '\r' || c == '\n') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+InProcessCoordinator::InProcessCoordinator(std::filesystem::path skip_cache_file, Clock clock)
+    : skip_file_(std::move(skip_cache_file)), clock_(std::move(clock)) {
+  if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
+  token_prefix_ = std::random_device{}();
+  token_prefix_ = (token_prefix_ << 32) ^ std::random_device{}();
+  load_skip_cache();
+}
+
+std::string InProcessCoordinator::new_token() {
+  std::ostringstream s;
+  s << std::hex << token_prefix_ << '-' << ++token_counter_;
+  return s.str();
+}
+
+std::vector<std::optional<Lease>> InProcessCoordinator::take_leases(
+    std::span<const std::string> keys, Millis ttl) {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_();
+  std::vector<std::optional<Lease>> out;
+  out.reserve(keys.size());
+  for (const auto &key : keys) {
+    auto it = leases_.find(key);
+    if (it != leases_.end() && it->second.expires > now) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    Held held{new_token(), now + ttl};
+    out.emplace_back(Lease{key, held.token});
+    leases_[key] = std::move(held);
+  }
+  return out;
+}
+
+std::vector<bool> InProcessCoordinator::renew_leases(std::span<const Lease> leases, Millis ttl) {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_();
+  std::vector<bool> out;
+  out.reserve(leases.size());
+  for (const auto &lease : leases) {
+    auto it = leases_.find(lease.key);
+    const bool ours = it != leases_.end() && it->second.token == lease.token;
+    if (ours) it->second.expires = now + ttl;
+    out.push_back(ours);
+  }
+  return out;
+}
+
+void InProcessCoordinator::release_leases(std::span<const Lease> leases) {
+  std::lock_guard lock(mutex_);
+  for (const auto &lease : leases) {
+    auto it = leases_.find(lease.key);
+    if (it != leases_.end() && it->second.token == lease.token) leases_.erase(it);
+  }
+}
+
+void InProcessCoordinator::record_completed(std::span<const std::string> keys) {
+  std::lock_guard lock(mutex_);
+  for (const auto &key : keys) completed_.insert(key);
+}
+
+std::vector<bool> InProcessCoordinator::completed(std::span<const std::string> keys) {
+  std::lock_guard lock(mutex_);
+  std::vector<bool> out;
+  out.reserve(keys.size());
+  for (const auto &key : keys) out.push_back(completed_.count(key) != 0);
+  return out;
+}
+
+void InProcessCoordinator::mark_skipped(std::span<const SkipMark> marks, Seconds ttl) {
+  if (ttl.count() <= 0) return;  // TTL 0 disables the skip cache
+  std::lock_guard lock(mutex_);
+  const auto expires = clock_() + ttl;
+  for (const auto &mark : marks) {
+    skips_[mark.key] = Skip{expires, one_line(mark.reason)};
+    skips_dirty_ = true;
+  }
+}
+
+std::vector<std::optional<std::string>> InProcessCoordinator::skipped(
+    std::span<const std::string> keys) {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_();
+  std::vector<std::optional<std::string>> out;
+  out.reserve(keys.size());
+  for (const auto &key : keys) {
+    auto it = skips_.find(key);
+    if (it != skips_.end() && it->second.expires > now) {
+      out.emplace_back(it->second.reason);
+    } else {
+      out.emplace_back(std::nullopt);
+    }
+  }
+  return out;
+}
+
+void InProcessCoordinator::load_skip_cache() {
+  if (skip_file_.empty()) return;
+  std::ifstream in(skip_file_);
+  if (!in) return;  // no cache yet
+  const auto now = clock_();
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto t1 = line.find('\t');
+    const auto t2 = t1 == std::string::npos ? t1 : line.find('\t', t1 + 1);
+    if (t2 == std::string::npos) continue;  // tolerate a damaged line
+    long long secs = 0;
+    try {
+      secs = std::stoll(line.substr(0, t1));
+    } catch (...) {
+      continue;
+    }
+    const TimePoint expires{std::chrono::seconds(secs)};
+    if (expires <= now) continue;
+    skips_[line.substr(t1 + 1, t2 - t1 - 1)] = Skip{expires, line.substr(t2 + 1)};
+  }
+}
+
+void InProcessCoordinator::flush() {
+  std::lock_guard lock(mutex_);
+  if (skip_file_.empty() || !skips_dirty_) return;
+  std::error_code ec;
+  std::filesystem::create_directories(skip_file_.parent_path(), ec);
+  const auto tmp = skip_file_.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    const auto now = clock_();
+    for (const auto &[key, skip] : skips_) {
+      if (skip.expires <= now || !storable(key)) continue;
+      const auto secs =
+          std::chrono::duration_cast<std::chrono::seconds>(skip.expires.time_since_epoch());
+      out << secs.count() << '\t' << key << '\t' << skip.reason << '\n';
+    }
+    if (!out) return;  // best effort: a lost skip cache costs only a retry
+  }
+  std::filesystem::rename(tmp, skip_file_, ec);
+  if (!ec) skips_dirty_ = false;
+}
+
+}  // namespace dlhost

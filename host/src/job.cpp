@@ -1,0 +1,562 @@
+// The job engine; see job.hpp for the design.
+//
+// Duplicate destinations are found with a set of 64-bit FNV-1a hashes of the
+// relative path (8 bytes per file instead of the whole string). Two different
+// paths with the same hash would make the second one be skipped as a
+// duplicate; with 64-bit hashes the chance is about n^2 / 2^65 (one in 10^7
+// for a million files), which we accept for the memory it saves.
+#include "dlhost/host/job.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dlhost/host/settings.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dlhost {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::int32_t kWaitSliceMs = 200;  // how often the waiting thread looks for interrupts
+constexpr auto kAgainRecheck = std::chrono::seconds(1);
+
+struct Task {
+  std::string key;  // relative destination path
+  std::string url;
+  Lease lease;
+  std::uint64_t bytes_done = 0;
+};
+
+const char *failure_text(dlhost_failure failure) {
+  switch (failure) {
+    case DLHOST_FAILURE_HTTP:
+      return "HTTP error";
+    case DLHOST_FAILURE_TIMEOUT:
+      return "timed out";
+    case DLHOST_FAILURE_TRANSPORT:
+      return "transport error";
+    case DLHOST_FAILURE_VERIFY:
+      return "verification failed";
+    case DLHOST_FAILURE_IO:
+      return "I/O error";
+    case DLHOST_FAILURE_PROXY:
+      return "proxy error";
+    case DLHOST_FAILURE_PROXY_AUTH:
+      return "proxy authentication failed";
+    default:
+      return "failed";
+  }
+}
+
+std::string one_line(std::string s) {
+  for (auto &c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+// A file counts as present when it exists and, if the manifest gives a size,
+// has that size. The sha256 is not re-read: that would cost a full read of
+// every file on every rerun; the plugin verified it when it wrote the file.
+bool already_present(const fs::path &dest, std::int64_t expected_size) {
+  std::error_code ec;
+  const auto status = fs::status(dest, ec);
+  if (ec || !fs::is_regular_file(status)) return false;
+  if (expected_size < 0) return true;
+  const auto size = fs::file_size(dest, ec);
+  return !ec && static_cast<std::int64_t>(size) == expected_size;
+}
+
+}  // namespace
+
+struct Job::State {
+  JobOptions options;
+  std::shared_ptr<LoadedPlugin> plugin;
+  std::shared_ptr<Coordinator> coordinator;
+  std::unique_ptr<PluginInstance> instance;
+  std::unique_ptr<Progress> progress;
+  fs::path out_dir;
+  SteadyClock::time_point started;
+
+  std::atomic<bool> interrupted{false};
+  std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0};
+  std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
+
+  std::mutex mutex;  // guards everything below
+  std::condition_variable terminal_cv;
+  std::uint64_t terminal_events = 0;
+  std::unordered_map<std::uint64_t, Task> in_flight;
+  std::vector<Lease> to_release;
+  std::vector<std::string> to_complete;
+  std::vector<SkipMark> to_skip;
+  std::vector<std::string> failures;
+  std::uint64_t failures_not_kept = 0;
+  std::uint64_t next_id = 0;
+
+  std::mutex renew_mutex;
+  std::condition_variable renew_cv;
+  bool renew_stop = false;
+  std::thread renew_thread;
+
+  std::unordered_set<std::uint64_t> seen_paths;
+  std::uint64_t duplicates = 0;
+
+  // --- called on the plugin's event thread -------------------------------
+  static void on_event_thunk(void *user, const dlhost_event *event) noexcept {
+    try {
+      dlhost_event e{};
+      std::memcpy(&e, event, std::min<std::size_t>(event->struct_size, sizeof e));
+      static_cast<State *>(user)->on_event(e);
+    } catch (...) {
+      // An event we cannot handle must not unwind into the plugin.
+    }
+  }
+
+  void on_event(const dlhost_event &e) {
+    switch (e.type) {
+      case DLHOST_EVENT_LOG:
+        return on_log(e);
+      case DLHOST_EVENT_COMPLETED:
+      case DLHOST_EVENT_FAILED:
+      case DLHOST_EVENT_CANCELLED:
+        return on_terminal(e);
+      default:
+        return on_update(e);  // STARTED, PROGRESS, RETRYING; unknown types too
+    }
+  }
+
+  void on_update(const dlhost_event &e) {
+    std::string key;
+    {
+      std::lock_guard lock(mutex);
+      auto it = in_flight.find(e.task_id);
+      if (it == in_flight.end()) return;
+      update_bytes_locked(it->second, e.bytes_done);
+      if (e.type == DLHOST_EVENT_RETRYING && options.verbose) key = it->second.key;
+    }
+    if (key.empty()) return;
+    progress->file_finished(key, "retrying",
+                            e.message ? one_line(e.message) : failure_text(e.failure));
+  }
+
+  void on_terminal(const dlhost_event &e) {
+    std::string key, outcome, detail;
+    {
+      std::lock_guard lock(mutex);
+      auto it = in_flight.find(e.task_id);
+      if (it == in_flight.end()) return;  // not ours, or already terminal
+      Task &task = it->second;
+      update_bytes_locked(task, e.bytes_done);
+      if (e.type == DLHOST_EVENT_COMPLETED) {
+        outcome = "completed";
+        on_completed_locked(task, e);
+      } else if (e.type == DLHOST_EVENT_FAILED) {
+        outcome = "failed";
+        detail = on_failed_locked(task, e);
+      } else {
+        outcome = "cancelled";
+        on_cancelled_locked(task);
+      }
+      key = task.key;
+      finish_locked(it);
+    }
+    terminal_cv.notify_all();
+    progress->file_finished(key, outcome, detail);
+  }
+
+  void on_log(const dlhost_event &e) {
+    if (!e.message || (e.level < DLHOST_LOG_WARN && !options.verbose)) return;
+    progress->message("plugin: " + one_line(e.message));
+  }
+
+  void update_bytes_locked(Task &task, std::uint64_t bytes_done) {
+    if (bytes_done == task.bytes_done) return;
+    bytes_in_flight += bytes_done - task.bytes_done;  // wraps correctly if it shrinks
+    task.bytes_done = bytes_done;
+  }
+
+  void on_completed_locked(Task &task, const dlhost_event &e) {
+    completed++;
+    bytes_finished += e.bytes_done ? e.bytes_done : e.bytes_total;
+    to_complete.push_back(task.key);
+  }
+
+  std::string on_failed_locked(Task &task, const dlhost_event &e) {
+    failed++;
+    std::string message = e.message && *e.message ? one_line(e.message) : failure_text(e.failure);
+    if (e.failure == DLHOST_FAILURE_TIMEOUT) to_skip.push_back({task.url, message});
+    remember_failure_locked(task.key, message);
+    return message;
+  }
+
+  void on_cancelled_locked(Task &task) {
+    // A cancel we did not ask for leaves the file undone: count it as failed.
+    if (interrupted) return;
+    failed++;
+    remember_failure_locked(task.key, "cancelled by the plugin");
+  }
+
+  void remember_failure_locked(const std::string &key, const std::string &message) {
+    if (failures.size() < options.max_failure_messages) {
+      failures.push_back(key + ": " + message);
+    } else {
+      ++failures_not_kept;
+    }
+  }
+
+  void finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it) {
+    bytes_in_flight -= it->second.bytes_done;
+    to_release.push_back(std::move(it->second.lease));
+    in_flight.erase(it);
+    ++terminal_events;
+  }
+
+  // --- the caller's thread ----------------------------------------------
+  ProgressSnapshot sample() const {
+    ProgressSnapshot s;
+    s.total = total;
+    s.completed = completed;
+    s.skipped = skipped;
+    s.failed = failed;
+    s.bytes = bytes_finished + bytes_in_flight;
+    s.elapsed_s = elapsed_seconds();
+    return s;
+  }
+
+  double elapsed_seconds() const {
+    return std::chrono::duration<double>(SteadyClock::now() - started).count();
+  }
+
+  // Hands queued lease releases, completions and skip marks to the
+  // coordinator in batches, outside our lock.
+  void drain_coordinator_work() {
+    std::vector<Lease> release;
+    std::vector<std::string> complete;
+    std::vector<SkipMark> skip;
+    {
+      std::lock_guard lock(mutex);
+      release.swap(to_release);
+      complete.swap(to_complete);
+      skip.swap(to_skip);
+    }
+    if (!complete.empty()) coordinator->record_completed(complete);
+    if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
+    if (!release.empty()) coordinator->release_leases(release);
+  }
+
+  void count_skip(const std::string &path, const std::string &reason) {
+    skipped++;
+    progress->file_finished(path, "skipped", reason);
+  }
+
+  void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const std::string &why) {
+    failed++;
+    {
+      std::lock_guard lock(mutex);
+      remember_failure_locked(entry.path, why);
+      to_release.push_back(lease);
+    }
+    progress->file_finished(entry.path, "failed", why);
+  }
+
+  // Removes duplicates and files already on disk; returns what still needs work.
+  std::vector<ManifestEntry> filter_local(std::vector<ManifestEntry> &batch) {
+    std::vector<ManifestEntry> rest;
+    for (auto &entry : batch) {
+      if (!seen_paths.insert(path_hash(entry.path)).second) {
+        ++duplicates;
+        continue;
+      }
+      if (already_present(out_dir / entry.path, entry.size)) {
+        count_skip(entry.path, "already present");
+        continue;
+      }
+      rest.push_back(std::move(entry));
+    }
+    return rest;
+  }
+
+  // Asks the coordinator about completion and the skip cache, then takes
+  // leases; returns the entries we may download, with their leases.
+  std::vector<std::pair<ManifestEntry, Lease>> filter_coordinated(
+      std::vector<ManifestEntry> batch) {
+    std::vector<std::string> keys, urls;
+    for (const auto &e : batch) {
+      keys.push_back(e.path);
+      urls.push_back(e.url);
+    }
+    const auto done = coordinator->completed(keys);
+    // PROXY_SKIP_CACHE_TTL=0 turns the skip cache off, old entries included.
+    const auto skips = options.skip_cache_ttl.count() > 0
+                           ? coordinator->skipped(urls)
+                           : std::vector<std::optional<std::string>>(urls.size());
+    std::vector<ManifestEntry> wanted;
+    std::vector<std::string> wanted_keys;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (done[i]) {
+        count_skip(batch[i].path, "recorded complete");
+      } else if (skips[i]) {
+        count_skip(batch[i].path, "in the skip cache: " + *skips[i]);
+      } else {
+        wanted_keys.push_back(batch[i].path);
+        wanted.push_back(std::move(batch[i]));
+      }
+    }
+    const auto leases = coordinator->take_leases(wanted_keys, options.lease_ttl);
+    std::vector<std::pair<ManifestEntry, Lease>> out;
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      if (!leases[i]) {
+        count_skip(wanted[i].path, "being downloaded by another worker");
+      } else {
+        out.emplace_back(std::move(wanted[i]), *leases[i]);
+      }
+    }
+    return out;
+  }
+
+  void process_batch(std::vector<ManifestEntry> &batch) {
+    auto work = filter_coordinated(filter_local(batch));
+    for (auto &[entry, lease] : work) {
+      if (interrupted) {
+        std::lock_guard lock(mutex);
+        to_release.push_back(lease);
+        continue;
+      }
+      const auto dest = out_dir / entry.path;
+      std::error_code ec;
+      fs::create_directories(dest.parent_path(), ec);
+      if (ec) {
+        fail_before_submit(entry, lease,
+                           "cannot create " + dest.parent_path().string() + ": " + ec.message());
+        continue;
+      }
+      submit_with_backpressure(entry, lease, dest);
+    }
+    batch.clear();
+  }
+
+  void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
+                                const fs::path &dest) {
+    const std::string dest_text = dest.string();
+    std::uint64_t id;
+    {
+      // Registered before submit(): the plugin may deliver events for the
+      // task before submit() returns.
+      std::lock_guard lock(mutex);
+      id = ++next_id;
+      in_flight[id] = Task{entry.path, entry.url, lease, 0};
+    }
+    dlhost_task task{};
+    task.struct_size = sizeof task;
+    task.id = id;
+    task.url = entry.url.c_str();
+    task.dest_path = dest_text.c_str();
+    task.group = entry.group.c_str();
+    task.sha256 = entry.sha256.empty() ? nullptr : entry.sha256.c_str();
+    task.size = entry.size;
+    while (true) {
+      std::uint64_t generation;
+      {
+        std::lock_guard lock(mutex);
+        generation = terminal_events;
+      }
+      std::string error;
+      const auto status = instance->submit(task, error);
+      if (status == DLHOST_OK) return;
+      if (status != DLHOST_E_AGAIN || interrupted) {
+        if (status == DLHOST_E_AGAIN) error = "interrupted";
+        withdraw(id, entry, error);
+        return;
+      }
+      wait_for_terminal_event(generation);
+      drain_coordinator_work();
+    }
+  }
+
+  void wait_for_terminal_event(std::uint64_t generation) {
+    std::unique_lock lock(mutex);
+    terminal_cv.wait_for(lock, kAgainRecheck,
+                         [&] { return terminal_events != generation || interrupted; });
+  }
+
+  // A task the plugin did not take: forget it and count it (unless we are
+  // stopping, when it simply stays undone).
+  void withdraw(std::uint64_t id, const ManifestEntry &entry, const std::string &error) {
+    Lease lease;
+    {
+      std::lock_guard lock(mutex);
+      auto it = in_flight.find(id);
+      if (it == in_flight.end()) return;
+      lease = std::move(it->second.lease);
+      in_flight.erase(it);
+    }
+    if (interrupted) {
+      std::lock_guard lock(mutex);
+      to_release.push_back(std::move(lease));
+      return;
+    }
+    fail_before_submit(entry, lease, "rejected by the plugin: " + one_line(error));
+  }
+
+  void submit_manifest(const ManifestSource &manifest) {
+    auto in = manifest.open_stream();
+    ManifestReader reader(*in, manifest.display_name());
+    std::vector<ManifestEntry> batch;
+    ManifestEntry entry;
+    while (!interrupted && reader.next(entry)) {
+      batch.push_back(std::move(entry));
+      if (batch.size() >= options.batch_size) {
+        process_batch(batch);
+        drain_coordinator_work();
+      }
+    }
+    if (!interrupted && !batch.empty()) process_batch(batch);
+  }
+
+  void wait_until_idle() {
+    while (!interrupted) {
+      drain_coordinator_work();
+      if (instance->wait(kWaitSliceMs) == DLHOST_OK) return;
+    }
+  }
+
+  void cancel_and_wait() {
+    instance->cancel(DLHOST_TASK_ALL);
+    const auto deadline = SteadyClock::now() + options.cancel_grace;
+    while (SteadyClock::now() < deadline) {
+      if (instance->wait(kWaitSliceMs) == DLHOST_OK) break;
+    }
+  }
+
+  // --- the renew thread -------------------------------------------------
+  void renew_loop() {
+    const auto period = std::max(options.lease_ttl / 3, std::chrono::milliseconds(100));
+    std::unique_lock lock(renew_mutex);
+    while (!renew_cv.wait_for(lock, period, [this] { return renew_stop; })) {
+      lock.unlock();
+      renew_running_leases();
+      lock.lock();
+    }
+  }
+
+  void renew_running_leases() {
+    std::vector<Lease> leases;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto &[id, task] : in_flight) leases.push_back(task.lease);
+    }
+    if (leases.empty()) return;
+    const auto ok = coordinator->renew_leases(leases, options.lease_ttl);
+    for (std::size_t i = 0; i < ok.size(); ++i) {
+      if (!ok[i]) progress->message("warning: lost the lease on " + leases[i].key);
+    }
+  }
+
+  void start_renewing() {
+    renew_thread = std::thread([this] { renew_loop(); });
+  }
+
+  void stop_renewing() {
+    {
+      std::lock_guard lock(renew_mutex);
+      renew_stop = true;
+    }
+    renew_cv.notify_all();
+    if (renew_thread.joinable()) renew_thread.join();
+  }
+};
+
+Job::Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
+         std::shared_ptr<Coordinator> coordinator)
+    : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+  state_->plugin = std::move(plugin);
+  state_->coordinator = std::move(coordinator);
+}
+
+Job::~Job() {
+  if (state_) state_->stop_renewing();
+}
+
+void Job::interrupt() {
+  state_->interrupted = true;
+  state_->terminal_cv.notify_all();
+}
+
+JobResult Job::run(const ManifestSource &manifest) {
+  State &s = *state_;
+  s.started = SteadyClock::now();
+  // Pass 1: the whole manifest must be valid before any byte is fetched.
+  const auto summary = validate_manifest(manifest);
+  s.total = summary.unique_entries;
+
+  std::error_code ec;
+  s.out_dir = fs::absolute(s.options.out_dir, ec);
+  fs::create_directories(s.out_dir, ec);
+  if (ec)
+    throw ConfigError("DOWNLOAD_DIR: cannot create " + s.out_dir.string() + ": " + ec.message());
+
+  s.progress = std::make_unique<Progress>(s.options.progress, s.options.verbose);
+  s.instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
+                                                &State::on_event_thunk, &s);
+  if (const auto st = s.instance->start(); st != DLHOST_OK) {
+    throw PluginError("plugin " + s.plugin->path().string() +
+                      ": start() failed: " + status_text(st));
+  }
+  s.progress->start([&s] { return s.sample(); });
+  s.start_renewing();
+
+  // Pass 2: stream the manifest into the plugin.
+  s.submit_manifest(manifest);
+  s.wait_until_idle();
+  if (s.interrupted) s.cancel_and_wait();
+
+  s.stop_renewing();
+  std::string stats_error;
+  const std::string plugin_stats = s.instance->stats_json(stats_error);
+  s.instance.reset();  // destroy(): no callback runs after this
+  s.drain_coordinator_work();
+  s.coordinator->flush();
+  s.progress->stop();
+
+  JobResult result;
+  result.totals.plugin = s.plugin->id();
+  result.totals.plugin_version = s.plugin->version();
+  result.totals.elapsed_s = s.elapsed_seconds();
+  result.totals.files = {s.total, s.completed, s.skipped, s.failed};
+  result.totals.bytes = s.bytes_finished;
+  result.totals.interrupted = s.interrupted;
+  result.duplicates = s.duplicates;
+  result.failures = std::move(s.failures);
+  result.failures_not_kept = s.failures_not_kept;
+  // stats() not existing is normal; only a failing one is worth reporting.
+  if (!s.plugin->descriptor().stats) stats_error.clear();
+  result.stats = build_stats_document(result.totals, plugin_stats, stats_error);
+  if (s.options.stats_json) write_stats_file(*s.options.stats_json, result.stats);
+
+  result.exit_code = s.interrupted ? kExitInterrupted : s.failed > 0 ? kExitSomeFailed : kExitOk;
+  return result;
+}
+
+std::string summary_line(const JobResult &r) {
+  const auto &f = r.totals.files;
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.1f", r.totals.elapsed_s);
+  std::string line = std::string(r.totals.interrupted ? "interrupted: " : "") +
+                     std::to_string(f.total) + " files: " + std::to_string(f.completed) +
+                     " completed, " + std::to_string(f.skipped) + " skipped, " +
+                     std::to_string(f.failed) + " failed";
+  if (r.duplicates) line += ", " + std::to_string(r.duplicates) + " duplicate lines ignored";
+  line += "; " + format_bytes(static_cast<double>(r.totals.bytes)) + " in " + elapsed + " s";
+  return line;
+}
+
+}  // namespace dlhost

@@ -1,0 +1,285 @@
+// Manifest parsing and path safety; see manifest.hpp for the design.
+#include "dlhost/host/manifest.hpp"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+namespace dlhost {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto *ws = " \t\r\n";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 &&
+        hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// The scheme must be http(s) and a host must follow: the plugins speak HTTP
+// only, and catching "ftp://" here beats a failure an hour into the job.
+std::optional<std::string> url_problem(std::string_view url) {
+  if (url.empty()) return "\"url\" is empty";
+  size_t host_start = 0;
+  if (starts_with_nocase(url, "http://")) {
+    host_start = 7;
+  } else if (starts_with_nocase(url, "https://")) {
+    host_start = 8;
+  } else {
+    return "\"url\" must start with http:// or https://: " + std::string(url);
+  }
+  if (host_start >= url.size() || url[host_start] == '/') {
+    return "\"url\" has no host: " + std::string(url);
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20) {
+      return "\"url\" contains whitespace or control characters: " + std::string(url);
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_sha256_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (hex_value(c) < 0) return false;
+  }
+  return true;
+}
+
+// Control characters (a NUL, an escape sequence) must not reach the terminal.
+std::string printable(std::string s) {
+  for (auto &c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
+std::string lowercase(std::string s) {
+  for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string file_name_from_url(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  const auto scheme = url.find("://");
+  if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  const auto first_slash = url.find('/');
+  if (first_slash == std::string_view::npos) return {};  // host only
+  const auto last_slash = url.rfind('/');
+  return percent_decode(url.substr(last_slash + 1));
+}
+
+std::optional<std::string> unsafe_path_reason(std::string_view path) {
+  if (path.empty()) return "is empty";
+  if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  if (path[0] == '/') return "must be relative";
+  size_t start = 0;
+  bool first = true;
+  while (true) {
+    const auto slash = path.find('/', start);
+    const auto part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (part.empty()) return "has an empty component";
+    if (part == "..") return "must not contain \"..\"";
+    if (part == ".") return "must not contain \".\"";
+    // The host keeps its own state (skip cache) in <out>/.dlhost.
+    if (first && part == ".dlhost") return "must not write into .dlhost/";
+    first = false;
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t path_hash(std::string_view path) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : path) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+ManifestReader::ManifestReader(std::istream &in, std::string display_name)
+    : in_(in), name_(std::move(display_name)) {}
+
+void ManifestReader::fail(const std::string &message) const {
+  throw ManifestError(name_ + ":" + std::to_string(line_no_) + ": " + message);
+}
+
+bool ManifestReader::next(ManifestEntry &entry) {
+  while (std::getline(in_, buffer_)) {
+    ++line_no_;
+    const auto line = trim(buffer_);
+    if (line.empty() || line[0] == '#') continue;
+    entry = ManifestEntry{};
+    entry.line = line_no_;
+    if (line[0] == '{') {
+      parse_json_line(line, entry);
+    } else {
+      parse_url_line(line, entry);
+    }
+    complete_defaults(entry);
+    return true;
+  }
+  if (in_.bad()) fail("read error");
+  return false;
+}
+
+void ManifestReader::parse_json_line(std::string_view line, ManifestEntry &entry) const {
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) fail("not a valid JSON object");
+  auto string_field = [&](const char *key, std::string &out, bool required) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (required) fail(std::string("\"") + key + "\" is required");
+      return;
+    }
+    if (!it->is_string()) fail(std::string("\"") + key + "\" must be a string");
+    out = it->get<std::string>();
+  };
+  string_field("url", entry.url, true);
+  string_field("path", entry.path, false);
+  string_field("group", entry.group, false);
+  string_field("sha256", entry.sha256, false);
+  if (!entry.sha256.empty() || (j.contains("sha256") && j["sha256"].is_string())) {
+    if (!is_sha256_hex(entry.sha256)) {
+      fail("\"sha256\" must be 64 hex digits: " + entry.sha256);
+    }
+    entry.sha256 = lowercase(entry.sha256);
+  }
+  if (const auto it = j.find("size"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer()) fail("\"size\" must be an integer");
+    if (it->is_number_unsigned()) {
+      if (it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+        fail("\"size\" is too large");
+      entry.size = it->get<std::int64_t>();
+    } else {
+      entry.size = it->get<std::int64_t>();
+      if (entry.size < 0) fail("\"size\" must not be negative: " + std::to_string(entry.size));
+    }
+  }
+  if (auto problem = url_problem(entry.url)) fail(*problem);
+  if (j.contains("path") && !j["path"].is_null()) {
+    if (auto why = unsafe_path_reason(entry.path))
+      fail("\"path\" " + *why + ": " + printable(entry.path));
+  }
+}
+
+void ManifestReader::parse_url_line(std::string_view line, ManifestEntry &entry) const {
+  entry.url = std::string(line);
+  if (auto problem = url_problem(entry.url)) {
+    fail("not a URL or JSON object: " + std::string(line));
+  }
+}
+
+void ManifestReader::complete_defaults(ManifestEntry &entry) const {
+  if (entry.path.empty()) {
+    entry.path = file_name_from_url(entry.url);
+    if (entry.path.empty()) {
+      fail("cannot derive a file name from the URL (give \"path\"): " + entry.url);
+    }
+    if (auto why = unsafe_path_reason(entry.path)) {
+      fail("file name derived from the URL " + *why + ": " + printable(entry.path));
+    }
+  }
+  if (entry.group.empty()) entry.group = entry.path;
+}
+
+ManifestSource ManifestSource::open(const std::string &arg) {
+  ManifestSource source;
+  if (arg != "-") {
+    std::ifstream probe(arg);
+    if (!probe) throw ManifestError(arg + ": cannot open manifest");
+    source.display_name_ = arg;
+    source.path_ = arg;
+    return source;
+  }
+  // stdin can be read once only; spool it so both passes see the same data.
+  const char *tmpdir = std::getenv("TMPDIR");
+  std::string templ = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/dlhost-stdin-XXXXXX";
+  const int fd = ::mkstemp(templ.data());
+  if (fd < 0) throw ManifestError("<stdin>: cannot create a temporary file to spool stdin");
+  ::close(fd);
+  source.display_name_ = "<stdin>";
+  source.path_ = templ;
+  source.temporary_ = true;
+  std::ofstream out(templ, std::ios::binary);
+  out << std::cin.rdbuf();
+  out.flush();
+  if (!out) throw ManifestError("<stdin>: cannot spool stdin to " + templ);
+  return source;
+}
+
+ManifestSource::ManifestSource(ManifestSource &&other) noexcept
+    : display_name_(std::move(other.display_name_)),
+      path_(std::move(other.path_)),
+      temporary_(other.temporary_) {
+  other.temporary_ = false;
+}
+
+ManifestSource::~ManifestSource() {
+  if (temporary_) {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
+}
+
+std::unique_ptr<std::istream> ManifestSource::open_stream() const {
+  auto in = std::make_unique<std::ifstream>(path_, std::ios::binary);
+  if (!*in) throw ManifestError(display_name_ + ": cannot open manifest");
+  return in;
+}
+
+ManifestSummary validate_manifest(const ManifestSource &source) {
+  auto in = source.open_stream();
+  ManifestReader reader(*in, source.display_name());
+  ManifestSummary summary;
+  // 8 bytes per distinct destination; see job.cpp on hash collisions.
+  std::unordered_set<std::uint64_t> seen;
+  ManifestEntry entry;
+  while (reader.next(entry)) {
+    ++summary.entries;
+    if (seen.insert(path_hash(entry.path)).second) ++summary.unique_entries;
+  }
+  return summary;
+}
+
+}  // namespace dlhost

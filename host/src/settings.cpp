@@ -1,0 +1,366 @@
+// Settings: the table, `.env` parsing, precedence and validation.
+//
+// The table is the single list of settings: defaults, types and help all live
+// in it, so documentation, validation and the plugin config cannot drift
+// apart. Validation runs once after resolution and stops at the first bad
+// value with one line that names the setting, its value and where it came
+// from, because the operator needs to know which file or variable to fix.
+#include "dlhost/host/settings.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#ifndef DLHOST_VERSION
+#define DLHOST_VERSION "0.0.0"
+#endif
+
+namespace dlhost {
+namespace {
+
+using T = SettingType;
+
+// DOWNLOADER_PLUGIN defaults to `legacy` until the multi-proxy plugin exists.
+// DOWNLOAD_USER_AGENT's default is filled in from the version at resolution.
+constexpr SettingSpec kTable[] = {
+    {"DOWNLOADER_PLUGIN", "legacy", T::kString, false, nullptr,
+     "which plugin `run` loads: legacy, multi-proxy, or a path to a .so"},
+    {"DOWNLOAD_DIR", "./downloads", T::kString, false, nullptr, "output directory"},
+    {"PROXY_LIST", "", T::kJsonArray, true, nullptr,
+     "JSON array of proxies; empty = direct connection only"},
+    {"PROXY_STRATEGY", "load-balanced", T::kChoice, true,
+     "load-balanced|round-robin|first-available", "how a proxy is chosen for a post"},
+    {"PROXY_POST_LIMIT", "2", T::kInt, true, nullptr, "posts (groups) in flight per proxy"},
+    {"PROXY_ATTACHMENT_LIMIT", "4", T::kInt, true, nullptr, "files in flight per post, per proxy"},
+    {"PROXY_DOWNLOAD_TIMEOUT", "600000", T::kInt, true, nullptr, "ms for one transfer"},
+    {"PROXY_MAX_REDIRECTS", "1", T::kInt, true, nullptr, "redirects followed per transfer"},
+    {"PROXY_SKIP_CACHE_TTL", "3600", T::kInt, true, nullptr,
+     "s a timed-out file is skipped before it is tried again"},
+    {"PROXY_MAX_RETRIES", "3", T::kInt, true, nullptr, "retries after the first attempt"},
+    {"PROXY_RETRY_BACKOFF", "2", T::kNumber, true, nullptr, "backoff multiplier"},
+    {"PROXY_RETRY_BASE_DELAY", "1000", T::kInt, true, nullptr, "ms before the first retry"},
+    {"PROXY_STALL_TIMEOUT", "30000", T::kInt, true, nullptr,
+     "ms with no bytes before a transfer is abandoned and retried"},
+    {"PROXY_RATE_LIMIT", "0", T::kNumber, true, nullptr,
+     "requests per second per proxy and host; 0 = adaptive only"},
+    {"PROXY_HEALTH_FAILURES", "3", T::kInt, true, nullptr,
+     "consecutive transport failures that take a proxy down"},
+    {"REDIS_URL", "", T::kString, false, nullptr,
+     "Redis for leases, completion records and shared stats; empty = in-process"},
+    {"DOWNLOAD_CA_BUNDLE", "", T::kString, true, nullptr,
+     "PEM file of trusted CAs for HTTPS origins; empty = system store"},
+    {"DOWNLOAD_JOB", "", T::kString, false, nullptr,
+     "the job's name in Redis; empty = from the manifest's file name"},
+    {"DOWNLOAD_USER_AGENT", "", T::kString, true, nullptr,
+     "User-Agent sent with every request (default dlhost/VERSION)"},
+    {"DOWNLOAD_HEADERS", "", T::kJsonObject, true, nullptr, "JSON object of extra request headers"},
+    {"DOWNLOAD_COOKIES", "", T::kString, true, nullptr,
+     "a cookies.txt file (Netscape format, as browsers export)"},
+    {"DOWNLOAD_FSYNC", "0", T::kBool01, true, nullptr,
+     "1 = fsync each file before its rename (power-loss durability)"},
+};
+
+std::string default_user_agent() {
+  return "dlhost/" + std::string(project_version());
+}
+
+std::string_view trim(std::string_view s) {
+  const auto *ws = " \t\r\n";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+bool is_valid_key(std::string_view key) {
+  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
+  for (char c : key) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+// Reads a double-quoted value starting after the opening quote; returns the
+// unescaped text and sets `rest` to what follows the closing quote.
+std::optional<std::string> unquote_double(std::string_view s, std::string_view &rest) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '"') {
+      rest = s.substr(i + 1);
+      return out;
+    }
+    if (c == '\\' && i + 1 < s.size()) {
+      char n = s[++i];
+      out += n == 'n' ? '\n' : n == 't' ? '\t' : n == 'r' ? '\r' : n;
+    } else {
+      out += c;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string parse_env_value(std::string_view raw, const std::string &where) {
+  raw = trim(raw);
+  if (raw.empty()) return {};
+  std::string_view rest;
+  std::string value;
+  if (raw[0] == '\'') {
+    const auto end = raw.find('\'', 1);
+    if (end == std::string_view::npos) throw ConfigError(where + ": unterminated ' quote");
+    value = std::string(raw.substr(1, end - 1));
+    rest = raw.substr(end + 1);
+  } else if (raw[0] == '"') {
+    auto v = unquote_double(raw.substr(1), rest);
+    if (!v) throw ConfigError(where + ": unterminated \" quote");
+    value = std::move(*v);
+  } else {
+    // Unquoted: a '#' preceded by whitespace starts a comment (so URLs with
+    // fragments and JSON keep their '#').
+    size_t cut = raw.size();
+    for (size_t i = 1; i < raw.size(); ++i) {
+      if (raw[i] == '#' && (raw[i - 1] == ' ' || raw[i - 1] == '\t')) {
+        cut = i;
+        break;
+      }
+    }
+    return std::string(trim(raw.substr(0, cut)));
+  }
+  rest = trim(rest);
+  if (!rest.empty() && rest[0] != '#') {
+    throw ConfigError(where + ": unexpected text after the closing quote");
+  }
+  return value;
+}
+
+std::optional<std::string> process_getenv(const std::string &name) {
+  const char *v = std::getenv(name.c_str());
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+bool parse_int(const std::string &s, std::int64_t &out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || s[0] == '+' || s[0] == ' ') return false;
+  out = v;
+  return true;
+}
+
+bool parse_number(const std::string &s, double &out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char *end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(v) || v < 0 || s[0] == ' ') return false;
+  out = v;
+  return true;
+}
+
+bool choice_allowed(const char *choices, const std::string &value) {
+  std::string_view list(choices);
+  while (!list.empty()) {
+    const auto bar = list.find('|');
+    if (list.substr(0, bar) == value) return true;
+    if (bar == std::string_view::npos) break;
+    list.remove_prefix(bar + 1);
+  }
+  return false;
+}
+
+// Returns an empty string when the value is fine, else what is wrong with it.
+std::string validation_problem(const SettingSpec &spec, const std::string &value) {
+  std::int64_t i = 0;
+  double d = 0;
+  switch (spec.type) {
+    case T::kString:
+      return {};
+    case T::kInt:
+      return parse_int(value, i) ? "" : "expected a non-negative integer";
+    case T::kNumber:
+      return parse_number(value, d) ? "" : "expected a non-negative number";
+    case T::kBool01:
+      return value == "0" || value == "1" ? "" : "expected 0 or 1";
+    case T::kChoice:
+      return choice_allowed(spec.choices, value) ? ""
+                                                 : std::string("expected one of ") + spec.choices;
+    case T::kJsonArray:
+    case T::kJsonObject: {
+      if (value.empty()) return {};
+      const auto j = nlohmann::json::parse(value, nullptr, false);
+      if (j.is_discarded()) return "not valid JSON";
+      if (spec.type == T::kJsonArray && !j.is_array()) return "expected a JSON array";
+      if (spec.type == T::kJsonObject && !j.is_object()) return "expected a JSON object";
+      return {};
+    }
+  }
+  return {};
+}
+
+std::string describe_source(SettingSource source, const std::optional<std::filesystem::path> &env) {
+  if (source == SettingSource::kEnvFile && env) return "from " + env->string();
+  return "from " + std::string(to_string(source));
+}
+
+std::map<std::string, std::string> read_env_file(const SettingInputs &inputs,
+                                                 std::optional<std::filesystem::path> &used) {
+  std::filesystem::path path;
+  if (inputs.env_file) {
+    path = *inputs.env_file;
+    std::ifstream in(path);
+    if (!in) throw ConfigError("--env-file " + path.string() + ": cannot open");
+    used = path;
+    return parse_env_file(in, path.string());
+  }
+  path = inputs.working_dir / ".env";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return {};
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path.string() + ": cannot open");
+  used = path;
+  return parse_env_file(in, path.string());
+}
+
+}  // namespace
+
+std::span<const SettingSpec> setting_table() {
+  return kTable;
+}
+
+const SettingSpec *find_setting(std::string_view name) {
+  for (const auto &s : kTable) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+std::string_view project_version() {
+  return DLHOST_VERSION;
+}
+
+std::string_view to_string(SettingSource source) {
+  switch (source) {
+    case SettingSource::kDefault:
+      return "default";
+    case SettingSource::kEnvFile:
+      return ".env";
+    case SettingSource::kEnvironment:
+      return "environment";
+    case SettingSource::kFlag:
+      return "command line";
+  }
+  return "?";
+}
+
+std::map<std::string, std::string> parse_env_file(std::istream &in, const std::string &file_name) {
+  std::map<std::string, std::string> out;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    const std::string where = file_name + ":" + std::to_string(number);
+    std::string_view s = trim(line);
+    if (s.empty() || s[0] == '#') continue;
+    if (s.substr(0, 7) == "export ") s = trim(s.substr(7));
+    const auto eq = s.find('=');
+    if (eq == std::string_view::npos) throw ConfigError(where + ": expected KEY=VALUE");
+    const std::string key(trim(s.substr(0, eq)));
+    if (!is_valid_key(key)) throw ConfigError(where + ": invalid variable name \"" + key + "\"");
+    out[key] = parse_env_value(s.substr(eq + 1), where);
+  }
+  return out;
+}
+
+Settings Settings::resolve(const SettingInputs &inputs) {
+  Settings result;
+  const auto env_file = read_env_file(inputs, result.env_file_used_);
+  for (const auto &spec : kTable) {
+    ResolvedSetting r{spec.default_value, SettingSource::kDefault};
+    if (std::string_view(spec.name) == "DOWNLOAD_USER_AGENT") r.value = default_user_agent();
+    if (auto it = env_file.find(spec.name); it != env_file.end()) {
+      r = {it->second, SettingSource::kEnvFile};
+    }
+    if (inputs.getenv) {
+      if (auto v = inputs.getenv(spec.name)) r = {*v, SettingSource::kEnvironment};
+    }
+    if (auto it = inputs.flags.find(spec.name); it != inputs.flags.end()) {
+      r = {it->second, SettingSource::kFlag};
+    }
+    const auto problem = validation_problem(spec, r.value);
+    if (!problem.empty()) {
+      throw ConfigError(std::string(spec.name) + ": " + problem + ", got \"" + r.value + "\" (" +
+                        describe_source(r.source, result.env_file_used_) + ")");
+    }
+    result.values_[spec.name] = std::move(r);
+  }
+  for (const auto &[name, value] : inputs.flags) {
+    if (!find_setting(name)) throw ConfigError(name + ": unknown setting");
+  }
+  return result;
+}
+
+Settings Settings::resolve_from_process(std::map<std::string, std::string> flags,
+                                        std::optional<std::filesystem::path> env_file) {
+  SettingInputs inputs;
+  inputs.flags = std::move(flags);
+  inputs.getenv = process_getenv;
+  inputs.env_file = std::move(env_file);
+  return resolve(inputs);
+}
+
+const ResolvedSetting &Settings::lookup(std::string_view name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) throw std::logic_error("unknown setting " + std::string(name));
+  return it->second;
+}
+
+const std::string &Settings::get(std::string_view name) const {
+  return lookup(name).value;
+}
+
+std::int64_t Settings::get_int(std::string_view name) const {
+  std::int64_t v = 0;
+  parse_int(get(name), v);
+  return v;
+}
+
+double Settings::get_number(std::string_view name) const {
+  double v = 0;
+  parse_number(get(name), v);
+  return v;
+}
+
+SettingSource Settings::source(std::string_view name) const {
+  return lookup(name).source;
+}
+
+std::string Settings::plugin_config_json() const {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto &spec : kTable) {
+    if (!spec.for_plugin) continue;
+    const auto &v = get(spec.name);
+    switch (spec.type) {
+      case T::kInt:
+      case T::kBool01:
+        j[spec.name] = get_int(spec.name);
+        break;
+      case T::kNumber: {
+        // Whole numbers go out as integers so "2" stays 2, not 2.0.
+        const double d = get_number(spec.name);
+        if (d == std::floor(d) && d < 9e15) {
+          j[spec.name] = static_cast<std::int64_t>(d);
+        } else {
+          j[spec.name] = d;
+        }
+        break;
+      }
+      default:
+        j[spec.name] = v;
+    }
+  }
+  return j.dump();
+}
+
+}  // namespace dlhost

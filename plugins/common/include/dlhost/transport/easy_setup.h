@@ -1,0 +1,103 @@
+// Setting up a libcurl easy handle for dlhost transfers.
+//
+// Two layers, so the same code serves a simple loop that reuses one handle
+// (legacy) and a curl-multi event loop that keeps a pool of handles:
+//  - apply_common_options() once per handle: User-Agent, extra headers,
+//    cookies, CA bundle, redirects, timeouts, keep-alive, buffer size,
+//    HTTP/1.1, identity encoding. apply_proxy() picks the path.
+//  - prepare_transfer() before each transfer: the URL, a TransferContext that
+//    the write and progress callbacks use, and an optional Range offset.
+// The write callback writes the body into a PartFile only when the status is
+// 2xx (an error page never lands in a .part), restarts the file when the
+// server ignored a Range, and stops early when more bytes arrive than the
+// expected size. The progress callback aborts the transfer as soon as the
+// cancel flag is set and reports progress through a plain function pointer.
+// Nothing here logs or formats credentials.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "dlhost/transport/part_file.h"
+#include "dlhost/transport/proxy_list.h"
+#include "dlhost/transport/transport_config.h"
+
+namespace dlhost::transport {
+
+// An owned curl_slist (headers stay alive as long as the handle uses them).
+class CurlSlist {
+ public:
+  CurlSlist() = default;
+  ~CurlSlist() { curl_slist_free_all(list_); }
+  CurlSlist(const CurlSlist &) = delete;
+  CurlSlist &operator=(const CurlSlist &) = delete;
+  bool append(const std::string &line);
+  curl_slist *get() const { return list_; }
+
+ private:
+  curl_slist *list_ = nullptr;
+};
+
+// An owned easy handle plus the header list its options point at.
+class EasyHandle {
+ public:
+  EasyHandle();  // throws std::runtime_error if curl_easy_init fails
+  ~EasyHandle();
+  EasyHandle(const EasyHandle &) = delete;
+  EasyHandle &operator=(const EasyHandle &) = delete;
+  CURL *get() const { return easy_; }
+  CurlSlist &headers() { return headers_; }
+
+ private:
+  CURL *easy_ = nullptr;
+  CurlSlist headers_;
+};
+
+// Per-transfer state the callbacks share with the caller. Fill the inputs,
+// call prepare_transfer(), run the transfer, then finish_transfer().
+struct TransferContext {
+  using ProgressFn = void (*)(void *user, uint64_t bytes_done, uint64_t bytes_total);
+
+  // inputs
+  CURL *easy = nullptr;
+  PartFile *file = nullptr;
+  uint64_t resume_from = 0;                   // Range offset requested (file->size() on resume)
+  int64_t expected_size = -1;                 // stop early past this many bytes (-1 = unknown)
+  const std::atomic<bool> *cancel = nullptr;  // set from any thread to abort
+  ProgressFn on_progress = nullptr;
+  void *progress_user = nullptr;
+
+  // results
+  long status = 0;             // status of the response whose body we saw
+  bool body_started = false;   // the write callback ran at least once
+  bool body_ignored = false;   // non-2xx: the body was drained, not written
+  bool range_ignored = false;  // asked for a Range, got the whole file: restarted
+  bool write_failed = false;   // PartFile refused a write (see file->error())
+  bool too_large = false;      // more bytes than expected_size
+  bool cancelled = false;      // aborted through `cancel`
+  char errbuf[CURL_ERROR_SIZE] = {0};
+
+  void reset_results();
+};
+
+// Handle-lifetime options. `headers` receives the extra header lines and
+// must outlive the handle's use. Returns the first failing CURLcode.
+CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg, CurlSlist *headers);
+
+// Route through `proxy`, or directly when it is null or direct (this also
+// stops libcurl from reading proxy environment variables).
+CURLcode apply_proxy(CURL *easy, const ProxySpec *proxy);
+
+// Per-transfer options: URL, callbacks bound to `ctx`, Range offset.
+CURLcode prepare_transfer(CURL *easy, const std::string &url, TransferContext *ctx);
+
+// After the transfer: handles a Range request answered with an empty 200.
+void finish_transfer(TransferContext *ctx);
+
+// True when the response is a 206 whose Content-Range starts at resume_from.
+bool range_honoured(CURL *easy, uint64_t resume_from);
+
+}  // namespace dlhost::transport

@@ -1,0 +1,71 @@
+// What went wrong with a finished transfer, in the ABI's terms.
+//
+// classify() maps the raw facts of one attempt (CURLcode, HTTP status, the
+// proxy's CONNECT answer, our own write/verify flags) onto a dlhost_failure,
+// says whether another attempt could help (retryable), whether the origin
+// asked us to slow down (rate_limited), whether the proxy is to blame
+// (proxy_fault, counts against its health), and writes a one-line message
+// with the redacted URL and the status, e.g. "HTTP 404 for http://h/a.bin".
+// outcome_from() gathers those facts from an easy handle and its
+// TransferContext. parse_retry_after_ms() reads a Retry-After value given in
+// seconds or as an HTTP date.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dlhost/plugin.h"
+#include "dlhost/transport/easy_setup.h"
+#include "dlhost/transport/redact.h"
+
+namespace dlhost::transport {
+
+struct TransferOutcome {
+  CURLcode code = CURLE_OK;
+  long http_status = 0;   // CURLINFO_RESPONSE_CODE (last response)
+  long connect_code = 0;  // CURLINFO_HTTP_CONNECTCODE (proxy CONNECT answer)
+  bool via_proxy = false;
+  std::string url;         // as requested; shown redacted
+  std::string curl_error;  // libcurl's error buffer text, may be empty
+  bool write_failed = false;
+  std::string io_error;  // PartFile::error() when write_failed
+  bool too_large = false;
+  bool cancelled = false;
+  int64_t elapsed_ms = 0;  // CURLINFO_TOTAL_TIME
+  int64_t timeout_ms = 0;  // the configured whole-transfer limit (0 = none)
+  int64_t max_redirects = 0;
+  int64_t expected_size = -1;
+};
+
+struct Failure {
+  dlhost_failure kind = DLHOST_FAILURE_NONE;  // NONE = success (or cancelled)
+  bool retryable = false;
+  bool rate_limited = false;  // 429 / 503: slow down on this path
+  bool proxy_fault = false;   // counts against the proxy's health
+  bool cancelled = false;
+  std::string message;  // empty on success
+};
+
+// Gathers the facts of an attempt that just ended with `code`.
+TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &ctx,
+                             const std::string &url, bool via_proxy, int64_t timeout_ms,
+                             int64_t max_redirects);
+
+Failure classify(const TransferOutcome &outcome);
+
+// True for statuses worth another attempt: 408, 425, 429, 500, 502, 503, 504.
+bool is_transient_status(long status);
+
+// Retry-After as milliseconds from `now`: "120" or an HTTP date. Past dates
+// give 0; garbage gives nullopt.
+std::optional<int64_t> parse_retry_after_ms(std::string_view value, std::time_t now);
+
+// Reads the Retry-After header of the last response on `easy`, if any.
+std::optional<int64_t> retry_after_ms(CURL *easy, std::time_t now);
+
+}  // namespace dlhost::transport

@@ -1,0 +1,178 @@
+// libcurl easy-handle setup and the write/progress callbacks (see easy_setup.h).
+#include "dlhost/transport/easy_setup.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <stdexcept>
+
+namespace dlhost::transport {
+namespace {
+
+constexpr long kCurlBufferSize = 256 * 1024;
+constexpr long kMaxConnectTimeoutMs = 30000;
+
+// First byte of a body (or the end of an empty one): decide what to do with it.
+void begin_body(TransferContext *t) {
+  t->body_started = true;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+  if (t->status < 200 || t->status > 299) {
+    t->body_ignored = true;
+    return;
+  }
+  if (t->resume_from > 0 && !range_honoured(t->easy, t->resume_from)) {
+    t->range_ignored = true;
+    if (!t->file->restart()) t->write_failed = true;
+  }
+}
+
+size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
+  auto *t = static_cast<TransferContext *>(user);
+  size_t len = size * nmemb;
+  if (!t->body_started) begin_body(t);
+  if (t->body_ignored) return len;
+  if (t->write_failed) return 0;
+  if (t->expected_size >= 0 && t->file->size() + len > static_cast<uint64_t>(t->expected_size)) {
+    t->too_large = true;
+    return 0;  // CURLE_WRITE_ERROR: the answer is not the expected file
+  }
+  if (!t->file->write(data, len)) {
+    t->write_failed = true;
+    return 0;
+  }
+  return len;
+}
+
+int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t, curl_off_t, curl_off_t) {
+  auto *t = static_cast<TransferContext *>(user);
+  if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
+    t->cancelled = true;
+    return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+  if (t->on_progress != nullptr && t->body_started && !t->body_ignored) {
+    uint64_t total = t->expected_size >= 0 ? static_cast<uint64_t>(t->expected_size)
+                     : dltotal > 0 ? t->file->resumed_from() + static_cast<uint64_t>(dltotal)
+                                   : 0;
+    t->on_progress(t->progress_user, t->file->size(), total);
+  }
+  return 0;
+}
+
+#define DLHOST_SETOPT(easy, opt, val)                      \
+  do {                                                     \
+    CURLcode rc_ = curl_easy_setopt((easy), (opt), (val)); \
+    if (rc_ != CURLE_OK) return rc_;                       \
+  } while (0)
+
+CURLcode apply_headers(CURL *easy, const TransportConfig &cfg, CurlSlist *headers) {
+  for (const auto &[name, value] : cfg.headers) {
+    // "Name;" sends an empty header; "Name:" would remove it.
+    std::string line = value.empty() ? name + ";" : name + ": " + value;
+    if (!headers->append(line)) return CURLE_OUT_OF_MEMORY;
+  }
+  DLHOST_SETOPT(easy, CURLOPT_HTTPHEADER, headers->get());
+  return CURLE_OK;
+}
+
+CURLcode apply_timeouts(CURL *easy, const TransportConfig &cfg) {
+  long total = static_cast<long>(cfg.download_timeout_ms);
+  long connect = total > 0 ? std::min(total, kMaxConnectTimeoutMs) : kMaxConnectTimeoutMs;
+  DLHOST_SETOPT(easy, CURLOPT_TIMEOUT_MS, total);
+  DLHOST_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, connect);
+  if (cfg.stall_timeout_ms > 0) {  // "no bytes for this long" = below 1 byte/s
+    DLHOST_SETOPT(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    DLHOST_SETOPT(easy, CURLOPT_LOW_SPEED_TIME,
+                  std::max(1L, static_cast<long>(cfg.stall_timeout_ms / 1000)));
+  }
+  return CURLE_OK;
+}
+
+CURLcode apply_connection(CURL *easy) {
+  DLHOST_SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+  DLHOST_SETOPT(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  DLHOST_SETOPT(easy, CURLOPT_TCP_NODELAY, 1L);
+  DLHOST_SETOPT(easy, CURLOPT_BUFFERSIZE, kCurlBufferSize);
+  DLHOST_SETOPT(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  DLHOST_SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "identity");
+  DLHOST_SETOPT(easy, CURLOPT_FAILONERROR, 0L);
+  DLHOST_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  DLHOST_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  DLHOST_SETOPT(easy, CURLOPT_NOPROGRESS, 0L);
+  DLHOST_SETOPT(easy, CURLOPT_WRITEFUNCTION, &on_write);
+  DLHOST_SETOPT(easy, CURLOPT_XFERINFOFUNCTION, &on_xferinfo);
+  return CURLE_OK;
+}
+
+}  // namespace
+
+bool CurlSlist::append(const std::string &line) {
+  curl_slist *next = curl_slist_append(list_, line.c_str());
+  if (next == nullptr) return false;
+  list_ = next;
+  return true;
+}
+
+EasyHandle::EasyHandle() : easy_(curl_easy_init()) {
+  if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
+}
+
+EasyHandle::~EasyHandle() {
+  curl_easy_cleanup(easy_);
+}
+
+void TransferContext::reset_results() {
+  status = 0;
+  body_started = body_ignored = range_ignored = false;
+  write_failed = too_large = cancelled = false;
+  errbuf[0] = '\0';
+}
+
+CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg, CurlSlist *headers) {
+  DLHOST_SETOPT(easy, CURLOPT_USERAGENT, cfg.user_agent.c_str());
+  if (CURLcode rc = apply_headers(easy, cfg, headers); rc != CURLE_OK) return rc;
+  if (!cfg.cookies_file.empty()) DLHOST_SETOPT(easy, CURLOPT_COOKIEFILE, cfg.cookies_file.c_str());
+  if (!cfg.ca_bundle.empty()) DLHOST_SETOPT(easy, CURLOPT_CAINFO, cfg.ca_bundle.c_str());
+  DLHOST_SETOPT(easy, CURLOPT_FOLLOWLOCATION, cfg.max_redirects > 0 ? 1L : 0L);
+  DLHOST_SETOPT(easy, CURLOPT_MAXREDIRS, static_cast<long>(cfg.max_redirects));
+  if (CURLcode rc = apply_timeouts(easy, cfg); rc != CURLE_OK) return rc;
+  return apply_connection(easy);
+}
+
+CURLcode apply_proxy(CURL *easy, const ProxySpec *proxy) {
+  bool direct = proxy == nullptr || proxy->direct;
+  DLHOST_SETOPT(easy, CURLOPT_PROXY, direct ? "" : proxy->url.c_str());
+  if (!direct && !proxy->username.empty()) {
+    DLHOST_SETOPT(easy, CURLOPT_PROXYUSERNAME, proxy->username.c_str());
+    DLHOST_SETOPT(easy, CURLOPT_PROXYPASSWORD, proxy->password.c_str());
+  } else {
+    DLHOST_SETOPT(easy, CURLOPT_PROXYUSERPWD, static_cast<const char *>(nullptr));
+  }
+  return CURLE_OK;
+}
+
+CURLcode prepare_transfer(CURL *easy, const std::string &url, TransferContext *ctx) {
+  ctx->easy = easy;
+  ctx->reset_results();
+  DLHOST_SETOPT(easy, CURLOPT_URL, url.c_str());
+  DLHOST_SETOPT(easy, CURLOPT_WRITEDATA, ctx);
+  DLHOST_SETOPT(easy, CURLOPT_XFERINFODATA, ctx);
+  DLHOST_SETOPT(easy, CURLOPT_ERRORBUFFER, ctx->errbuf);
+  DLHOST_SETOPT(easy, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(ctx->resume_from));
+  return CURLE_OK;
+}
+
+void finish_transfer(TransferContext *ctx) {
+  if (!ctx->body_started && !ctx->cancelled) begin_body(ctx);  // empty body
+}
+
+bool range_honoured(CURL *easy, uint64_t resume_from) {
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 206) return false;
+  curl_header *h = nullptr;
+  if (curl_easy_header(easy, "Content-Range", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return false;
+  uint64_t start = 0;
+  return std::sscanf(h->value, "bytes %" SCNu64 "-", &start) == 1 && start == resume_from;
+}
+
+}  // namespace dlhost::transport

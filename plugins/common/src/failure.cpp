@@ -1,0 +1,162 @@
+// Failure classification and Retry-After parsing (see failure.h).
+// The rules follow DESIGN.md: the origin's definite answers (404, 410, ...)
+// fail at once; transient statuses and connection trouble may be retried;
+// proxy trouble blames the proxy; 407 means its credentials are wrong.
+#include "dlhost/transport/failure.h"
+
+#include <cctype>
+#include <charconv>
+
+namespace dlhost::transport {
+namespace {
+
+Failure make(dlhost_failure kind, bool retryable, std::string message) {
+  Failure f;
+  f.kind = kind;
+  f.retryable = retryable;
+  f.message = std::move(message);
+  return f;
+}
+
+std::string with_detail(std::string head, const TransferOutcome &o) {
+  if (!o.curl_error.empty()) head += " (" + redact_url(o.curl_error) + ")";
+  return head;
+}
+
+Failure classify_status(const TransferOutcome &o, const std::string &url) {
+  long s = o.http_status;
+  std::string msg = "HTTP " + std::to_string(s) + " for " + url;
+  if (s == 407) {
+    Failure f =
+        make(DLHOST_FAILURE_PROXY_AUTH, false, "proxy authentication failed (HTTP 407) for " + url);
+    f.proxy_fault = true;
+    return f;
+  }
+  Failure f = make(DLHOST_FAILURE_HTTP, is_transient_status(s), msg);
+  f.rate_limited = s == 429 || s == 503;
+  return f;
+}
+
+Failure classify_proxy(const TransferOutcome &o, const std::string &url) {
+  if (o.connect_code == 407) {
+    Failure f = make(DLHOST_FAILURE_PROXY_AUTH, false,
+                     "proxy rejected its credentials (CONNECT 407) for " + url);
+    f.proxy_fault = true;
+    return f;
+  }
+  std::string head =
+      o.connect_code != 0
+          ? "proxy CONNECT answered " + std::to_string(o.connect_code) + " for " + url
+          : std::string("proxy failed: ") + curl_easy_strerror(o.code) + " for " + url;
+  Failure f = make(DLHOST_FAILURE_PROXY, true, with_detail(head, o));
+  f.proxy_fault = true;
+  return f;
+}
+
+bool is_proxy_code(CURLcode c) {
+  return c == CURLE_COULDNT_RESOLVE_PROXY || c == CURLE_PROXY;
+}
+
+Failure classify_timeout(const TransferOutcome &o, const std::string &url) {
+  bool whole = o.timeout_ms > 0 && o.elapsed_ms + 50 >= o.timeout_ms;
+  std::string head = whole ? "timed out after " + std::to_string(o.timeout_ms) + " ms for " + url
+                           : "transfer stalled or could not connect in time for " + url;
+  Failure f = make(DLHOST_FAILURE_TIMEOUT, !whole, with_detail(head, o));
+  f.proxy_fault = o.via_proxy && o.http_status == 0;
+  return f;
+}
+
+Failure classify_curl(const TransferOutcome &o, const std::string &url) {
+  std::string what = curl_easy_strerror(o.code);
+  switch (o.code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return classify_timeout(o, url);
+    case CURLE_TOO_MANY_REDIRECTS:
+      return make(DLHOST_FAILURE_HTTP, false,
+                  "more than " + std::to_string(o.max_redirects) + " redirects (HTTP " +
+                      std::to_string(o.http_status) + ") for " + url);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return make(DLHOST_FAILURE_TRANSPORT, false, with_detail(what + " for " + url, o));
+    default:
+      return make(DLHOST_FAILURE_TRANSPORT, true, with_detail(what + " for " + url, o));
+  }
+}
+
+}  // namespace
+
+bool is_transient_status(long s) {
+  return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &ctx,
+                             const std::string &url, bool via_proxy, int64_t timeout_ms,
+                             int64_t max_redirects) {
+  TransferOutcome o;
+  o.code = code;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &o.http_status);
+  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &o.connect_code);
+  curl_off_t total_us = 0;
+  curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+  o.elapsed_ms = total_us / 1000;
+  o.via_proxy = via_proxy;
+  o.url = url;
+  o.curl_error = ctx.errbuf;
+  o.write_failed = ctx.write_failed;
+  if (ctx.write_failed && ctx.file != nullptr) o.io_error = ctx.file->error();
+  o.too_large = ctx.too_large;
+  o.cancelled = ctx.cancelled;
+  o.timeout_ms = timeout_ms;
+  o.max_redirects = max_redirects;
+  o.expected_size = ctx.expected_size;
+  return o;
+}
+
+Failure classify(const TransferOutcome &o) {
+  std::string url = redact_url(o.url);
+  if (o.cancelled) {
+    Failure f = make(DLHOST_FAILURE_NONE, false, "cancelled: " + url);
+    f.cancelled = true;
+    return f;
+  }
+  if (o.write_failed) return make(DLHOST_FAILURE_IO, false, o.io_error + " (for " + url + ")");
+  if (o.too_large) {
+    return make(DLHOST_FAILURE_VERIFY, true,
+                "size mismatch: more than the expected " + std::to_string(o.expected_size) +
+                    " bytes from " + url);
+  }
+  if (o.via_proxy && (o.connect_code == 407 || (o.connect_code >= 300 && o.code != CURLE_OK)))
+    return classify_proxy(o, url);
+  if (o.via_proxy && is_proxy_code(o.code)) return classify_proxy(o, url);
+  if (o.via_proxy && o.code == CURLE_COULDNT_CONNECT) return classify_proxy(o, url);
+  if (o.code != CURLE_OK) return classify_curl(o, url);
+  if (o.http_status < 200 || o.http_status > 299) return classify_status(o, url);
+  return Failure{};
+}
+
+std::optional<int64_t> parse_retry_after_ms(std::string_view v, std::time_t now) {
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  if (std::isdigit(static_cast<unsigned char>(v.front()))) {
+    int64_t secs = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    if (secs > 365LL * 24 * 3600) secs = 365LL * 24 * 3600;
+    return secs * 1000;
+  }
+  std::time_t when = curl_getdate(std::string(v).c_str(), nullptr);
+  if (when == -1) return std::nullopt;
+  return when <= now ? 0 : static_cast<int64_t>(when - now) * 1000;
+}
+
+std::optional<int64_t> retry_after_ms(CURL *easy, std::time_t now) {
+  curl_header *h = nullptr;
+  if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return std::nullopt;
+  return parse_retry_after_ms(h->value, now);
+}
+
+}  // namespace dlhost::transport

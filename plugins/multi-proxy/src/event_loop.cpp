@@ -1,0 +1,272 @@
+// The event loop (see event_loop.h).
+#include "event_loop.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace dlhost::mp {
+namespace {
+
+constexpr int kIdlePollMs = 60000;  // nothing scheduled: sleep until woken
+
+std::vector<std::string> ids_of(const std::vector<transport::ProxySpec> &paths) {
+  std::vector<std::string> ids;
+  for (const auto &p : paths) ids.push_back(p.id);
+  return ids;
+}
+
+long total_concurrency(const SchedulerConfig &c, size_t paths) {
+  return static_cast<long>(paths) * c.post_limit * c.attachment_limit;
+}
+
+}  // namespace
+
+size_t queue_capacity(const SchedulerConfig &cfg, size_t paths) {
+  long c = total_concurrency(cfg, paths);
+  return static_cast<size_t>(std::clamp(4 * c, 256L, 65536L));
+}
+
+EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::ProxySpec> paths,
+                     SchedulerConfig scfg, dlhost_event_fn on_event, void *user)
+    : cfg_(std::move(cfg)),
+      paths_(std::move(paths)),
+      emit_(on_event, user),
+      inbox_(queue_capacity(scfg, paths_.size())),
+      stats_(ids_of(paths_), scfg.health_failures),
+      rng_(std::random_device{}()),
+      sched_(scfg, ids_of(paths_),
+             [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }),
+      pool_(cfg_, paths_, emit_) {
+  multi_ = curl_multi_init();
+  if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+  long total = total_concurrency(scfg, paths_.size());
+  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
+  // Through a proxy libcurl counts connections by origin host, so a per-host
+  // cap below the total would throttle the proxies against each other.
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, total);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, std::max(16L, 2 * total));
+}
+
+EventLoop::~EventLoop() {
+  inbox_.request_stop();
+  if (thread_.joinable()) {
+    curl_multi_wakeup(multi_);
+    thread_.join();
+  }
+  drop_all();
+  curl_multi_cleanup(multi_);
+}
+
+void EventLoop::drop_all() {
+  for (auto &[id, t] : running_) {
+    curl_multi_remove_handle(multi_, t->easy());
+    t->abandon();
+  }
+  running_.clear();
+}
+
+dlhost_status EventLoop::submit(TaskSpec task, std::string *error) {
+  bool wake = false;
+  dlhost_status s = inbox_.submit(std::move(task), &wake, error);
+  if (s == DLHOST_OK && wake) curl_multi_wakeup(multi_);
+  return s;
+}
+
+dlhost_status EventLoop::start() {
+  if (started_) return DLHOST_E_STATE;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+  return DLHOST_OK;
+}
+
+dlhost_status EventLoop::cancel(uint64_t task_id) {
+  dlhost_status s = inbox_.cancel(task_id);
+  if (s == DLHOST_OK) curl_multi_wakeup(multi_);
+  return s;
+}
+
+nlohmann::json EventLoop::stats_json() const {
+  nlohmann::json j = stats_.stats_json(Clock::now());
+  auto &totals = j["totals"];
+  size_t live = inbox_.live();
+  size_t in_flight = totals["in_flight"].get<size_t>();
+  totals["queued"] = live > in_flight ? live - in_flight : 0;
+  return j;
+}
+
+void EventLoop::run() {
+  for (;;) {
+    if (!take_requests()) return;
+    dispatch();
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    harvest();
+    dispatch();
+    curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
+  }
+}
+
+bool EventLoop::take_requests() {
+  Inbox::Batch b = inbox_.take();
+  if (b.stop) return false;
+  for (auto &t : b.tasks) sched_.add(std::move(t));
+  for (uint64_t id : b.cancels) cancel_task(id);
+  return true;
+}
+
+void EventLoop::dispatch() {
+  TimePoint now = Clock::now();
+  while (auto d = sched_.next(now)) launch(*d, now);
+  fail_doomed();
+}
+
+void EventLoop::launch(const Dispatch &d, TimePoint now) {
+  (void)now;
+  const TaskSpec &spec = *sched_.spec(d.task_id);
+  std::unique_ptr<Transfer> t = pool_.acquire(d.path);
+  std::string error;
+  stats_.attempt_started(d.path, sched_.in_flight(d.path));
+  if (!t->begin(spec, d.attempt, &error)) {
+    AttemptResult r;
+    r.outcome = Outcome::kFatal;
+    r.failure = DLHOST_FAILURE_IO;
+    r.message = error;
+    settle(std::move(t), r);
+    return;
+  }
+  emit_.started(d.task_id, d.attempt, t->bytes_done(), t->bytes_total(),
+                paths_[d.path].id.c_str());
+  CURLMcode mc = curl_multi_add_handle(multi_, t->easy());
+  if (mc != CURLM_OK) {
+    t->abandon();
+    AttemptResult r;
+    r.outcome = Outcome::kRetryable;
+    r.failure = DLHOST_FAILURE_OTHER;
+    r.message = std::string("curl_multi_add_handle: ") + curl_multi_strerror(mc);
+    settle(std::move(t), r);
+    return;
+  }
+  t->mark_running();
+  running_.emplace(d.task_id, std::move(t));
+}
+
+void EventLoop::harvest() {
+  int left = 0;
+  while (CURLMsg *m = curl_multi_info_read(multi_, &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    Transfer *raw = nullptr;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &raw);
+    CURLcode code = m->data.result;
+    curl_multi_remove_handle(multi_, m->easy_handle);
+    auto it = running_.find(raw->task_id());
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    running_.erase(it);
+    AttemptResult r = t->conclude(code);
+    settle(std::move(t), r);
+  }
+}
+
+void EventLoop::settle(std::unique_ptr<Transfer> t, const AttemptResult &r) {
+  const size_t path = t->path();
+  const uint64_t id = t->task_id();
+  const HealthState before = sched_.health(path).state(Clock::now());
+  Verdict v = sched_.finish(id, r, Clock::now());
+  stats_.attempt_ended(path, sched_.in_flight(path), t->bytes_received(), sched_.health(path));
+  if (r.http_status == 429) stats_.rate_limited(path);
+  log_health_change(path, before, v.path_died);
+  deliver(id, v, *t, r.http_status);
+  pool_.release(std::move(t));
+}
+
+void EventLoop::deliver(uint64_t id, const Verdict &v, Transfer &t, int status) {
+  const size_t path = t.path();
+  const char *pid = paths_[path].id.c_str();
+  switch (v.kind) {
+    case Verdict::kRetry:
+      stats_.retried(path);
+      emit_.retrying(id, t.attempt(), v.failure, status, static_cast<uint32_t>(v.delay.count()),
+                     v.message, pid);
+      return;
+    case Verdict::kCompleted:
+      stats_.completed(path, t.first_byte_ms());
+      inbox_.releasing();
+      emit_.completed(id, t.attempt(), t.bytes_done(), status, pid);
+      break;
+    case Verdict::kFailed:
+      stats_.failed(path);
+      std::remove((t.dest() + ".part").c_str());
+      inbox_.releasing();
+      emit_.failed(id, t.attempt(), v.failure, status, 0, v.message, pid);
+      break;
+    case Verdict::kCancelled:
+      stats_.cancelled();
+      inbox_.releasing();
+      emit_.cancelled(id, t.attempt(), t.bytes_done(), pid);
+      break;
+  }
+  inbox_.finished(id);
+}
+
+void EventLoop::log_health_change(size_t path, HealthState before, bool died) {
+  const Health &h = sched_.health(path);
+  const std::string &pid = paths_[path].id;
+  if (died) {
+    emit_.log(DLHOST_LOG_ERROR, 0,
+              pid + ": the proxy rejected its credentials (407); not used for the rest of the run");
+    return;
+  }
+  HealthState now = h.state(Clock::now());
+  if (now == HealthState::kDown && before != HealthState::kDown) {
+    emit_.log(DLHOST_LOG_WARN, 0,
+              pid + ": down after " + std::to_string(h.consecutive_failures()) +
+                  " consecutive failures; probing again in " +
+                  std::to_string(h.cooldown_left(Clock::now()).count()) + " ms");
+  } else if (now == HealthState::kHealthy && before != HealthState::kHealthy) {
+    emit_.log(DLHOST_LOG_INFO, 0, pid + ": healthy again");
+  }
+}
+
+void EventLoop::fail_doomed() {
+  for (Doomed &d : sched_.take_doomed()) {
+    inbox_.releasing();
+    emit_.failed(d.task_id, 0, d.failure, 0, 0, d.message, nullptr);
+    inbox_.finished(d.task_id);
+  }
+}
+
+void EventLoop::cancel_task(uint64_t id) {
+  switch (sched_.cancel(id)) {
+    case Scheduler::CancelState::kNotFound: return;
+    case Scheduler::CancelState::kRemoved:
+      stats_.cancelled();
+      inbox_.releasing();
+      emit_.cancelled(id, 0, 0, nullptr);
+      inbox_.finished(id);
+      return;
+    case Scheduler::CancelState::kRunning: break;
+  }
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  std::unique_ptr<Transfer> t = std::move(it->second);
+  running_.erase(it);
+  curl_multi_remove_handle(multi_, t->easy());
+  t->abandon();
+  AttemptResult r;
+  r.outcome = Outcome::kCancelled;
+  settle(std::move(t), r);
+}
+
+int EventLoop::poll_timeout_ms() const {
+  long curl_ms = -1;
+  curl_multi_timeout(multi_, &curl_ms);
+  long ms = curl_ms < 0 ? kIdlePollMs : curl_ms;
+  TimePoint wake = sched_.wake_at();
+  if (wake != kNever) {
+    auto until = std::chrono::ceil<Millis>(wake - Clock::now()).count();
+    ms = std::min<long>(ms, std::max<long>(0, until));
+  }
+  return static_cast<int>(std::min<long>(ms, kIdlePollMs));
+}
+
+}  // namespace dlhost::mp

@@ -1,0 +1,81 @@
+// Attempt outcome mapping (see outcome.h).
+#include "outcome.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+namespace dlhost::mp {
+namespace {
+
+Outcome http_outcome(long s) {
+  if (s == 403) return Outcome::kBanned;
+  if (s == 429 || s == 503) return Outcome::kThrottled;
+  if (s >= 500 || s == 408 || s == 425) return Outcome::kRetryable;
+  return Outcome::kFatal;  // 404, 410 and every other definite answer
+}
+
+Outcome failure_outcome(const transport::Failure &f, long http_status) {
+  if (f.cancelled) return Outcome::kCancelled;
+  switch (f.kind) {
+    case DLHOST_FAILURE_NONE: return Outcome::kSuccess;
+    case DLHOST_FAILURE_PROXY_AUTH: return Outcome::kProxyAuth;
+    case DLHOST_FAILURE_HTTP: return f.proxy_fault ? Outcome::kProxyFault : http_outcome(http_status);
+    case DLHOST_FAILURE_TIMEOUT: return f.proxy_fault ? Outcome::kProxyFault : Outcome::kRetryable;
+    case DLHOST_FAILURE_VERIFY: return Outcome::kRetryable;
+    default: break;
+  }
+  if (f.proxy_fault) return Outcome::kProxyFault;
+  if (f.kind == DLHOST_FAILURE_TRANSPORT && f.retryable) return Outcome::kRetryable;
+  return Outcome::kFatal;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+AttemptResult attempt_result(const transport::Failure &f, long http_status,
+                             std::optional<Millis> retry_after) {
+  AttemptResult r;
+  r.outcome = failure_outcome(f, http_status);
+  r.failure = f.kind;
+  if (r.outcome == Outcome::kProxyFault && f.kind != DLHOST_FAILURE_PROXY)
+    r.failure = DLHOST_FAILURE_PROXY;
+  r.http_status = static_cast<int>(http_status);
+  r.retry_after = retry_after;
+  r.message = f.message;
+  return r;
+}
+
+bool looks_like_block_page(std::string_view content_type, std::string_view url) {
+  std::string ct = lower(content_type);
+  if (ct.rfind("text/html", 0) != 0 && ct.rfind("application/xhtml", 0) != 0) return false;
+  std::string path = lower(url.substr(0, url.find_first_of("?#")));
+  if (auto sep = path.find("://"); sep != std::string::npos) {
+    auto slash = path.find('/', sep + 3);
+    path = slash == std::string::npos ? "/" : path.substr(slash);
+  }
+  // The URL asks for a page, not a file: HTML is the expected answer.
+  return !(ends_with(path, "/") || ends_with(path, ".html") || ends_with(path, ".htm") ||
+           ends_with(path, ".php") || ends_with(path, ".xhtml"));
+}
+
+AttemptResult block_page_result(std::string_view redacted_url) {
+  AttemptResult r;
+  r.outcome = Outcome::kBanned;
+  r.failure = DLHOST_FAILURE_HTTP;
+  r.http_status = 200;
+  r.message = "an HTML page came instead of the file (a block page?) from " +
+              std::string(redacted_url);
+  return r;
+}
+
+}  // namespace dlhost::mp

@@ -1,0 +1,371 @@
+// The scheduler (see scheduler.h for the rules it implements).
+#include "scheduler.h"
+
+#include <algorithm>
+
+namespace dlhost::mp {
+namespace {
+
+// How many unbound groups one next() call looks at before giving up; keeps a
+// long queue of groups blocked by a host's rate brake from costing O(n).
+constexpr int kScanBudget = 256;
+
+HealthSignal signal_for(Outcome o) {
+  switch (o) {
+    case Outcome::kProxyFault: return HealthSignal::kFault;
+    case Outcome::kProxyAuth: return HealthSignal::kAuth;
+    case Outcome::kCancelled: return HealthSignal::kNeutral;
+    case Outcome::kFatal: return HealthSignal::kOk;  // an origin answered (or local I/O)
+    default: return HealthSignal::kOk;
+  }
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerConfig cfg, std::vector<std::string> path_ids, Backoff::Rng rng)
+    : cfg_(cfg),
+      strategy_(cfg.strategy),
+      backoff_(cfg.backoff, std::move(rng)),
+      limits_(cfg.rate_limit) {
+  cfg_.post_limit = std::max(1, cfg_.post_limit);
+  cfg_.attachment_limit = std::max(1, cfg_.attachment_limit);
+  cfg_.max_retries = std::max(0, cfg_.max_retries);
+  for (auto &id : path_ids) paths_.push_back(PathState{id, Health(cfg_.health_failures), 0, 0});
+}
+
+void Scheduler::add(TaskSpec spec) {
+  uint64_t id = spec.id;
+  auto [it, inserted] = tasks_.try_emplace(id);
+  if (!inserted) return;  // the caller guarantees unique ids
+  Task &t = it->second;
+  t.host = url_host(spec.url);
+  t.failed_on.assign(paths_.size(), 0);
+  t.refused.assign(paths_.size(), 0);
+  auto [git, gnew] = groups_.try_emplace(spec.group);
+  if (gnew) git->second.name = spec.group;
+  t.group = &git->second;
+  t.spec = std::move(spec);
+  ++t.group->live;
+  make_ready(t, false);
+}
+
+void Scheduler::make_ready(Task &t, bool front) {
+  Group &g = *t.group;
+  t.state = TaskState::kReady;
+  if (front) {
+    g.ready.push_front(t.spec.id);
+  } else {
+    g.ready.push_back(t.spec.id);
+  }
+  if (!g.listed) {
+    g.listed = true;
+    g.pos = order_.insert(front ? order_.begin() : order_.end(), &g);
+  }
+}
+
+void Scheduler::promote_due(TimePoint now) {
+  const bool flush = all_dead();
+  while (!waiting_.empty() && (flush || waiting_.top().at <= now)) {
+    uint64_t id = waiting_.top().id;
+    waiting_.pop();
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && it->second.state == TaskState::kWaiting) make_ready(it->second, true);
+  }
+}
+
+bool Scheduler::all_dead() const {
+  return std::none_of(paths_.begin(), paths_.end(),
+                      [](const PathState &p) { return p.health.usable(); });
+}
+
+bool Scheduler::any_free_post(TimePoint now) const {
+  return std::any_of(paths_.begin(), paths_.end(), [&](const PathState &p) {
+    return p.posts < cfg_.post_limit && p.health.can_attempt(now);
+  });
+}
+
+void Scheduler::doom_all() {
+  while (!order_.empty()) {
+    Group &g = *order_.front();
+    while (!g.ready.empty()) {
+      Task &t = tasks_.at(g.ready.front());
+      g.ready.pop_front();
+      doom(t, DLHOST_FAILURE_PROXY_AUTH,
+           "no usable path left: every proxy rejected its credentials (407)");
+      forget(t.spec.id);
+    }
+    unlist(g);
+    maybe_drop_group(g);
+  }
+}
+
+std::optional<Dispatch> Scheduler::next(TimePoint now) {
+  promote_due(now);
+  if (all_dead()) {
+    doom_all();
+    wake_ = kNever;
+    return std::nullopt;
+  }
+  wake_ = waiting_.empty() ? kNever : waiting_.top().at;
+  for (const auto &p : paths_) wake_ = std::min(wake_, p.health.next_change(now));
+  // Groups already running somewhere first: they only need an attachment slot.
+  for (Group *g : active_) {
+    if (auto d = try_group(*g, now)) return d;
+  }
+  int budget = kScanBudget;
+  for (auto it = order_.begin(); it != order_.end() && budget > 0;) {
+    Group &g = **it++;  // advance first: try_group may unlist g
+    if (!g.bindings.empty()) continue;  // tried above
+    if (!any_free_post(now)) break;
+    if (auto d = try_group(g, now)) return d;
+    --budget;
+  }
+  return std::nullopt;
+}
+
+std::optional<Dispatch> Scheduler::try_group(Group &g, TimePoint now) {
+  while (!g.ready.empty()) {
+    Task &t = tasks_.at(g.ready.front());
+    auto p = choose_path(g, t, now);
+    if (p) {
+      g.ready.pop_front();
+      Dispatch d = start(t, g, *p, now);
+      if (g.ready.empty()) unlist(g);
+      return d;
+    }
+    if (t.state == TaskState::kReady) return std::nullopt;  // blocked for now
+    g.ready.pop_front();  // doomed: already moved to doomed_
+    forget(t.spec.id);
+  }
+  unlist(g);
+  maybe_drop_group(g);
+  return std::nullopt;
+}
+
+bool Scheduler::has_fresh_path(const Task &t, bool avoid_failed) const {
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    if (!paths_[p].health.usable() || t.refused[p]) continue;
+    if (avoid_failed && t.failed_on[p]) continue;
+    return true;
+  }
+  return false;
+}
+
+bool Scheduler::path_open_for(const Group &g, size_t p, TimePoint now) const {
+  if (!paths_[p].health.can_attempt(now)) return false;
+  const Binding *b = binding(g, p);
+  return b ? b->in_flight < cfg_.attachment_limit : paths_[p].posts < cfg_.post_limit;
+}
+
+std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
+  if (!has_fresh_path(t, false)) {
+    if (all_dead())
+      doom(t, DLHOST_FAILURE_PROXY_AUTH,
+           "no usable path left: every proxy rejected its credentials (407)");
+    else
+      doom(t, DLHOST_FAILURE_HTTP, "every path refused this file (403 or a block page)");
+    return std::nullopt;
+  }
+  const bool avoid_failed = has_fresh_path(t, true);
+  const bool fresh = std::none_of(t.failed_on.begin(), t.failed_on.end(), [](auto v) { return v; });
+  const bool stick_home = fresh && g.home != SIZE_MAX && paths_[g.home].health.up(now);
+  std::vector<ProxyLoad> loads(paths_.size());
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    if (!paths_[p].health.usable() || t.refused[p]) continue;
+    if ((avoid_failed && t.failed_on[p]) || (stick_home && p != g.home)) continue;
+    if (!path_open_for(g, p, now)) continue;
+    TimePoint ready = limits_.ready_at(p, t.host, now);
+    if (ready > now) {
+      wake_ = std::min(wake_, ready);
+      continue;
+    }
+    loads[p] = ProxyLoad{true, paths_[p].in_flight};
+  }
+  return strategy_.choose(loads);
+}
+
+Dispatch Scheduler::start(Task &t, Group &g, size_t p, TimePoint now) {
+  t.state = TaskState::kRunning;
+  t.path = p;
+  ++t.attempts;
+  PathState &ps = paths_[p];
+  ps.health.on_attempt_start(now);
+  ++ps.in_flight;
+  limits_.at(p, t.host).on_start(now);
+  if (Binding *b = binding(g, p)) {
+    ++b->in_flight;
+  } else {
+    if (g.bindings.empty()) active_.push_back(&g);
+    g.bindings.push_back(Binding{p, 1});
+    ++ps.posts;
+  }
+  if (g.home == SIZE_MAX || !paths_[g.home].health.up(now)) g.home = p;
+  return Dispatch{t.spec.id, p, t.attempts};
+}
+
+void Scheduler::release(Task &t, TimePoint) {
+  Group &g = *t.group;
+  PathState &ps = paths_[t.path];
+  --ps.in_flight;
+  Binding *b = binding(g, t.path);
+  if (b && --b->in_flight == 0) {
+    g.bindings.erase(g.bindings.begin() + (b - g.bindings.data()));
+    --ps.posts;
+    if (g.home == t.path) g.home = SIZE_MAX;
+    if (g.bindings.empty()) active_.erase(std::find(active_.begin(), active_.end(), &g));
+  }
+}
+
+void Scheduler::apply_health_and_limits(Task &t, const AttemptResult &r, TimePoint now,
+                                        Verdict &v) {
+  v.path_died = paths_[t.path].health.on_attempt_end(now, signal_for(r.outcome));
+  PairLimiter &lim = limits_.at(t.path, t.host);
+  if (r.outcome == Outcome::kThrottled) lim.adaptive.on_throttled(now, r.retry_after);
+  if (r.outcome == Outcome::kBanned) lim.adaptive.on_ban(now);
+  if (r.outcome == Outcome::kSuccess) lim.adaptive.on_success();
+}
+
+Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted) {
+  Verdict v;
+  v.failure = r.failure;
+  v.message = r.message;
+  t.failed_on[t.path] = 1;
+  if (budgeted && t.retries >= cfg_.max_retries) {
+    v.kind = Verdict::kFailed;
+    v.message += " (after " + std::to_string(t.attempts) + " attempts)";
+    return v;
+  }
+  if (!budgeted && ++t.path_moves > cfg_.max_path_moves) {
+    v.kind = Verdict::kFailed;
+    return v;
+  }
+  v.kind = Verdict::kRetry;
+  if (budgeted) v.delay = backoff_.next(t.retries++, r.retry_after);
+  return v;
+}
+
+Verdict Scheduler::decide(Task &t, const AttemptResult &r) {
+  Verdict v;
+  v.failure = r.failure;
+  v.message = r.message;
+  switch (r.outcome) {
+    case Outcome::kSuccess: v.kind = Verdict::kCompleted; return v;
+    case Outcome::kCancelled: v.kind = Verdict::kCancelled; return v;
+    case Outcome::kFatal: v.kind = Verdict::kFailed; return v;
+    case Outcome::kBanned:
+      t.refused[t.path] = 1;
+      if (!has_fresh_path(t, false)) {
+        v.kind = Verdict::kFailed;
+        v.message = "every path refused this file; last: " + r.message;
+        return v;
+      }
+      v.kind = Verdict::kRetry;
+      return v;
+    case Outcome::kProxyFault:
+    case Outcome::kProxyAuth: return retry_verdict(t, r, false);
+    case Outcome::kRetryable:
+    case Outcome::kThrottled: return retry_verdict(t, r, true);
+  }
+  return v;
+}
+
+Verdict Scheduler::finish(uint64_t task_id, const AttemptResult &r, TimePoint now) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.state != TaskState::kRunning) {
+    Verdict v;
+    v.kind = Verdict::kFailed;
+    v.failure = DLHOST_FAILURE_OTHER;
+    v.message = "internal: finish() for a task that is not running";
+    return v;
+  }
+  Task &t = it->second;
+  release(t, now);
+  Verdict v;
+  apply_health_and_limits(t, r, now, v);
+  bool died = v.path_died;
+  v = decide(t, r);
+  v.path_died = died;
+  if (v.kind == Verdict::kRetry) {
+    t.state = TaskState::kWaiting;
+    t.not_before = now + v.delay;
+    if (v.delay.count() <= 0) {
+      make_ready(t, true);
+    } else {
+      waiting_.push(Due{t.not_before, task_id});
+    }
+  } else {
+    forget(task_id);
+  }
+  return v;
+}
+
+void Scheduler::doom(Task &t, dlhost_failure f, std::string msg) {
+  doomed_.push_back(Doomed{t.spec.id, f, std::move(msg)});
+  t.state = TaskState::kWaiting;  // marks "not ready" for try_group
+}
+
+void Scheduler::forget(uint64_t id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  Group &g = *it->second.group;
+  --g.live;
+  tasks_.erase(it);
+  maybe_drop_group(g);
+}
+
+Scheduler::CancelState Scheduler::cancel(uint64_t task_id) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return CancelState::kNotFound;
+  Task &t = it->second;
+  if (t.state == TaskState::kRunning) return CancelState::kRunning;
+  if (t.state == TaskState::kReady) {
+    auto &q = t.group->ready;
+    q.erase(std::find(q.begin(), q.end(), task_id));
+  }
+  forget(task_id);  // a waiting entry left in waiting_ is skipped when it falls due
+  return CancelState::kRemoved;
+}
+
+std::vector<uint64_t> Scheduler::task_ids() const {
+  std::vector<uint64_t> ids;
+  ids.reserve(tasks_.size());
+  for (const auto &[id, t] : tasks_) ids.push_back(id);
+  return ids;
+}
+
+const TaskSpec *Scheduler::spec(uint64_t task_id) const {
+  auto it = tasks_.find(task_id);
+  return it == tasks_.end() ? nullptr : &it->second.spec;
+}
+
+int Scheduler::group_in_flight(const std::string &group, size_t path) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return 0;
+  const Binding *b = binding(it->second, path);
+  return b ? b->in_flight : 0;
+}
+
+Scheduler::Binding *Scheduler::binding(Group &g, size_t p) {
+  for (auto &b : g.bindings)
+    if (b.path == p) return &b;
+  return nullptr;
+}
+
+const Scheduler::Binding *Scheduler::binding(const Group &g, size_t p) const {
+  for (const auto &b : g.bindings)
+    if (b.path == p) return &b;
+  return nullptr;
+}
+
+void Scheduler::unlist(Group &g) {
+  if (!g.listed) return;
+  order_.erase(g.pos);
+  g.listed = false;
+}
+
+void Scheduler::maybe_drop_group(Group &g) {
+  if (g.live > 0 || g.listed || !g.bindings.empty()) return;
+  groups_.erase(g.name);  // g is gone after this line
+}
+
+}  // namespace dlhost::mp

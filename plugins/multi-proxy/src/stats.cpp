@@ -1,0 +1,85 @@
+// Stats and health JSON (see stats.h).
+#include "stats.h"
+
+namespace dlhost::mp {
+
+Stats::Stats(std::vector<std::string> path_ids, int health_failures) {
+  for (auto &id : path_ids) paths_.push_back(Path{std::move(id), {}, Health(health_failures), 0});
+}
+
+void Stats::attempt_started(size_t path, int in_flight) {
+  std::lock_guard lock(mu_);
+  paths_[path].in_flight = in_flight;
+}
+
+void Stats::attempt_ended(size_t path, int in_flight, uint64_t bytes, const Health &health) {
+  std::lock_guard lock(mu_);
+  Path &p = paths_[path];
+  p.in_flight = in_flight;
+  p.counters.bytes += bytes;
+  p.health = health;
+}
+
+void Stats::completed(size_t path, double latency_ms) {
+  std::lock_guard lock(mu_);
+  paths_[path].counters.completed++;
+  paths_[path].counters.latency.add(latency_ms);
+}
+
+void Stats::failed(size_t path) {
+  std::lock_guard lock(mu_);
+  paths_[path].counters.failed++;
+}
+
+void Stats::retried(size_t path) {
+  std::lock_guard lock(mu_);
+  paths_[path].counters.retries++;
+}
+
+void Stats::rate_limited(size_t path) {
+  std::lock_guard lock(mu_);
+  paths_[path].counters.rate_limited++;
+}
+
+void Stats::cancelled() {
+  std::lock_guard lock(mu_);
+  ++cancelled_;
+}
+
+nlohmann::json Stats::stats_json(TimePoint now) const {
+  std::lock_guard lock(mu_);
+  nlohmann::json proxies = nlohmann::json::array();
+  uint64_t completed = 0, failed = 0, retries = 0, limited = 0, bytes = 0;
+  int in_flight = 0;
+  for (const Path &p : paths_) {
+    nlohmann::json j = p.counters.to_json(p.id, health_state_name(p.health.state(now)));
+    j["in_flight"] = p.in_flight;
+    proxies.push_back(std::move(j));
+    completed += p.counters.completed;
+    failed += p.counters.failed;
+    retries += p.counters.retries;
+    limited += p.counters.rate_limited;
+    bytes += p.counters.bytes;
+    in_flight += p.in_flight;
+  }
+  nlohmann::json totals = {{"completed", completed}, {"failed", failed},
+                           {"cancelled", cancelled_}, {"retries", retries},
+                           {"rate_limited", limited}, {"bytes", bytes},
+                           {"in_flight", in_flight}};
+  return {{"plugin", "multi-proxy"}, {"proxies", std::move(proxies)}, {"totals", std::move(totals)}};
+}
+
+nlohmann::json Stats::health_json(TimePoint now) const {
+  std::lock_guard lock(mu_);
+  nlohmann::json proxies = nlohmann::json::array();
+  for (const Path &p : paths_) {
+    proxies.push_back({{"id", p.id},
+                       {"state", health_state_name(p.health.state(now))},
+                       {"consecutive_failures", p.health.consecutive_failures()},
+                       {"cooldown_ms", p.health.cooldown_left(now).count()},
+                       {"down_count", p.health.down_count()}});
+  }
+  return {{"proxies", std::move(proxies)}};
+}
+
+}  // namespace dlhost::mp

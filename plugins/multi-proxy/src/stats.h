@@ -1,0 +1,55 @@
+// Statistics and health as the host reads them (stats() / health()).
+//
+// The event loop is the only writer; host threads read at any time, so one
+// small mutex guards everything here and is held only to copy or bump a few
+// numbers (never across I/O). Per path it keeps common's PathStats (completed,
+// failed, retries, rate_limited, bytes, a bounded latency ring for p50/p95),
+// the files in flight, and a copy of the path's Health taken whenever the loop
+// changed it; health states that change with time alone (down -> probing) are
+// computed when the JSON is written. Only ids ("direct",
+// "http://host:port") are ever written: the credentials are not in here.
+#pragma once
+
+#include <dlhost/transport/path_stats.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clock.h"
+#include "health.h"
+
+namespace dlhost::mp {
+
+class Stats {
+ public:
+  Stats(std::vector<std::string> path_ids, int health_failures);
+
+  void attempt_started(size_t path, int in_flight);
+  // One attempt ended on `path`; bytes = bytes received by this attempt.
+  void attempt_ended(size_t path, int in_flight, uint64_t bytes, const Health &health);
+  void completed(size_t path, double latency_ms);
+  void failed(size_t path);
+  void retried(size_t path);
+  void rate_limited(size_t path);
+  void cancelled();
+
+  nlohmann::json stats_json(TimePoint now) const;
+  nlohmann::json health_json(TimePoint now) const;
+
+ private:
+  struct Path {
+    std::string id;
+    transport::PathStats counters;
+    Health health;
+    int in_flight = 0;
+  };
+  mutable std::mutex mu_;
+  std::vector<Path> paths_;
+  uint64_t cancelled_ = 0;
+};
+
+}  // namespace dlhost::mp

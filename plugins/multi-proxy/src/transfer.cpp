@@ -1,0 +1,164 @@
+// Transfer slots (see transfer.h).
+#include "transfer.h"
+
+#include <dlhost/transport/failure.h>
+#include <dlhost/transport/redact.h>
+
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+
+#include "outcome.h"
+
+namespace dlhost::mp {
+namespace {
+
+// libcurl's largest receive buffer (CURL_MAX_READ_SIZE in 7.88): fewer, larger
+// writes and callbacks for big files. Allocated once per slot, which is reused.
+constexpr long kReceiveBuffer = 512 * 1024;
+
+void check(CURLcode rc, const char *what) {
+  if (rc != CURLE_OK) throw std::runtime_error(std::string(what) + ": " + curl_easy_strerror(rc));
+}
+
+std::optional<Millis> retry_after(CURL *easy) {
+  auto ms = transport::retry_after_ms(easy, std::time(nullptr));
+  if (!ms) return std::nullopt;
+  return Millis(*ms);
+}
+
+}  // namespace
+
+Transfer::Transfer(size_t path, const transport::TransportConfig &cfg,
+                   const transport::ProxySpec &proxy, const transport::EventEmitter &emit)
+    : path_(path), cfg_(cfg), emit_(emit), path_id_(proxy.id), via_proxy_(!proxy.direct) {
+  CURL *e = handle_.get();
+  check(transport::apply_common_options(e, cfg, &handle_.headers()), "curl options");
+  check(transport::apply_proxy(e, &proxy), "curl proxy options");
+  check(curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer), "curl buffer size");
+  check(curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<void *>(this)), "curl private");
+}
+
+bool Transfer::begin(const TaskSpec &task, int attempt, std::string *error) {
+  running_ = false;
+  task_id_ = task.id;
+  attempt_ = attempt;
+  url_ = task.url;
+  dest_ = task.dest;
+  sha256_ = task.sha256;
+  size_ = task.size;
+  total_ = task.size >= 0 ? static_cast<uint64_t>(task.size) : 0;
+  const bool hash = !task.sha256.empty();
+  bool ok = file_.open(dest_, /*resume=*/true, cfg_.fsync, hash);
+  // A .part as long as (or longer than) the whole file cannot be resumed with a Range.
+  if (ok && size_ >= 0 && file_.size() >= static_cast<uint64_t>(size_))
+    ok = file_.open(dest_, /*resume=*/false, cfg_.fsync, hash);
+  if (!ok) {
+    *error = file_.error();
+    return false;
+  }
+  ctx_.file = &file_;
+  ctx_.resume_from = file_.size();
+  ctx_.expected_size = size_;
+  ctx_.cancel = nullptr;  // the loop cancels by removing the handle
+  ctx_.on_progress = &Transfer::on_progress;
+  ctx_.progress_user = this;
+  throttle_.reset();
+  if (CURLcode rc = transport::prepare_transfer(easy(), url_, &ctx_); rc != CURLE_OK) {
+    file_.keep();
+    *error = std::string("curl: ") + curl_easy_strerror(rc);
+    return false;
+  }
+  return true;
+}
+
+AttemptResult Transfer::conclude(CURLcode code) {
+  transport::finish_transfer(&ctx_);
+  auto facts = transport::outcome_from(easy(), code, ctx_, url_, via_proxy_,
+                                       cfg_.download_timeout_ms, cfg_.max_redirects);
+  transport::Failure f = transport::classify(facts);
+  AttemptResult r = attempt_result(f, facts.http_status, retry_after(easy()));
+  if (r.outcome == Outcome::kSuccess) return commit(r);
+  if (facts.http_status == 416 && ctx_.resume_from > 0) {
+    file_.discard();  // the server will not continue this .part: start over
+    r.outcome = Outcome::kRetryable;
+    return r;
+  }
+  if (r.outcome == Outcome::kFatal && f.kind == DLHOST_FAILURE_IO) {
+    file_.discard();
+  } else if (file_.is_open()) {
+    file_.keep();
+  }
+  return r;
+}
+
+AttemptResult Transfer::commit(const AttemptResult &ok) {
+  const char *ct = nullptr;
+  curl_easy_getinfo(easy(), CURLINFO_CONTENT_TYPE, &ct);
+  if (ct != nullptr && looks_like_block_page(ct, url_)) {
+    file_.discard();
+    return block_page_result(transport::redact_url(url_));
+  }
+  std::string message;
+  switch (file_.commit(size_, sha256_, &message)) {
+    case transport::CommitResult::kOk: return ok;
+    case transport::CommitResult::kVerifyFailed: {
+      AttemptResult r = ok;
+      r.outcome = Outcome::kRetryable;
+      r.failure = DLHOST_FAILURE_VERIFY;
+      r.message = message + " (" + transport::redact_url(url_) + ")";
+      return r;
+    }
+    case transport::CommitResult::kIoError: break;
+  }
+  AttemptResult r = ok;
+  r.outcome = Outcome::kFatal;
+  r.failure = DLHOST_FAILURE_IO;
+  r.message = message;
+  return r;
+}
+
+void Transfer::abandon() {
+  if (file_.is_open()) file_.keep();
+}
+
+// Called by libcurl on the loop thread; PROGRESS at most every 100 ms per file.
+void Transfer::on_progress(void *user, uint64_t done, uint64_t total) {
+  auto *t = static_cast<Transfer *>(user);
+  if (!t->throttle_.should_emit()) return;
+  t->emit_.progress(t->task_id_, t->attempt_, done, total, t->path_id_.c_str());
+}
+
+uint64_t Transfer::bytes_received() const {
+  if (!running_) return 0;
+  curl_off_t n = 0;
+  curl_easy_getinfo(easy(), CURLINFO_SIZE_DOWNLOAD_T, &n);
+  return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
+
+double Transfer::first_byte_ms() const {
+  if (!running_) return 0;
+  curl_off_t us = 0;
+  curl_easy_getinfo(easy(), CURLINFO_STARTTRANSFER_TIME_T, &us);
+  return static_cast<double>(us) / 1000.0;
+}
+
+TransferPool::TransferPool(const transport::TransportConfig &cfg,
+                           const std::vector<transport::ProxySpec> &paths,
+                           const transport::EventEmitter &emit)
+    : cfg_(cfg), paths_(paths), emit_(emit), free_(paths.size()) {}
+
+std::unique_ptr<Transfer> TransferPool::acquire(size_t path) {
+  auto &list = free_[path];
+  if (list.empty()) return std::make_unique<Transfer>(path, cfg_, paths_[path], emit_);
+  std::unique_ptr<Transfer> t = std::move(list.back());
+  list.pop_back();
+  return t;
+}
+
+void TransferPool::release(std::unique_ptr<Transfer> t) {
+  size_t p = t->path();
+  free_[p].push_back(std::move(t));
+}
+
+}  // namespace dlhost::mp

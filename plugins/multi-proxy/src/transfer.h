@@ -1,0 +1,91 @@
+// One transfer slot: a libcurl easy handle, its .part file and the state the
+// callbacks share, reused for file after file on the same path.
+//
+// Slots are pooled per path (TransferPool), so a handle keeps its proxy
+// options, its big receive buffer and its PartFile buffer for the whole run;
+// starting a file costs a few setopt calls and an open(2), no allocation of
+// big buffers. The connection pool itself belongs to the multi handle, so
+// connections are reused across slots of the same path.
+//
+// begin() opens "<dest>.part" (resuming an existing one with a Range request;
+// common's write callback restarts from zero if the server answers 200),
+// conclude() turns the finished transfer into an AttemptResult: it asks
+// common's classify() what went wrong, spots block pages, and on success
+// commits (size/sha256 check and atomic rename). After a failed attempt the
+// .part is kept for the next attempt to resume; the caller removes it when
+// the task fails for good.
+#pragma once
+
+#include <curl/curl.h>
+#include <dlhost/transport/easy_setup.h>
+#include <dlhost/transport/events.h>
+#include <dlhost/transport/part_file.h>
+#include <dlhost/transport/transport_config.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scheduler.h"
+
+namespace dlhost::mp {
+
+class Transfer {
+ public:
+  Transfer(size_t path, const transport::TransportConfig &cfg, const transport::ProxySpec &proxy,
+           const transport::EventEmitter &emit);
+
+  // Prepares an attempt of `task`. False (with *error) when the .part cannot be opened.
+  bool begin(const TaskSpec &task, int attempt, std::string *error);
+  // The handle is in the multi handle now: its byte counters are this attempt's.
+  void mark_running() { running_ = true; }
+  AttemptResult conclude(CURLcode code);
+  // The attempt was stopped by cancel(): keep the .part for a later resume.
+  void abandon();
+
+  CURL *easy() const { return handle_.get(); }
+  size_t path() const { return path_; }
+  uint64_t task_id() const { return task_id_; }
+  int attempt() const { return attempt_; }
+  const std::string &dest() const { return dest_; }
+  uint64_t bytes_done() const { return file_.size(); }
+  uint64_t bytes_total() const { return total_; }
+  uint64_t bytes_received() const;  // by this attempt
+  double first_byte_ms() const;
+
+ private:
+  AttemptResult commit(const AttemptResult &ok);
+  static void on_progress(void *user, uint64_t done, uint64_t total);
+
+  size_t path_;
+  const transport::TransportConfig &cfg_;
+  const transport::EventEmitter &emit_;
+  const std::string &path_id_;
+  bool via_proxy_;
+  bool running_ = false;
+  transport::EasyHandle handle_;
+  transport::PartFile file_;
+  transport::TransferContext ctx_;
+  transport::ProgressThrottle throttle_;
+  uint64_t task_id_ = 0;
+  int attempt_ = 0;
+  std::string url_, dest_, sha256_;
+  int64_t size_ = -1;
+  uint64_t total_ = 0;
+};
+
+class TransferPool {
+ public:
+  TransferPool(const transport::TransportConfig &cfg,
+               const std::vector<transport::ProxySpec> &paths, const transport::EventEmitter &emit);
+  std::unique_ptr<Transfer> acquire(size_t path);
+  void release(std::unique_ptr<Transfer> t);
+
+ private:
+  const transport::TransportConfig &cfg_;
+  const std::vector<transport::ProxySpec> &paths_;
+  const transport::EventEmitter &emit_;
+  std::vector<std::vector<std::unique_ptr<Transfer>>> free_;
+};
+
+}  // namespace dlhost::mp

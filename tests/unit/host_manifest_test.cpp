@@ -1,0 +1,140 @@
+// Manifest: JSON Lines and plain URL lists, defaults, every error message,
+// and path safety.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "dlhost/host/manifest.hpp"
+
+using namespace dlhost;
+
+namespace {
+
+std::vector<ManifestEntry> read_all(const std::string &text) {
+  std::istringstream in(text);
+  ManifestReader reader(in, "jobs.jsonl");
+  std::vector<ManifestEntry> out;
+  ManifestEntry e;
+  while (reader.next(e)) out.push_back(e);
+  return out;
+}
+
+std::string error_of(const std::string &text) {
+  try {
+    read_all(text);
+  } catch (const ManifestError &e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(Manifest, JsonLinesWithAllFields) {
+  const auto v = read_all(R"({"url":"https://h/x.bin","path":"a/b.bin","group":"post","sha256":")" +
+                          std::string(64, 'A') + R"(","size":12})" + "\n");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].url, "https://h/x.bin");
+  EXPECT_EQ(v[0].path, "a/b.bin");
+  EXPECT_EQ(v[0].group, "post");
+  EXPECT_EQ(v[0].sha256, std::string(64, 'a'));  // normalised to lowercase
+  EXPECT_EQ(v[0].size, 12);
+  EXPECT_EQ(v[0].line, 1u);
+}
+
+TEST(Manifest, DefaultsPathFromUrlAndGroupFromPath) {
+  const auto v = read_all(
+      "{\"url\":\"https://h/dir/file%20name.jpg?token=1#frag\"}\n"
+      "{\"url\":\"https://h/x\",\"path\":\"p/q\",\"sha256\":null,\"size\":null}\n");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].path, "file name.jpg");
+  EXPECT_EQ(v[0].group, "file name.jpg");
+  EXPECT_EQ(v[0].size, -1);
+  EXPECT_TRUE(v[0].sha256.empty());
+  EXPECT_EQ(v[1].group, "p/q");
+}
+
+TEST(Manifest, PlainUrlListWithCommentsAndBlankLines) {
+  const auto v = read_all(
+      "# my job\n"
+      "\n"
+      "https://h/a.bin\n"
+      "   HTTP://h/b.bin   \r\n"
+      "  # indented comment\n"
+      "{\"url\":\"https://h/c.bin\"}\n");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].path, "a.bin");
+  EXPECT_EQ(v[0].line, 3u);
+  EXPECT_EQ(v[1].url, "HTTP://h/b.bin");
+  EXPECT_EQ(v[2].path, "c.bin");
+  EXPECT_EQ(v[2].line, 6u);
+}
+
+TEST(Manifest, ErrorMessagesNameTheLine) {
+  EXPECT_EQ(error_of("https://h/a\n{\"url\":\"https://h/x\",\"path\":\"/etc/passwd\"}\n"),
+            "jobs.jsonl:2: \"path\" must be relative: /etc/passwd");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a/../../b\"}"),
+            "jobs.jsonl:1: \"path\" must not contain \"..\": a/../../b");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a//b\"}"),
+            "jobs.jsonl:1: \"path\" has an empty component: a//b");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a/\"}"),
+            "jobs.jsonl:1: \"path\" has an empty component: a/");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"./a\"}"),
+            "jobs.jsonl:1: \"path\" must not contain \".\": ./a");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"\"}"),
+            "jobs.jsonl:1: \"path\" is empty: ");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a\\u0000b\"}"),
+            "jobs.jsonl:1: \"path\" contains a NUL byte: a?b");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\".dlhost/skip-cache\"}"),
+            "jobs.jsonl:1: \"path\" must not write into .dlhost/: .dlhost/skip-cache");
+  EXPECT_EQ(error_of("{\"path\":\"a\"}"), "jobs.jsonl:1: \"url\" is required");
+  EXPECT_EQ(error_of("{\"url\":5}"), "jobs.jsonl:1: \"url\" must be a string");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":1}"),
+            "jobs.jsonl:1: \"path\" must be a string");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"sha256\":\"abc\"}"),
+            "jobs.jsonl:1: \"sha256\" must be 64 hex digits: abc");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"sha256\":\"" + std::string(64, 'g') + "\"}"),
+            "jobs.jsonl:1: \"sha256\" must be 64 hex digits: " + std::string(64, 'g'));
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"size\":-5}"),
+            "jobs.jsonl:1: \"size\" must not be negative: -5");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"size\":1.5}"),
+            "jobs.jsonl:1: \"size\" must be an integer");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"size\":\"12\"}"),
+            "jobs.jsonl:1: \"size\" must be an integer");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\""), "jobs.jsonl:1: not a valid JSON object");
+  EXPECT_EQ(error_of("{\"url\":\"ftp://h/x\"}"),
+            "jobs.jsonl:1: \"url\" must start with http:// or https://: ftp://h/x");
+  EXPECT_EQ(error_of("{\"url\":\"https:///x\"}"), "jobs.jsonl:1: \"url\" has no host: https:///x");
+  EXPECT_EQ(error_of("# c\n\nnot a url\n"), "jobs.jsonl:3: not a URL or JSON object: not a url");
+  EXPECT_EQ(error_of("https://h/dir/\n"),
+            "jobs.jsonl:1: cannot derive a file name from the URL (give \"path\"): https://h/dir/");
+  EXPECT_EQ(error_of("https://h\n"),
+            "jobs.jsonl:1: cannot derive a file name from the URL (give \"path\"): https://h");
+  EXPECT_EQ(error_of("https://h/..\n"),
+            "jobs.jsonl:1: file name derived from the URL must not contain \"..\": ..");
+  EXPECT_EQ(error_of("https://h/a%2F..%2F..%2Fb\n"),
+            "jobs.jsonl:1: file name derived from the URL must not contain \"..\": a/../../b");
+}
+
+TEST(Manifest, UnsafePathReasons) {
+  EXPECT_FALSE(unsafe_path_reason("a"));
+  EXPECT_FALSE(unsafe_path_reason("a/b/c.txt"));
+  EXPECT_FALSE(unsafe_path_reason("..a/b.."));  // ".." only as a whole component
+  EXPECT_TRUE(unsafe_path_reason(".."));
+  EXPECT_TRUE(unsafe_path_reason("a/.."));
+  EXPECT_TRUE(unsafe_path_reason("/a"));
+  EXPECT_TRUE(unsafe_path_reason(std::string_view("a\0b", 3)));
+}
+
+TEST(Manifest, FileNameFromUrl) {
+  EXPECT_EQ(file_name_from_url("https://h/a/b.txt"), "b.txt");
+  EXPECT_EQ(file_name_from_url("https://h/a/b%2Bc.txt?x=/y"), "b+c.txt");
+  EXPECT_EQ(file_name_from_url("https://h/a/bad%zz"), "bad%zz");
+  EXPECT_EQ(file_name_from_url("https://h/"), "");
+  EXPECT_EQ(file_name_from_url("https://h?x=/y"), "");
+}
+
+TEST(Manifest, PathHashDistinguishesPaths) {
+  EXPECT_EQ(path_hash("a/b"), path_hash("a/b"));
+  EXPECT_NE(path_hash("a/b"), path_hash("a/c"));
+}

@@ -1,0 +1,311 @@
+// Unit tests of the multi-proxy plugin's small pure pieces: strategy,
+// backoff, health, rate limits, outcome mapping. No network, fake time.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "backoff.h"
+#include "health.h"
+#include "outcome.h"
+#include "rate_limit.h"
+#include "strategy.h"
+
+namespace dlhost::mp {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TimePoint t0() { return TimePoint{} + std::chrono::hours(1); }
+
+// --- strategy ----------------------------------------------------------------
+
+TEST(Strategy, ParsesNames) {
+  EXPECT_EQ(parse_strategy("load-balanced"), StrategyKind::kLoadBalanced);
+  EXPECT_EQ(parse_strategy("round-robin"), StrategyKind::kRoundRobin);
+  EXPECT_EQ(parse_strategy("first-available"), StrategyKind::kFirstAvailable);
+  EXPECT_FALSE(parse_strategy("random"));
+}
+
+TEST(Strategy, LoadBalancedPicksFewestInFlight) {
+  Strategy s(StrategyKind::kLoadBalanced);
+  std::vector<ProxyLoad> p = {{true, 3}, {true, 1}, {true, 2}};
+  EXPECT_EQ(s.choose(p), 1u);
+  p[1].in_flight = 5;
+  EXPECT_EQ(s.choose(p), 2u);
+}
+
+TEST(Strategy, LoadBalancedBreaksTiesInRoundRobinOrder) {
+  Strategy s(StrategyKind::kLoadBalanced);
+  std::vector<ProxyLoad> p = {{true, 0}, {true, 0}, {true, 0}};
+  EXPECT_EQ(s.choose(p), 0u);
+  EXPECT_EQ(s.choose(p), 1u);
+  EXPECT_EQ(s.choose(p), 2u);
+  EXPECT_EQ(s.choose(p), 0u);
+}
+
+TEST(Strategy, LoadBalancedSpreadsWhenLoadIsMeasured) {
+  Strategy s(StrategyKind::kLoadBalanced);
+  std::vector<ProxyLoad> p = {{true, 0}, {true, 0}, {true, 0}};
+  std::vector<int> count(3);
+  for (int i = 0; i < 9; ++i) {
+    size_t k = *s.choose(p);
+    p[k].in_flight++;
+    count[k]++;
+  }
+  EXPECT_EQ(count, (std::vector<int>{3, 3, 3}));
+}
+
+TEST(Strategy, RoundRobinCyclesAndSkipsUnavailable) {
+  Strategy s(StrategyKind::kRoundRobin);
+  std::vector<ProxyLoad> p = {{true, 9}, {false, 0}, {true, 0}};
+  EXPECT_EQ(s.choose(p), 0u);
+  EXPECT_EQ(s.choose(p), 2u);
+  EXPECT_EQ(s.choose(p), 0u);
+}
+
+TEST(Strategy, FirstAvailableTakesFirstUp) {
+  Strategy s(StrategyKind::kFirstAvailable);
+  std::vector<ProxyLoad> p = {{false, 0}, {true, 7}, {true, 0}};
+  EXPECT_EQ(s.choose(p), 1u);
+  EXPECT_EQ(s.choose(p), 1u);
+}
+
+TEST(Strategy, AllDownGivesNothing) {
+  for (auto k : {StrategyKind::kLoadBalanced, StrategyKind::kRoundRobin,
+                 StrategyKind::kFirstAvailable}) {
+    Strategy s(k);
+    std::vector<ProxyLoad> p = {{false, 0}, {false, 0}};
+    EXPECT_FALSE(s.choose(p));
+    EXPECT_FALSE(s.choose(std::vector<ProxyLoad>{}));
+  }
+}
+
+// --- backoff -----------------------------------------------------------------
+
+TEST(Backoff, CeilingGrowsAndCaps) {
+  BackoffParams p{milliseconds(1000), 2.0, milliseconds(5000)};
+  EXPECT_EQ(backoff_ceiling(p, 0), milliseconds(1000));
+  EXPECT_EQ(backoff_ceiling(p, 1), milliseconds(2000));
+  EXPECT_EQ(backoff_ceiling(p, 2), milliseconds(4000));
+  EXPECT_EQ(backoff_ceiling(p, 3), milliseconds(5000));
+  EXPECT_EQ(backoff_ceiling(p, 60), milliseconds(5000));
+}
+
+TEST(Backoff, FullJitterUsesTheInjectedRandom) {
+  BackoffParams p{milliseconds(1000), 2.0, milliseconds(60000)};
+  double u = 0.5;
+  Backoff b(p, [&] { return u; });
+  EXPECT_EQ(b.next(0, std::nullopt), milliseconds(500));
+  EXPECT_EQ(b.next(2, std::nullopt), milliseconds(2000));
+  u = 0.0;
+  EXPECT_EQ(b.next(3, std::nullopt), milliseconds(0));
+  u = 0.999;
+  EXPECT_LT(b.next(1, std::nullopt), milliseconds(2000));
+}
+
+TEST(Backoff, RetryAfterWinsOnlyWhenLonger) {
+  BackoffParams p{milliseconds(1000), 2.0, milliseconds(60000)};
+  EXPECT_EQ(backoff_delay(p, 0, 0.5, milliseconds(3000)), milliseconds(3000));
+  EXPECT_EQ(backoff_delay(p, 3, 0.5, milliseconds(100)), milliseconds(4000));
+  EXPECT_EQ(backoff_delay(p, 0, 0.5, std::chrono::hours(10)), kMaxRetryAfter);
+}
+
+// --- health ------------------------------------------------------------------
+
+TEST(Health, GoesDownAfterThresholdConsecutiveFaults) {
+  Health h(3);
+  TimePoint now = t0();
+  h.on_attempt_end(now, HealthSignal::kFault);
+  h.on_attempt_end(now, HealthSignal::kOk);  // resets the count
+  h.on_attempt_end(now, HealthSignal::kFault);
+  h.on_attempt_end(now, HealthSignal::kFault);
+  EXPECT_EQ(h.state(now), HealthState::kHealthy);
+  h.on_attempt_end(now, HealthSignal::kFault);
+  EXPECT_EQ(h.state(now), HealthState::kDown);
+  EXPECT_FALSE(h.can_attempt(now));
+  EXPECT_EQ(h.cooldown_left(now), seconds(1));
+  EXPECT_EQ(h.next_change(now), now + seconds(1));
+}
+
+TEST(Health, ProbesOneAtATimeAfterCooldownAndRecoversOnSuccess) {
+  Health h(1);
+  TimePoint now = t0();
+  h.on_attempt_end(now, HealthSignal::kFault);
+  now += seconds(1);
+  EXPECT_EQ(h.state(now), HealthState::kProbing);
+  EXPECT_TRUE(h.can_attempt(now));
+  h.on_attempt_start(now);
+  EXPECT_FALSE(h.can_attempt(now));  // one probe at a time
+  h.on_attempt_end(now, HealthSignal::kOk);
+  EXPECT_EQ(h.state(now), HealthState::kHealthy);
+  EXPECT_TRUE(h.can_attempt(now));
+}
+
+TEST(Health, FailedProbeDoublesTheCooldownUpToACap) {
+  Health h(1, seconds(1), seconds(60));
+  TimePoint now = t0();
+  h.on_attempt_end(now, HealthSignal::kFault);
+  std::vector<long> cooldowns;
+  for (int i = 0; i < 9; ++i) {
+    cooldowns.push_back(h.cooldown_left(now).count() / 1000);
+    now += h.cooldown_left(now);
+    h.on_attempt_start(now);
+    h.on_attempt_end(now, HealthSignal::kFault);
+  }
+  EXPECT_EQ(cooldowns, (std::vector<long>{1, 2, 4, 8, 16, 32, 60, 60, 60}));
+  EXPECT_EQ(h.down_count(), 10);
+}
+
+TEST(Health, ProxyAuthIsDeadForGoodAndReportedOnce) {
+  Health h(3);
+  TimePoint now = t0();
+  EXPECT_TRUE(h.on_attempt_end(now, HealthSignal::kAuth));
+  EXPECT_FALSE(h.on_attempt_end(now, HealthSignal::kAuth));
+  EXPECT_FALSE(h.usable());
+  h.on_attempt_end(now, HealthSignal::kOk);
+  EXPECT_EQ(h.state(now + std::chrono::hours(5)), HealthState::kDead);
+  EXPECT_FALSE(h.can_attempt(now + std::chrono::hours(5)));
+}
+
+TEST(Health, NeutralEndsAProbeWithoutJudging) {
+  Health h(1);
+  TimePoint now = t0();
+  h.on_attempt_end(now, HealthSignal::kFault);
+  now += seconds(1);
+  h.on_attempt_start(now);
+  h.on_attempt_end(now, HealthSignal::kNeutral);  // e.g. cancelled
+  EXPECT_EQ(h.state(now), HealthState::kProbing);
+  EXPECT_TRUE(h.can_attempt(now));
+}
+
+// --- rate limits -------------------------------------------------------------
+
+TEST(RateLimit, TokenBucketPacesRequests) {
+  TokenBucket b(2.0);  // 2 req/s, burst 2
+  TimePoint now = t0();
+  EXPECT_EQ(b.ready_at(now), now);
+  b.take(now);
+  b.take(now);
+  EXPECT_EQ(b.ready_at(now), now + milliseconds(500));
+  now += milliseconds(500);
+  EXPECT_EQ(b.ready_at(now), now);
+  b.take(now);
+  EXPECT_GT(b.ready_at(now), now);
+}
+
+TEST(RateLimit, DisabledBucketNeverWaits) {
+  TokenBucket b(0);
+  TimePoint now = t0();
+  for (int i = 0; i < 100; ++i) b.take(now);
+  EXPECT_EQ(b.ready_at(now), now);
+}
+
+TEST(RateLimit, AdaptiveHalvesOnThrottleAndRecoversStepByStep) {
+  AdaptiveLimiter a;
+  TimePoint now = t0();
+  for (int i = 0; i < 20; ++i) {  // 10 req/s observed
+    a.on_start(now);
+    now += milliseconds(100);
+  }
+  EXPECT_EQ(a.allowed_rate(), 0);
+  a.on_throttled(now, std::nullopt);
+  EXPECT_NEAR(a.allowed_rate(), 5.0, 0.01);
+  a.on_start(now);
+  EXPECT_EQ(a.ready_at(now), now + milliseconds(200));
+  a.on_throttled(now, std::nullopt);
+  EXPECT_NEAR(a.allowed_rate(), 2.5, 0.01);
+  int steps = 0;
+  while (a.allowed_rate() > 0 && steps < 100) {
+    a.on_success();
+    ++steps;
+  }
+  EXPECT_GT(steps, 2);  // gradual, not at once
+  EXPECT_LT(steps, 10);
+  EXPECT_EQ(a.allowed_rate(), 0);
+}
+
+TEST(RateLimit, RetryAfterPausesThePair) {
+  AdaptiveLimiter a;
+  TimePoint now = t0();
+  a.on_throttled(now, seconds(7));
+  EXPECT_GE(a.ready_at(now), now + seconds(7));
+}
+
+TEST(RateLimit, BanCooldownGrows) {
+  AdaptiveLimiter a;
+  TimePoint now = t0();
+  a.on_ban(now);
+  TimePoint first = a.ready_at(now);
+  EXPECT_GT(first, now);
+  now = first;
+  a.on_ban(now);
+  EXPECT_GT(a.ready_at(now) - now, first - t0());
+}
+
+TEST(RateLimit, PairsAreIndependent) {
+  RateLimits r(1.0);
+  TimePoint now = t0();
+  r.at(0, "a.example").on_start(now);
+  EXPECT_GT(r.ready_at(0, "a.example", now), now);
+  EXPECT_EQ(r.ready_at(1, "a.example", now), now);
+  EXPECT_EQ(r.ready_at(0, "b.example", now), now);
+}
+
+TEST(RateLimit, UrlHost) {
+  EXPECT_EQ(url_host("https://Files.Example:8443/a/b?x"), "files.example:8443");
+  EXPECT_EQ(url_host("http://u:p@h/x"), "h");
+  EXPECT_EQ(url_host("nope"), "");
+}
+
+// --- outcome mapping ---------------------------------------------------------
+
+transport::Failure fail(dlhost_failure kind, bool retryable = false, bool proxy = false) {
+  transport::Failure f;
+  f.kind = kind;
+  f.retryable = retryable;
+  f.proxy_fault = proxy;
+  f.message = "m";
+  return f;
+}
+
+TEST(Outcome, MapsStatusesAndFaults) {
+  auto o = [](const transport::Failure &f, long s) { return attempt_result(f, s, {}).outcome; };
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_NONE), 200), Outcome::kSuccess);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 404), Outcome::kFatal);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 410), Outcome::kFatal);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 403), Outcome::kBanned);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 429), Outcome::kThrottled);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 503), Outcome::kThrottled);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 501), Outcome::kRetryable);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 502), Outcome::kRetryable);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_PROXY_AUTH, false, true), 407), Outcome::kProxyAuth);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_PROXY, true, true), 0), Outcome::kProxyFault);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_TIMEOUT, true, true), 0), Outcome::kProxyFault);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_TIMEOUT, false), 0), Outcome::kRetryable);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_TRANSPORT, true), 0), Outcome::kRetryable);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_TRANSPORT, false), 0), Outcome::kFatal);  // TLS verify
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_VERIFY, true), 200), Outcome::kRetryable);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_IO), 200), Outcome::kFatal);
+  transport::Failure c;
+  c.cancelled = true;
+  EXPECT_EQ(o(c, 0), Outcome::kCancelled);
+}
+
+TEST(Outcome, KeepsRetryAfter) {
+  auto r = attempt_result(fail(DLHOST_FAILURE_HTTP, true), 429, milliseconds(1500));
+  EXPECT_EQ(r.retry_after, milliseconds(1500));
+  EXPECT_EQ(r.http_status, 429);
+}
+
+TEST(Outcome, BlockPageDetection) {
+  EXPECT_TRUE(looks_like_block_page("text/html; charset=utf-8", "https://h/data/a.bin"));
+  EXPECT_TRUE(looks_like_block_page("TEXT/HTML", "https://h/a.jpg?x=1"));
+  EXPECT_FALSE(looks_like_block_page("application/octet-stream", "https://h/a.bin"));
+  EXPECT_FALSE(looks_like_block_page("text/html", "https://h/page.html"));
+  EXPECT_FALSE(looks_like_block_page("text/html", "https://h/"));
+  EXPECT_FALSE(looks_like_block_page("text/html", "https://h"));
+}
+
+}  // namespace
+}  // namespace dlhost::mp

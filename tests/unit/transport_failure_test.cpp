@@ -1,0 +1,167 @@
+// Failure classification, Retry-After parsing and URL redaction.
+#include <gtest/gtest.h>
+
+#include <curl/curl.h>
+
+#include <string>
+
+#include "dlhost/transport/failure.h"
+#include "dlhost/transport/redact.h"
+
+using namespace dlhost::transport;
+
+namespace {
+
+TransferOutcome http(long status, std::string url = "http://127.0.0.1:8080/a.bin") {
+  TransferOutcome o;
+  o.http_status = status;
+  o.url = std::move(url);
+  return o;
+}
+
+TransferOutcome curl_failed(CURLcode code) {
+  TransferOutcome o;
+  o.code = code;
+  o.url = "http://127.0.0.1:8080/a.bin";
+  return o;
+}
+
+}  // namespace
+
+TEST(Classify, Success) {
+  Failure f = classify(http(200));
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_NONE);
+  EXPECT_TRUE(f.message.empty());
+  EXPECT_EQ(classify(http(206)).kind, DLHOST_FAILURE_NONE);
+}
+
+TEST(Classify, DefiniteHttpAnswers) {
+  Failure f = classify(http(404));
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_HTTP);
+  EXPECT_FALSE(f.retryable);
+  EXPECT_EQ(f.message, "HTTP 404 for http://127.0.0.1:8080/a.bin");
+  EXPECT_FALSE(classify(http(410)).retryable);
+  EXPECT_FALSE(classify(http(403)).retryable);
+  EXPECT_EQ(classify(http(301)).kind, DLHOST_FAILURE_HTTP);  // redirects not followed
+}
+
+TEST(Classify, TransientHttpAnswers) {
+  for (long s : {408L, 425L, 429L, 500L, 502L, 503L, 504L}) {
+    Failure f = classify(http(s));
+    EXPECT_EQ(f.kind, DLHOST_FAILURE_HTTP) << s;
+    EXPECT_TRUE(f.retryable) << s;
+    EXPECT_EQ(f.rate_limited, s == 429 || s == 503) << s;
+  }
+}
+
+TEST(Classify, MessageRedactsCredentials) {
+  Failure f = classify(http(404, "https://user:secret@example.com/x"));
+  EXPECT_EQ(f.message, "HTTP 404 for https://***@example.com/x");
+}
+
+TEST(Classify, Timeouts) {
+  TransferOutcome o = curl_failed(CURLE_OPERATION_TIMEDOUT);
+  o.timeout_ms = 1000;
+  o.elapsed_ms = 1001;
+  Failure whole = classify(o);
+  EXPECT_EQ(whole.kind, DLHOST_FAILURE_TIMEOUT);
+  EXPECT_FALSE(whole.retryable);
+  EXPECT_NE(whole.message.find("timed out after 1000 ms"), std::string::npos) << whole.message;
+  o.elapsed_ms = 200;  // a stall, not the whole-transfer limit
+  Failure stall = classify(o);
+  EXPECT_EQ(stall.kind, DLHOST_FAILURE_TIMEOUT);
+  EXPECT_TRUE(stall.retryable);
+}
+
+TEST(Classify, TransportErrors) {
+  for (CURLcode c : {CURLE_COULDNT_CONNECT, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING,
+                     CURLE_SSL_CONNECT_ERROR}) {
+    Failure f = classify(curl_failed(c));
+    EXPECT_EQ(f.kind, DLHOST_FAILURE_TRANSPORT) << c;
+    EXPECT_TRUE(f.retryable) << c;
+    EXPECT_NE(f.message.find("http://127.0.0.1:8080/a.bin"), std::string::npos);
+  }
+  Failure tls = classify(curl_failed(CURLE_PEER_FAILED_VERIFICATION));
+  EXPECT_EQ(tls.kind, DLHOST_FAILURE_TRANSPORT);
+  EXPECT_FALSE(tls.retryable);
+}
+
+TEST(Classify, TooManyRedirects) {
+  TransferOutcome o = curl_failed(CURLE_TOO_MANY_REDIRECTS);
+  o.http_status = 302;
+  o.max_redirects = 1;
+  Failure f = classify(o);
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_HTTP);
+  EXPECT_FALSE(f.retryable);
+  EXPECT_NE(f.message.find("more than 1 redirects (HTTP 302)"), std::string::npos) << f.message;
+}
+
+TEST(Classify, ProxyFaults) {
+  TransferOutcome o = curl_failed(CURLE_COULDNT_CONNECT);
+  o.via_proxy = true;
+  Failure f = classify(o);
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_PROXY);
+  EXPECT_TRUE(f.proxy_fault);
+  EXPECT_TRUE(f.retryable);
+
+  TransferOutcome auth = curl_failed(CURLE_PROXY);
+  auth.via_proxy = true;
+  auth.connect_code = 407;
+  Failure a = classify(auth);
+  EXPECT_EQ(a.kind, DLHOST_FAILURE_PROXY_AUTH);
+  EXPECT_FALSE(a.retryable);
+  EXPECT_TRUE(a.proxy_fault);
+
+  TransferOutcome plain = http(407);  // plain-HTTP proxying answers 407 directly
+  plain.via_proxy = true;
+  EXPECT_EQ(classify(plain).kind, DLHOST_FAILURE_PROXY_AUTH);
+
+  TransferOutcome refused = curl_failed(CURLE_RECV_ERROR);
+  refused.via_proxy = true;
+  refused.connect_code = 502;
+  EXPECT_EQ(classify(refused).kind, DLHOST_FAILURE_PROXY);
+}
+
+TEST(Classify, OwnFlags) {
+  TransferOutcome o = curl_failed(CURLE_ABORTED_BY_CALLBACK);
+  o.cancelled = true;
+  EXPECT_TRUE(classify(o).cancelled);
+  EXPECT_EQ(classify(o).kind, DLHOST_FAILURE_NONE);
+
+  TransferOutcome w = curl_failed(CURLE_WRITE_ERROR);
+  w.write_failed = true;
+  w.io_error = "cannot write /x.part: No space left on device";
+  Failure fw = classify(w);
+  EXPECT_EQ(fw.kind, DLHOST_FAILURE_IO);
+  EXPECT_NE(fw.message.find("/x.part"), std::string::npos);
+
+  TransferOutcome big = curl_failed(CURLE_WRITE_ERROR);
+  big.too_large = true;
+  big.expected_size = 10;
+  EXPECT_EQ(classify(big).kind, DLHOST_FAILURE_VERIFY);
+}
+
+TEST(RetryAfter, Seconds) {
+  EXPECT_EQ(parse_retry_after_ms("120", 0), 120000);
+  EXPECT_EQ(parse_retry_after_ms(" 0 ", 0), 0);
+  EXPECT_EQ(parse_retry_after_ms("abc", 0), std::nullopt);
+  EXPECT_EQ(parse_retry_after_ms("12x", 0), std::nullopt);
+  EXPECT_EQ(parse_retry_after_ms("", 0), std::nullopt);
+  EXPECT_EQ(parse_retry_after_ms("-5", 0), std::nullopt);
+}
+
+TEST(RetryAfter, HttpDate) {
+  // Sun, 06 Nov 1994 08:49:37 GMT == 784111777
+  EXPECT_EQ(parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 30), 30000);
+  EXPECT_EQ(parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 30), 0);
+  EXPECT_EQ(parse_retry_after_ms("Sunday, 06-Nov-94 08:49:37 GMT", 784111777 - 1), 1000);
+}
+
+TEST(RedactUrl, Cases) {
+  EXPECT_EQ(redact_url("http://user:pass@host:8080/a?b=c"), "http://***@host:8080/a?b=c");
+  EXPECT_EQ(redact_url("socks5h://u:p@127.0.0.1:1080"), "socks5h://***@127.0.0.1:1080");
+  EXPECT_EQ(redact_url("http://host/path@with-at"), "http://host/path@with-at");
+  EXPECT_EQ(redact_url("http://host/"), "http://host/");
+  EXPECT_EQ(redact_url("not a url"), "not a url");
+  EXPECT_EQ(redact_url("http://a:b@c@host/x"), "http://***@host/x");
+}
