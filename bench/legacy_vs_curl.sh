@@ -14,7 +14,7 @@ bench_require_dlhost
 bench_origin_start "$FILES" "$SIZE"
 
 RUN_DIR="$BENCH_DIR/run-legacy-vs-curl"
-declare -a T_DLHOST=() T_CURL=()
+declare -a T_DLHOST=() T_CURL=() C_DLHOST=() C_CURL=()
 for i in $(seq 1 "$BENCH_REPEAT"); do
   # alternate the order so neither side always runs on a warmer cache
   for side in dlhost curl; do
@@ -23,10 +23,10 @@ for i in $(seq 1 "$BENCH_REPEAT"); do
     rm -rf "$out"; mkdir -p "$out"
     if [[ $side == dlhost ]]; then
       bench_time t run_dlhost_plugin legacy "$out" || { bench_log "dlhost failed"; exit 1; }
-      T_DLHOST+=("$t")
+      T_DLHOST+=("$t"); C_DLHOST+=("$t_cpu")
     else
       bench_time t run_curl_serial "$out" || { bench_log "curl failed"; exit 1; }
-      T_CURL+=("$t")
+      T_CURL+=("$t"); C_CURL+=("$t_cpu")
     fi
     bench_verify "$out" || { bench_log "$side output failed verification"; exit 1; }
   done
@@ -37,8 +37,11 @@ rm -rf "$RUN_DIR"
 md=$(median "${T_DLHOST[@]}")
 mc=$(median "${T_CURL[@]}")
 r=$(ratio "$md" "$mc")
+cd_=$(median "${C_DLHOST[@]}")
+cc=$(median "${C_CURL[@]}")
 echo "legacy_vs_curl: $FILES files x $SIZE bytes, one connection, median of $BENCH_REPEAT"
-echo "  dlhost --plugin legacy : ${md} s   (runs: ${T_DLHOST[*]})"
-echo "  curl, one connection   : ${mc} s   (runs: ${T_CURL[*]})"
-echo "  ratio dlhost/curl      : ${r}   (target <= 1.1)"
+echo "  dlhost --plugin legacy : ${md} s wall, ${cd_} s cpu   (wall runs: ${T_DLHOST[*]})"
+echo "  curl, one connection   : ${mc} s wall, ${cc} s cpu   (wall runs: ${T_CURL[*]})"
+echo "  ratio dlhost/curl      : ${r} wall, $(ratio "$cd_" "$cc") cpu   (target: wall <= 1.1)"
+echo "  load average           : $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (busy machine = noisy figures)"
 awk -v r="$r" 'BEGIN { exit !(r <= 1.1) }' && echo "  PASS" || echo "  ABOVE TARGET"

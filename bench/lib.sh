@@ -58,16 +58,20 @@ bench_origin_stop() {
   ORIGIN_PID=""
 }
 
-# bench_time VAR CMD...: run CMD, store its wall time in seconds in VAR;
-# returns CMD's status.
+# bench_time VAR CMD...: run CMD; store its wall time in seconds in VAR and
+# its CPU time (user+sys, children included) in VAR_cpu. Returns CMD's status.
+# CPU time is the steadier figure on a busy machine; wall time is what counts.
 bench_time() {
   local __var="$1"; shift
-  local t0 t1 rc=0
-  t0=$(date +%s.%N)
-  "$@" || rc=$?
-  t1=$(date +%s.%N)
-  printf -v "$__var" "%.3f" "$(awk -v a="$t0" -v b="$t1" "BEGIN{print b-a}")"
-  return $rc
+  local __tf __rc=0 __real __user __sys
+  __tf=$(mktemp)
+  local TIMEFORMAT="%R %U %S"
+  { time "$@" 2>&4; } 4>&2 2>"$__tf" || __rc=$?
+  read -r __real __user __sys <"$__tf" || true
+  rm -f "$__tf"
+  printf -v "$__var" '%.3f' "${__real:-0}"
+  printf -v "${__var}_cpu" '%.3f' "$(awk -v u="${__user:-0}" -v s="${__sys:-0}" 'BEGIN{print u+s}')"
+  return $__rc
 }
 
 # median x1 x2 ...

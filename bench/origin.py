@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, str(HERE.parent / "tests" / "fixtures"))
 import dlfix  # noqa: E402
 

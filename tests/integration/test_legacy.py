@@ -6,6 +6,7 @@ stderr says, what the origin saw (its access log), and the stats JSON.
 import json
 import os
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class LegacyAgainstNginx(DlhostTestCase):
         # every file fetched exactly once
         self.assertEqual(sorted(x["uri"] for x in reqs if x["method"] == "GET" and x["status"] == 200),
                          sorted("/" + e["path"] for e in entries))
+        # legacy is one connection, one file at a time: nginx saw one keep-alive connection
+        self.assertEqual(len({x["connection"] for x in reqs}), 1,
+                         "legacy should reuse one connection for the whole job")
 
     def test_rerun_makes_no_request(self):
         entries = self.files(30, 4096, "rerun", per_group=5)
@@ -153,9 +157,13 @@ class LegacyAgainstNginx(DlhostTestCase):
         for label, bad in cases.items():
             with self.subTest(label):
                 manifest = self.manifest([entries[0], entries[1], bad], name=f"{label}.jsonl")
+                m = self.nginx.mark()
                 r = self.run_job(manifest, out=self.work / f"out-{label}")
                 self.assertRc(r, 2)
                 self.assertIn(f"{manifest.name}:3", r.stderr)
+                # exit 2 means nothing was downloaded
+                self.assertEqual(self.requests(m), [])
+                self.assertEqual(self.files_under(self.work / f"out-{label}"), [])
 
     def test_path_escaping_out_dir_is_refused(self):
         entries = self.files(3, 100, "escape")
@@ -315,6 +323,23 @@ class LegacyAgainstFaults(DlhostTestCase):
         # The file is neither done nor present, so the job is not a success:
         # exit 0 means "every file done or already present" (DESIGN.md).
         self.assertRc(r, 1)
+
+    def test_skip_cache_expires_after_ttl(self):
+        name = "stall2.bin"
+        stall = {"url": self.fs.url(f"stall/200000/{name}?after=1000"), "path": name}
+        manifest = self.manifest([stall])
+        env = {"PROXY_DOWNLOAD_TIMEOUT": 1000, "PROXY_SKIP_CACHE_TTL": 1,
+               "PROXY_STALL_TIMEOUT": 600000}
+        r = self.run_job(manifest, env=env)
+        self.assertRc(r, 1)
+        first = len(self.fs.requests_for(name))
+        self.assertGreaterEqual(first, 1)
+        time.sleep(2.5)  # let the 1 s TTL pass (not a timing assertion)
+        r = self.run_job(manifest, env=env)
+        self.assertRc(r, 1)
+        self.assertGreater(len(self.fs.requests_for(name)), first,
+                           "after PROXY_SKIP_CACHE_TTL the URL is tried again")
+        self.assertAbsent(self.out / name)
 
 
 class Plugins(DlhostTestCase):

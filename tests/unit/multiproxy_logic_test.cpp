@@ -307,5 +307,18 @@ TEST(Outcome, BlockPageDetection) {
   EXPECT_FALSE(looks_like_block_page("text/html", "https://h"));
 }
 
+TEST(Outcome, ProxyCredentialRejection) {
+  EXPECT_TRUE(proxy_rejected_credentials(true, 407, 0, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 401, 0, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 407, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"Tinyproxy\""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"members\""));
+  EXPECT_FALSE(proxy_rejected_credentials(false, 0, 401, "Basic realm=\"Tinyproxy\""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 200, 200, ""));
+  auto r = proxy_auth_result("http://h/x", 407);
+  EXPECT_EQ(r.outcome, Outcome::kProxyAuth);
+  EXPECT_EQ(r.failure, DLHOST_FAILURE_PROXY_AUTH);
+}
+
 }  // namespace
 }  // namespace dlhost::mp

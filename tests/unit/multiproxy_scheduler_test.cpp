@@ -274,6 +274,7 @@ TEST(Scheduler, BanMovesTheFileAndCoolsThePathForThatHost) {
   d = f.drain();
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0].path, banned);
+  EXPECT_EQ(f.end(a, Outcome::kSuccess).kind, Verdict::kCompleted);  // proves the ban
   // Another file for the same host avoids the banned path while it cools down...
   f.add("b", "https://site/b.bin");
   for (auto &x : f.drain()) EXPECT_NE(x.path, banned);
@@ -283,6 +284,18 @@ TEST(Scheduler, BanMovesTheFileAndCoolsThePathForThatHost) {
   bool used = false;
   for (auto &x : f.drain()) used |= x.path == banned;
   EXPECT_TRUE(used);
+}
+
+TEST(Scheduler, ARefusedFileDoesNotCoolPathsDown) {
+  Fixture f(config(4, 4), {"p0", "p1"});
+  uint64_t a = f.add("a", "https://site/forbidden.bin");
+  f.drain();
+  f.end(a, Outcome::kBanned, 403);
+  f.drain();
+  EXPECT_EQ(f.end(a, Outcome::kBanned, 403).kind, Verdict::kFailed);
+  f.add("b", "https://site/b.bin");
+  f.add("c", "https://site/c.bin");
+  EXPECT_EQ(f.drain().size(), 2u);  // both paths still take work for the host
 }
 
 TEST(Scheduler, FileEveryPathRefusesFails) {

@@ -36,4 +36,14 @@ bool looks_like_block_page(std::string_view content_type, std::string_view url);
 
 AttemptResult block_page_result(std::string_view redacted_url);
 
+// Did the proxy (not the origin) refuse our credentials? A 407 always means
+// that (common's classify() already says so); so does a 401 or 407 answer to
+// CONNECT, which only the proxy can give. Some proxies (tinyproxy 1.11 with
+// BasicAuth) answer wrong credentials on plain-HTTP requests with a 401 whose
+// WWW-Authenticate realm names the proxy; that is recognised too.
+bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
+                                std::string_view www_authenticate);
+
+AttemptResult proxy_auth_result(std::string_view redacted_url, long status);
+
 }  // namespace dlhost::mp

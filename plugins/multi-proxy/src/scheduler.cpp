@@ -221,8 +221,12 @@ void Scheduler::apply_health_and_limits(Task &t, const AttemptResult &r, TimePoi
   v.path_died = paths_[t.path].health.on_attempt_end(now, signal_for(r.outcome));
   PairLimiter &lim = limits_.at(t.path, t.host);
   if (r.outcome == Outcome::kThrottled) lim.adaptive.on_throttled(now, r.retry_after);
-  if (r.outcome == Outcome::kBanned) lim.adaptive.on_ban(now);
-  if (r.outcome == Outcome::kSuccess) lim.adaptive.on_success();
+  if (r.outcome != Outcome::kSuccess) return;
+  lim.adaptive.on_success();
+  // The file came through here after other paths refused it: that proves they
+  // are banned on this host (not that the file is forbidden), so cool them down.
+  for (size_t p = 0; p < paths_.size(); ++p)
+    if (t.refused[p]) limits_.at(p, t.host).adaptive.on_ban(now);
 }
 
 Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted) {

@@ -22,10 +22,12 @@
 //    (it was not the file's fault); with every path down the file waits for
 //    the first probe. If every path is dead (407), remaining work fails with
 //    that reason instead of waiting forever.
-//  - bans: a 403 or a block page marks the path as refusing this file and
-//    cools that (path, host) pair down; the file moves to another path
-//    without using its retry budget. Only a file every live path refused
-//    fails.
+//  - bans: a 403 or a block page marks the path as refusing this file; the
+//    file moves to another path without using its retry budget. When it then
+//    succeeds elsewhere, the refusing paths were banned (not the file
+//    forbidden), so those (path, host) pairs cool down. Only a file every
+//    live path refused fails, and then no path is cooled (the file itself is
+//    refused, e.g. a real 403).
 #pragma once
 
 #include <dlhost/plugin.h>
