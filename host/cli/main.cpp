@@ -46,25 +46,32 @@ int fail_usage(const std::string &message) {
   return kExitUsage;
 }
 
-// Receives SIGINT/SIGTERM on its own thread for the lifetime of a job.
+sigset_t job_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // our own wake-up at shutdown
+  return set;
+}
+
+// Must run before any thread exists so that every thread inherits the mask.
+void block_job_signals() {
+  const auto set = job_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Receives SIGINT/SIGTERM on its own thread while a job runs. Declared after
+// the Job it interrupts, so it is joined before the Job is destroyed.
 class SignalWatcher {
  public:
-  SignalWatcher() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGUSR1);  // our own wake-up at shutdown
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  void watch(Job &job) {
+  explicit SignalWatcher(Job &job) : set_(job_signals()) {
     thread_ = std::thread([this, &job] { loop(job); });
   }
   ~SignalWatcher() {
     done_ = true;
-    if (thread_.joinable()) {
-      pthread_kill(thread_.native_handle(), SIGUSR1);
-      thread_.join();
-    }
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
   }
 
  private:
@@ -101,7 +108,7 @@ std::map<std::string, std::string> flag_settings(const RunArgs &args) {
 }
 
 int run_command(const RunArgs &args) {
-  SignalWatcher signals;  // block signals before any thread exists
+  block_job_signals();
   try {
     std::optional<fs::path> env_file;
     if (!args.env_file.empty()) env_file = args.env_file;
@@ -125,7 +132,7 @@ int run_command(const RunArgs &args) {
                                                               ".dlhost" / "skip-cache");
 
     Job job(options, plugin, coordinator);
-    signals.watch(job);
+    SignalWatcher watcher(job);
     const auto result = job.run(manifest);
     print_failures(result);
     return result.exit_code;

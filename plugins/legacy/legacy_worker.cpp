@@ -1,4 +1,4 @@
-// LegacyInstance: queue, worker loop and the one-file transfer (see
+// LegacyInstance: queue, worker, finisher and the one-file transfer (see
 // legacy_worker.h for the design).
 #include "legacy_worker.h"
 
@@ -7,8 +7,7 @@
 namespace dlhost::legacy {
 
 LegacyInstance::LegacyInstance(tr::TransportConfig cfg, dlhost_event_fn on_event, void *user)
-    : cfg_(std::move(cfg)), emitter_(on_event, user) {
-  ctx_.file = &file_;
+    : cfg_(std::move(cfg)), emitter_(on_event, user, /*serialize=*/true) {
   ctx_.cancel = &cancel_running_;
   ctx_.on_progress = &LegacyInstance::on_progress;
   ctx_.progress_user = this;
@@ -20,8 +19,11 @@ LegacyInstance::~LegacyInstance() {
     stopping_ = true;
     cancel_running_ = true;
   }
+  performer_.wake();
   work_cv_.notify_all();
+  finish_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  if (finisher_.joinable()) finisher_.join();
 }
 
 bool LegacyInstance::init(std::string *error) {
@@ -54,6 +56,7 @@ dlhost_status LegacyInstance::start() {
   if (started_ || stopping_) return DLHOST_E_STATE;
   started_ = true;
   worker_ = std::thread([this] { run(); });
+  finisher_ = std::thread([this] { run_finisher(); });
   return DLHOST_OK;
 }
 
@@ -72,6 +75,7 @@ dlhost_status LegacyInstance::cancel(uint64_t task_id) {
   }
   if (running_ && (all || running_id_ == task_id)) {
     cancel_running_ = true;
+    performer_.wake();
     found = true;
   }
   for (const auto &t : cancelled_) found = found || t.id == task_id;  // already on its way
@@ -117,12 +121,13 @@ void LegacyInstance::run() {
   for (;;) {
     Job job = next_job(&task);
     if (job == Job::kNone) return;
+    bool handed_off = false;
     if (job == Job::kCancelled) {
-      deliver_cancelled(task);
+      if (!stopping()) emitter_.cancelled(task.id, 0, 0, path_id_.c_str());
     } else {
-      tr::guard_void([&] { transfer(task); });
+      tr::guard_void([&] { handed_off = transfer(task); });
     }
-    finish_job();
+    finish_job(handed_off);
   }
 }
 
@@ -143,17 +148,14 @@ LegacyInstance::Job LegacyInstance::next_job(tr::OwnedTask *task) {
   return Job::kTransfer;
 }
 
-void LegacyInstance::finish_job() {
+// A handed-off task is counted down by the finisher after its event.
+void LegacyInstance::finish_job(bool handed_off) {
   {
     std::lock_guard lock(mu_);
     running_ = false;
-    --outstanding_;
+    if (!handed_off) --outstanding_;
   }
-  idle_cv_.notify_all();
-}
-
-void LegacyInstance::deliver_cancelled(const tr::OwnedTask &task) {
-  if (!stopping()) emitter_.cancelled(task.id, 0, 0, path_id_.c_str());
+  if (!handed_off) idle_cv_.notify_all();
 }
 
 void LegacyInstance::on_progress(void *self, uint64_t done, uint64_t total) {
@@ -162,75 +164,62 @@ void LegacyInstance::on_progress(void *self, uint64_t done, uint64_t total) {
     me->emitter_.progress(me->current_task_, 1, done, total, me->path_id_.c_str());
 }
 
-void LegacyInstance::transfer(const tr::OwnedTask &task) {
+// Downloads one file. Returns true when it went to the finisher.
+bool LegacyInstance::transfer(const tr::OwnedTask &task) {
+  tr::PartFile &file = files_[slot_];
   current_task_ = task.id;
   throttle_.reset();
-  if (!file_.open(task.dest_path, /*resume=*/true, cfg_.fsync, !task.sha256.empty())) {
-    fail(task, DLHOST_FAILURE_IO, 0, file_.error());
-    return;
-  }
-  if (task.size >= 0 && file_.size() > static_cast<uint64_t>(task.size) && !file_.restart()) {
-    fail(task, DLHOST_FAILURE_IO, 0, file_.error());
-    return;
+  if (!file.open(task.dest_path, /*resume=*/true, cfg_.fsync, !task.sha256.empty()) ||
+      (task.size >= 0 && file.size() > static_cast<uint64_t>(task.size) && !file.restart())) {
+    fail(task, file, DLHOST_FAILURE_IO, 0, file.error());
+    return false;
   }
   uint64_t total = task.size >= 0 ? static_cast<uint64_t>(task.size) : 0;
-  emitter_.started(task.id, 1, file_.size(), total, path_id_.c_str());
-  ctx_.resume_from = file_.size();
+  emitter_.started(task.id, 1, file.size(), total, path_id_.c_str());
+  ctx_.file = &file;
+  ctx_.resume_from = file.size();
   ctx_.expected_size = task.size;
   CURLcode rc = tr::prepare_transfer(easy_.get(), task.url, &ctx_);
-  if (rc == CURLE_OK) rc = curl_easy_perform(easy_.get());
+  if (rc == CURLE_OK) rc = performer_.perform(easy_.get(), cancel_running_);
+  if (rc == CURLE_ABORTED_BY_CALLBACK && cancel_running_) ctx_.cancelled = true;
   tr::finish_transfer(&ctx_);
-  conclude(task, rc);
+  return conclude(task, rc);
 }
 
-// Turns the finished attempt into exactly one terminal event.
-void LegacyInstance::conclude(const tr::OwnedTask &task, CURLcode rc) {
+// Cancel and failures end here; a good transfer goes to the finisher.
+bool LegacyInstance::conclude(const tr::OwnedTask &task, CURLcode rc) {
+  tr::PartFile &file = files_[slot_];
   tr::TransferOutcome o = tr::outcome_from(easy_.get(), rc, ctx_, task.url, via_proxy_,
                                            cfg_.download_timeout_ms, cfg_.max_redirects);
   // A resumed .part that was already whole: the server answers 416.
   bool whole_part = rc == CURLE_OK && o.http_status == 416 && ctx_.resume_from > 0;
   tr::Failure f = whole_part ? tr::Failure{} : tr::classify(o);
   if (f.cancelled) {
-    file_.keep();
-    if (!stopping()) emitter_.cancelled(task.id, 1, file_.size(), path_id_.c_str());
-    return;
+    file.keep();
+    if (!stopping()) emitter_.cancelled(task.id, 1, file.size(), path_id_.c_str());
+    return false;
   }
   if (f.kind != DLHOST_FAILURE_NONE) {
     bool resumable = f.kind == DLHOST_FAILURE_TIMEOUT || f.kind == DLHOST_FAILURE_TRANSPORT;
-    resumable ? file_.keep() : file_.discard();
-    fail(task, f.kind, o.http_status, f.message);
-    return;
-  }
-  complete(task, o.http_status);
-}
-
-void LegacyInstance::complete(const tr::OwnedTask &task, long status) {
-  std::string msg;
-  tr::CommitResult r = file_.commit(task.size, task.sha256, &msg);
-  if (r != tr::CommitResult::kOk) {
-    bool verify = r == tr::CommitResult::kVerifyFailed;
-    fail(task, verify ? DLHOST_FAILURE_VERIFY : DLHOST_FAILURE_IO, status,
-         msg + " (" + tr::redact_url(task.url) + ")");
-    return;
-  }
-  {
-    std::lock_guard lock(stats_mu_);
-    ++stats_.completed;
-    stats_.bytes += file_.size() - file_.resumed_from();
+    resumable ? file.keep() : file.discard();
+    fail(task, file, f.kind, o.http_status, f.message);
+    return false;
   }
   record_latency();
-  emitter_.completed(task.id, 1, file_.size(), static_cast<int32_t>(status), path_id_.c_str());
+  hand_off(task, o.http_status);
+  return true;
 }
 
-void LegacyInstance::fail(const tr::OwnedTask &task, dlhost_failure kind, long status,
-                          const std::string &msg) {
+// Waits until the finisher is idle, gives it this file, switches PartFiles.
+void LegacyInstance::hand_off(const tr::OwnedTask &task, long status) {
   {
-    std::lock_guard lock(stats_mu_);
-    ++stats_.failed;
+    std::unique_lock lock(mu_);
+    finish_cv_.wait(lock, [this] { return stopping_ || (!handoff_ && !finishing_); });
+    if (stopping_) return;  // the .part is kept by PartFile's destructor
+    handoff_ = Handoff{task, &files_[slot_], status};
   }
-  if (file_.is_open()) file_.discard();
-  emitter_.failed(task.id, 1, kind, static_cast<int32_t>(status), file_.size(), msg,
-                  path_id_.c_str());
+  finish_cv_.notify_all();
+  slot_ ^= 1;
 }
 
 // Time to first byte of this file, from libcurl's own timer.
@@ -239,6 +228,61 @@ void LegacyInstance::record_latency() {
   curl_easy_getinfo(easy_.get(), CURLINFO_STARTTRANSFER_TIME_T, &us);
   std::lock_guard lock(stats_mu_);
   stats_.latency.add(static_cast<double>(us) / 1000.0);
+}
+
+// ---- finisher -------------------------------------------------------------
+
+void LegacyInstance::run_finisher() {
+  for (;;) {
+    Handoff h;
+    {
+      std::unique_lock lock(mu_);
+      finish_cv_.wait(lock, [this] { return stopping_ || handoff_.has_value(); });
+      if (stopping_) return;
+      h = std::move(*handoff_);
+      handoff_.reset();
+      finishing_ = true;
+    }
+    tr::guard_void([&] { commit(h); });
+    {
+      std::lock_guard lock(mu_);
+      finishing_ = false;
+      --outstanding_;
+    }
+    finish_cv_.notify_all();
+    idle_cv_.notify_all();
+  }
+}
+
+void LegacyInstance::commit(Handoff &h) {
+  std::string msg;
+  tr::CommitResult r = h.file->commit(h.task.size, h.task.sha256, &msg);
+  if (r != tr::CommitResult::kOk) {
+    bool verify = r == tr::CommitResult::kVerifyFailed;
+    fail(h.task, *h.file, verify ? DLHOST_FAILURE_VERIFY : DLHOST_FAILURE_IO, h.status,
+         msg + " (" + tr::redact_url(h.task.url) + ")");
+    return;
+  }
+  {
+    std::lock_guard lock(stats_mu_);
+    ++stats_.completed;
+    stats_.bytes += h.file->size() - h.file->resumed_from();
+  }
+  emitter_.completed(h.task.id, 1, h.file->size(), static_cast<int32_t>(h.status),
+                     path_id_.c_str());
+}
+
+// ---- either thread ----------------------------------------------------------
+
+void LegacyInstance::fail(const tr::OwnedTask &task, tr::PartFile &file, dlhost_failure kind,
+                          long status, const std::string &msg) {
+  {
+    std::lock_guard lock(stats_mu_);
+    ++stats_.failed;
+  }
+  if (file.is_open()) file.discard();
+  emitter_.failed(task.id, 1, kind, static_cast<int32_t>(status), file.size(), msg,
+                  path_id_.c_str());
 }
 
 }  // namespace dlhost::legacy

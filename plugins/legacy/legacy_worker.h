@@ -1,22 +1,31 @@
 // The legacy downloader's instance: the original behaviour, done right.
 //
-// One worker thread, one libcurl easy handle kept for the whole run (so its
-// connection and DNS cache are reused), one file at a time. Tasks wait in a
-// bounded FIFO (256); submit() answers DLHOST_E_AGAIN when it is full.
+// One connection: a single libcurl easy handle kept for the whole run (its
+// connection and DNS cache are reused) fetches one file at a time. Tasks wait
+// in a bounded FIFO (256); submit() answers DLHOST_E_AGAIN when it is full.
 // Each file is fetched once: no retries, at most PROXY_MAX_REDIRECTS
 // redirects, any non-2xx status fails it, PROXY_DOWNLOAD_TIMEOUT aborts it
-// (FAILED with DLHOST_FAILURE_TIMEOUT). Bytes go to "<dest>.part", hashed on
-// the way in, checked, then renamed. An existing .part is resumed with a
-// Range request. Only the first PROXY_LIST entry is used (legacy had one
-// connection); the rest are ignored with a LOG event.
+// (FAILED with DLHOST_FAILURE_TIMEOUT). Bytes go to "<dest>.part", are hashed
+// once on their way to disk, checked, then renamed. An existing .part is
+// resumed with a Range request. Only the first PROXY_LIST entry is used
+// (legacy had one connection); the rest are ignored with a LOG event.
 //
-// Threads: host calls take `mu_` briefly and never wait on I/O. Only the
-// worker delivers events, so they are serialised. cancel() of the running
-// file sets an atomic flag that the transfer's progress callback checks, so
-// it stops within one callback tick. Queued tasks that are cancelled are
-// moved to a list the worker drains, so their CANCELLED events also come from
-// the worker. destroy() stops the worker and joins it; events are suppressed
-// once stopping begins.
+// Two plugin threads form a two-stage pipeline:
+//  - the worker downloads file N into one of two PartFiles;
+//  - the finisher commits file N-1 from the other one (hash what is still
+//    buffered, write, verify, rename) and delivers its terminal event.
+// So hashing and disk writes of small files overlap the next download. The
+// worker hands a file over only when the finisher is idle, so at most one
+// file waits for its commit. Events from both threads go through one
+// serialising EventEmitter, so the host never sees two callbacks at once.
+//
+// Host calls take `mu_` briefly and never wait on I/O. cancel() of the
+// running file sets an atomic flag and wakes the transfer's poll
+// (WakeablePerform), so it stops at once; cancelled queued tasks are moved to
+// a list the worker drains, so their CANCELLED events also come from a plugin
+// thread. A file already handed to the finisher has all its bytes and is
+// treated as finished. destroy() stops and joins both threads; events are
+// suppressed once stopping begins, and an uncommitted .part is kept.
 #pragma once
 
 #include <atomic>
@@ -24,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -37,6 +47,7 @@
 #include "dlhost/transport/part_file.h"
 #include "dlhost/transport/path_stats.h"
 #include "dlhost/transport/transport_config.h"
+#include "wakeable_perform.h"
 
 namespace dlhost::legacy {
 
@@ -47,7 +58,7 @@ class LegacyInstance {
   static constexpr size_t kQueueCapacity = 256;
 
   LegacyInstance(tr::TransportConfig cfg, dlhost_event_fn on_event, void *user);
-  ~LegacyInstance();  // stops and joins the worker; no events afterwards
+  ~LegacyInstance();  // stops and joins the threads; no events afterwards
   LegacyInstance(const LegacyInstance &) = delete;
   LegacyInstance &operator=(const LegacyInstance &) = delete;
 
@@ -64,43 +75,63 @@ class LegacyInstance {
  private:
   enum class Job { kNone, kTransfer, kCancelled };
 
+  // A downloaded file waiting for its commit on the finisher thread.
+  struct Handoff {
+    tr::OwnedTask task;
+    tr::PartFile *file = nullptr;
+    long status = 0;
+  };
+
+  // worker thread
   void run();
   Job next_job(tr::OwnedTask *task);
-  void finish_job();
-  void deliver_cancelled(const tr::OwnedTask &task);
-  void transfer(const tr::OwnedTask &task);
-  void conclude(const tr::OwnedTask &task, CURLcode rc);
-  void complete(const tr::OwnedTask &task, long status);
-  void fail(const tr::OwnedTask &task, dlhost_failure kind, long status, const std::string &msg);
+  void finish_job(bool handed_off);
+  bool transfer(const tr::OwnedTask &task);
+  bool conclude(const tr::OwnedTask &task, CURLcode rc);
+  void hand_off(const tr::OwnedTask &task, long status);
   void record_latency();
-  bool stopping() const;
   static void on_progress(void *self, uint64_t done, uint64_t total);
 
+  // finisher thread
+  void run_finisher();
+  void commit(Handoff &h);
+
+  // either plugin thread
+  void fail(const tr::OwnedTask &task, tr::PartFile &file, dlhost_failure kind, long status,
+            const std::string &msg);
+  bool stopping() const;
+
   tr::TransportConfig cfg_;
-  tr::EventEmitter emitter_;
+  tr::EventEmitter emitter_;        // serialising: two threads emit
   std::string path_id_ = "direct";  // shown in events and stats
   bool via_proxy_ = false;
 
   // Worker-only state.
   tr::EasyHandle easy_;
-  tr::PartFile file_;
+  WakeablePerform performer_;  // cancel() wakes it
+  tr::PartFile files_[2];      // one downloading, one being committed
+  int slot_ = 0;               // files_[slot_] is the worker's
   tr::TransferContext ctx_;
   tr::ProgressThrottle throttle_;
   uint64_t current_task_ = 0;
 
   // Shared state, guarded by mu_.
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
+  std::condition_variable work_cv_;    // worker: new work, cancels, stop
+  std::condition_variable idle_cv_;    // wait(): outstanding_ reached 0
+  std::condition_variable finish_cv_;  // finisher <-> worker handoff
   std::deque<tr::OwnedTask> queue_;
   std::deque<tr::OwnedTask> cancelled_;
-  size_t outstanding_ = 0;  // accepted, terminal event not yet delivered
+  std::optional<Handoff> handoff_;  // waiting for the finisher
+  bool finishing_ = false;          // the finisher is committing a file
+  size_t outstanding_ = 0;          // accepted, terminal event not yet delivered
   bool started_ = false;
   bool stopping_ = false;
   bool running_ = false;  // the worker is transferring running_id_
   uint64_t running_id_ = 0;
   std::atomic<bool> cancel_running_{false};
   std::thread worker_;
+  std::thread finisher_;
 
   // Stats, guarded by stats_mu_.
   mutable std::mutex stats_mu_;

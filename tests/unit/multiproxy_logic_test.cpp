@@ -16,7 +16,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-TimePoint t0() { return TimePoint{} + std::chrono::hours(1); }
+TimePoint t0() {
+  return TimePoint{} + std::chrono::hours(1);
+}
 
 // --- strategy ----------------------------------------------------------------
 
@@ -72,8 +74,8 @@ TEST(Strategy, FirstAvailableTakesFirstUp) {
 }
 
 TEST(Strategy, AllDownGivesNothing) {
-  for (auto k : {StrategyKind::kLoadBalanced, StrategyKind::kRoundRobin,
-                 StrategyKind::kFirstAvailable}) {
+  for (auto k :
+       {StrategyKind::kLoadBalanced, StrategyKind::kRoundRobin, StrategyKind::kFirstAvailable}) {
     Strategy s(k);
     std::vector<ProxyLoad> p = {{false, 0}, {false, 0}};
     EXPECT_FALSE(s.choose(p));

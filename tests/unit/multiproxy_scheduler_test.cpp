@@ -14,7 +14,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-TimePoint t0() { return TimePoint{} + std::chrono::hours(1); }
+TimePoint t0() {
+  return TimePoint{} + std::chrono::hours(1);
+}
 
 SchedulerConfig config(int posts, int attachments) {
   SchedulerConfig c;
@@ -284,6 +286,19 @@ TEST(Scheduler, BanMovesTheFileAndCoolsThePathForThatHost) {
   bool used = false;
   for (auto &x : f.drain()) used |= x.path == banned;
   EXPECT_TRUE(used);
+}
+
+TEST(Scheduler, GroupLeavesAHomeThatIsPausedForItsHost) {
+  Fixture f(config(4, 1), {"p0", "p1"});
+  uint64_t a = f.add("g", "https://site/a.bin");
+  f.add("g", "https://site/b.bin");
+  auto d = f.drain();
+  ASSERT_EQ(d.size(), 1u);  // attachment limit 1 on the home path
+  size_t home = d[0].path;
+  f.end(a, Outcome::kThrottled, 429, seconds(30));  // home paused 30 s for the host
+  d = f.drain();
+  ASSERT_EQ(d.size(), 1u);  // b does not wait 30 s for the home
+  EXPECT_NE(d[0].path, home);
 }
 
 TEST(Scheduler, ARefusedFileDoesNotCoolPathsDown) {

@@ -20,9 +20,9 @@ std::string config_with_list(const std::string &list) {
 
 TEST(MultiProxyStats, NoPasswordInStatsOrHealth) {
   std::string list = std::string(R"([{"isLocalhost":true},)") +
-                     R"({"ip":"127.0.0.2","port":8888,"username":")" + kUser +
-                     R"(","password":")" + kPass + R"("},)" + R"({"url":"socks5h://)" + kUser +
-                     ":" + kPass + R"(@127.0.0.4:1080"}])";
+                     R"({"ip":"127.0.0.2","port":8888,"username":")" + kUser + R"(","password":")" +
+                     kPass + R"("},)" + R"({"url":"socks5h://)" + kUser + ":" + kPass +
+                     R"(@127.0.0.4:1080"}])";
   transport::TransportConfig cfg;
   std::string error;
   ASSERT_TRUE(transport::parse_transport_config(config_with_list(list), &cfg, &error)) << error;

@@ -12,7 +12,10 @@ dlhost_event EventEmitter::make(dlhost_event_type type, uint64_t task) {
 }
 
 void EventEmitter::emit(const dlhost_event &ev) const {
-  if (fn_ != nullptr) fn_(user_, &ev);
+  if (fn_ == nullptr) return;
+  if (!serialize_) return fn_(user_, &ev);
+  std::lock_guard lock(mu_);
+  fn_(user_, &ev);
 }
 
 void EventEmitter::started(uint64_t task, int32_t attempt, uint64_t done, uint64_t total,

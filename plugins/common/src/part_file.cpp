@@ -96,8 +96,12 @@ bool PartFile::write_all(const char *data, size_t len) {
   return true;
 }
 
+// Hashing happens here, on the way out of the buffer: a small file is hashed
+// and written by whichever thread commits it (legacy commits on a second
+// thread, overlapping the next download), a large one as it streams.
 bool PartFile::flush() {
   if (buf_used_ == 0) return true;
+  if (hash_) sha_.update(buf_.get(), buf_used_);
   bool ok = write_all(buf_.get(), buf_used_);
   buf_used_ = 0;
   return ok;
@@ -109,10 +113,12 @@ bool PartFile::write(const void *data, size_t len) {
     return false;
   }
   const char *p = static_cast<const char *>(data);
-  if (hash_) sha_.update(p, len);
   size_ += len;
   if (buf_used_ + len > kBufferSize && !flush()) return false;
-  if (len >= kBufferSize) return write_all(p, len);  // too big to buffer: write through
+  if (len >= kBufferSize) {  // too big to buffer: hash and write through
+    if (hash_) sha_.update(p, len);
+    return write_all(p, len);
+  }
   std::memcpy(buf_.get() + buf_used_, p, len);
   buf_used_ += len;
   return true;

@@ -135,8 +135,7 @@ void EventLoop::launch(const Dispatch &d, TimePoint now) {
     settle(std::move(t), r);
     return;
   }
-  emit_.started(d.task_id, d.attempt, t->bytes_done(), t->bytes_total(),
-                paths_[d.path].id.c_str());
+  emit_.started(d.task_id, d.attempt, t->bytes_done(), t->bytes_total(), paths_[d.path].id.c_str());
   CURLMcode mc = curl_multi_add_handle(multi_, t->easy());
   if (mc != CURLM_OK) {
     t->abandon();
@@ -213,7 +212,7 @@ void EventLoop::log_health_change(size_t path, HealthState before, bool died) {
   const std::string &pid = paths_[path].id;
   if (died) {
     emit_.log(DLHOST_LOG_ERROR, 0,
-              pid + ": the proxy rejected its credentials (407); not used for the rest of the run");
+              pid + ": the proxy rejected its credentials; not used for the rest of the run");
     return;
   }
   HealthState now = h.state(Clock::now());
@@ -229,6 +228,7 @@ void EventLoop::log_health_change(size_t path, HealthState before, bool died) {
 
 void EventLoop::fail_doomed() {
   for (Doomed &d : sched_.take_doomed()) {
+    stats_.failed_unrouted();
     inbox_.releasing();
     emit_.failed(d.task_id, 0, d.failure, 0, 0, d.message, nullptr);
     inbox_.finished(d.task_id);
@@ -237,14 +237,16 @@ void EventLoop::fail_doomed() {
 
 void EventLoop::cancel_task(uint64_t id) {
   switch (sched_.cancel(id)) {
-    case Scheduler::CancelState::kNotFound: return;
+    case Scheduler::CancelState::kNotFound:
+      return;
     case Scheduler::CancelState::kRemoved:
       stats_.cancelled();
       inbox_.releasing();
       emit_.cancelled(id, 0, 0, nullptr);
       inbox_.finished(id);
       return;
-    case Scheduler::CancelState::kRunning: break;
+    case Scheduler::CancelState::kRunning:
+      break;
   }
   auto it = running_.find(id);
   if (it == running_.end()) return;

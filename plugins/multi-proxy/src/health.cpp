@@ -7,10 +7,14 @@ namespace dlhost::mp {
 
 const char *health_state_name(HealthState s) {
   switch (s) {
-    case HealthState::kDown: return "down";
-    case HealthState::kProbing: return "probing";
-    case HealthState::kDead: return "dead";
-    case HealthState::kHealthy: break;
+    case HealthState::kDown:
+      return "down";
+    case HealthState::kProbing:
+      return "probing";
+    case HealthState::kDead:
+      return "dead";
+    case HealthState::kHealthy:
+      break;
   }
   return "healthy";
 }
@@ -27,9 +31,12 @@ HealthState Health::state(TimePoint now) const {
 
 bool Health::can_attempt(TimePoint now) const {
   switch (state(now)) {
-    case HealthState::kHealthy: return true;
-    case HealthState::kProbing: return !probe_running_;
-    default: return false;
+    case HealthState::kHealthy:
+      return true;
+    case HealthState::kProbing:
+      return !probe_running_;
+    default:
+      return false;
   }
 }
 
@@ -63,7 +70,8 @@ bool Health::on_attempt_end(TimePoint now, HealthSignal signal) {
       if (was_probe || (state_ == HealthState::kHealthy && consecutive_failures_ >= threshold_))
         go_down(now);
       return false;
-    case HealthSignal::kNeutral: break;
+    case HealthSignal::kNeutral:
+      break;
   }
   return false;
 }

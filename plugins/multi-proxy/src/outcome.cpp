@@ -18,12 +18,18 @@ Outcome http_outcome(long s) {
 Outcome failure_outcome(const transport::Failure &f, long http_status) {
   if (f.cancelled) return Outcome::kCancelled;
   switch (f.kind) {
-    case DLHOST_FAILURE_NONE: return Outcome::kSuccess;
-    case DLHOST_FAILURE_PROXY_AUTH: return Outcome::kProxyAuth;
-    case DLHOST_FAILURE_HTTP: return f.proxy_fault ? Outcome::kProxyFault : http_outcome(http_status);
-    case DLHOST_FAILURE_TIMEOUT: return f.proxy_fault ? Outcome::kProxyFault : Outcome::kRetryable;
-    case DLHOST_FAILURE_VERIFY: return Outcome::kRetryable;
-    default: break;
+    case DLHOST_FAILURE_NONE:
+      return Outcome::kSuccess;
+    case DLHOST_FAILURE_PROXY_AUTH:
+      return Outcome::kProxyAuth;
+    case DLHOST_FAILURE_HTTP:
+      return f.proxy_fault ? Outcome::kProxyFault : http_outcome(http_status);
+    case DLHOST_FAILURE_TIMEOUT:
+      return f.proxy_fault ? Outcome::kProxyFault : Outcome::kRetryable;
+    case DLHOST_FAILURE_VERIFY:
+      return Outcome::kRetryable;
+    default:
+      break;
   }
   if (f.proxy_fault) return Outcome::kProxyFault;
   if (f.kind == DLHOST_FAILURE_TRANSPORT && f.retryable) return Outcome::kRetryable;
@@ -73,8 +79,8 @@ AttemptResult block_page_result(std::string_view redacted_url) {
   r.outcome = Outcome::kBanned;
   r.failure = DLHOST_FAILURE_HTTP;
   r.http_status = 200;
-  r.message = "an HTML page came instead of the file (a block page?) from " +
-              std::string(redacted_url);
+  r.message =
+      "an HTML page came instead of the file (a block page?) from " + std::string(redacted_url);
   return r;
 }
 

@@ -40,8 +40,9 @@ dlhost_status mp_submit(dlhost_instance *inst, const dlhost_task *task, char *er
     std::string error;
     dlhost_status s = tp::copy_task(task, &t, &error);
     if (s == DLHOST_OK) {
-      mp::TaskSpec spec{t.id, std::move(t.url), std::move(t.dest_path), std::move(t.group),
-                        std::move(t.sha256), t.size};
+      mp::TaskSpec spec{
+          t.id,  std::move(t.url), std::move(t.dest_path), std::move(t.group), std::move(t.sha256),
+          t.size};
       s = inst->loop->submit(std::move(spec), &error);
     }
     if (s != DLHOST_OK && s != DLHOST_E_AGAIN) tp::write_error(errbuf, errbuf_size, error);

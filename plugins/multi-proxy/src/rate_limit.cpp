@@ -13,11 +13,11 @@ TimePoint after(TimePoint t, double seconds) {
   return t + std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
 
-constexpr double kMinRate = 1.0 / 30;      // never slower than one request per 30 s
-constexpr double kRecoverStep = 1.25;      // per success
-constexpr double kBanBaseSeconds = 30;     // first ban cooldown
-constexpr double kBanMaxSeconds = 600;     // longest ban cooldown
-constexpr double kGapWeight = 0.2;         // EWMA weight of the newest gap
+constexpr double kMinRate = 1.0 / 30;   // never slower than one request per 30 s
+constexpr double kRecoverStep = 1.25;   // per success
+constexpr double kBanBaseSeconds = 30;  // first ban cooldown
+constexpr double kBanMaxSeconds = 600;  // longest ban cooldown
+constexpr double kGapWeight = 0.2;      // EWMA weight of the newest gap
 
 }  // namespace
 
@@ -84,7 +84,8 @@ void AdaptiveLimiter::on_success() {
 }
 
 void AdaptiveLimiter::on_ban(TimePoint now) {
-  double s = std::min(kBanMaxSeconds, kBanBaseSeconds * static_cast<double>(1 << std::min(bans_, 8)));
+  double s =
+      std::min(kBanMaxSeconds, kBanBaseSeconds * static_cast<double>(1 << std::min(bans_, 8)));
   ++bans_;
   paused_until_ = std::max(paused_until_, after(now, s));
 }

@@ -10,13 +10,22 @@ namespace {
 // long queue of groups blocked by a host's rate brake from costing O(n).
 constexpr int kScanBudget = 256;
 
+// How long a group's fresh files wait for their home path's rate brake before
+// they may go to another path instead.
+constexpr Millis kStickyWait{2000};
+
 HealthSignal signal_for(Outcome o) {
   switch (o) {
-    case Outcome::kProxyFault: return HealthSignal::kFault;
-    case Outcome::kProxyAuth: return HealthSignal::kAuth;
-    case Outcome::kCancelled: return HealthSignal::kNeutral;
-    case Outcome::kFatal: return HealthSignal::kOk;  // an origin answered (or local I/O)
-    default: return HealthSignal::kOk;
+    case Outcome::kProxyFault:
+      return HealthSignal::kFault;
+    case Outcome::kProxyAuth:
+      return HealthSignal::kAuth;
+    case Outcome::kCancelled:
+      return HealthSignal::kNeutral;
+    case Outcome::kFatal:
+      return HealthSignal::kOk;  // an origin answered (or local I/O)
+    default:
+      return HealthSignal::kOk;
   }
 }
 
@@ -114,7 +123,7 @@ std::optional<Dispatch> Scheduler::next(TimePoint now) {
   }
   int budget = kScanBudget;
   for (auto it = order_.begin(); it != order_.end() && budget > 0;) {
-    Group &g = **it++;  // advance first: try_group may unlist g
+    Group &g = **it++;                  // advance first: try_group may unlist g
     if (!g.bindings.empty()) continue;  // tried above
     if (!any_free_post(now)) break;
     if (auto d = try_group(g, now)) return d;
@@ -134,7 +143,7 @@ std::optional<Dispatch> Scheduler::try_group(Group &g, TimePoint now) {
       return d;
     }
     if (t.state == TaskState::kReady) return std::nullopt;  // blocked for now
-    g.ready.pop_front();  // doomed: already moved to doomed_
+    g.ready.pop_front();                                    // doomed: already moved to doomed_
     forget(t.spec.id);
   }
   unlist(g);
@@ -168,7 +177,10 @@ std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
   }
   const bool avoid_failed = has_fresh_path(t, true);
   const bool fresh = std::none_of(t.failed_on.begin(), t.failed_on.end(), [](auto v) { return v; });
-  const bool stick_home = fresh && g.home != SIZE_MAX && paths_[g.home].health.up(now);
+  // A group's fresh files follow it to its home path, unless the home is down
+  // or paused for this host for longer than a pacing gap (a ban, a Retry-After).
+  const bool stick_home = fresh && g.home != SIZE_MAX && paths_[g.home].health.up(now) &&
+                          limits_.ready_at(g.home, t.host, now) <= now + kStickyWait;
   std::vector<ProxyLoad> loads(paths_.size());
   for (size_t p = 0; p < paths_.size(); ++p) {
     if (!paths_[p].health.usable() || t.refused[p]) continue;
@@ -253,9 +265,15 @@ Verdict Scheduler::decide(Task &t, const AttemptResult &r) {
   v.failure = r.failure;
   v.message = r.message;
   switch (r.outcome) {
-    case Outcome::kSuccess: v.kind = Verdict::kCompleted; return v;
-    case Outcome::kCancelled: v.kind = Verdict::kCancelled; return v;
-    case Outcome::kFatal: v.kind = Verdict::kFailed; return v;
+    case Outcome::kSuccess:
+      v.kind = Verdict::kCompleted;
+      return v;
+    case Outcome::kCancelled:
+      v.kind = Verdict::kCancelled;
+      return v;
+    case Outcome::kFatal:
+      v.kind = Verdict::kFailed;
+      return v;
     case Outcome::kBanned:
       t.refused[t.path] = 1;
       if (!has_fresh_path(t, false)) {
@@ -266,9 +284,11 @@ Verdict Scheduler::decide(Task &t, const AttemptResult &r) {
       v.kind = Verdict::kRetry;
       return v;
     case Outcome::kProxyFault:
-    case Outcome::kProxyAuth: return retry_verdict(t, r, false);
+    case Outcome::kProxyAuth:
+      return retry_verdict(t, r, false);
     case Outcome::kRetryable:
-    case Outcome::kThrottled: return retry_verdict(t, r, true);
+    case Outcome::kThrottled:
+      return retry_verdict(t, r, true);
   }
   return v;
 }

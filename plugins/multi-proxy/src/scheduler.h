@@ -149,8 +149,8 @@ class Scheduler {
     TaskState state = TaskState::kReady;
     size_t path = 0;
     int attempts = 0;
-    int retries = 0;     // budgeted retries used
-    int path_moves = 0;  // proxy-fault moves used
+    int retries = 0;                 // budgeted retries used
+    int path_moves = 0;              // proxy-fault moves used
     std::vector<uint8_t> failed_on;  // per path: an attempt failed there
     std::vector<uint8_t> refused;    // per path: banned this file
     TimePoint not_before{};

@@ -41,6 +41,11 @@ void Stats::rate_limited(size_t path) {
   paths_[path].counters.rate_limited++;
 }
 
+void Stats::failed_unrouted() {
+  std::lock_guard lock(mu_);
+  ++failed_unrouted_;
+}
+
 void Stats::cancelled() {
   std::lock_guard lock(mu_);
   ++cancelled_;
@@ -49,7 +54,7 @@ void Stats::cancelled() {
 nlohmann::json Stats::stats_json(TimePoint now) const {
   std::lock_guard lock(mu_);
   nlohmann::json proxies = nlohmann::json::array();
-  uint64_t completed = 0, failed = 0, retries = 0, limited = 0, bytes = 0;
+  uint64_t completed = 0, failed = failed_unrouted_, retries = 0, limited = 0, bytes = 0;
   int in_flight = 0;
   for (const Path &p : paths_) {
     nlohmann::json j = p.counters.to_json(p.id, health_state_name(p.health.state(now)));
@@ -62,11 +67,12 @@ nlohmann::json Stats::stats_json(TimePoint now) const {
     bytes += p.counters.bytes;
     in_flight += p.in_flight;
   }
-  nlohmann::json totals = {{"completed", completed}, {"failed", failed},
+  nlohmann::json totals = {{"completed", completed},  {"failed", failed},
                            {"cancelled", cancelled_}, {"retries", retries},
                            {"rate_limited", limited}, {"bytes", bytes},
                            {"in_flight", in_flight}};
-  return {{"plugin", "multi-proxy"}, {"proxies", std::move(proxies)}, {"totals", std::move(totals)}};
+  return {
+      {"plugin", "multi-proxy"}, {"proxies", std::move(proxies)}, {"totals", std::move(totals)}};
 }
 
 nlohmann::json Stats::health_json(TimePoint now) const {

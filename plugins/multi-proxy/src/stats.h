@@ -36,6 +36,8 @@ class Stats {
   void retried(size_t path);
   void rate_limited(size_t path);
   void cancelled();
+  // A task failed before any path carried it (no usable path was left).
+  void failed_unrouted();
 
   nlohmann::json stats_json(TimePoint now) const;
   nlohmann::json health_json(TimePoint now) const;
@@ -50,6 +52,7 @@ class Stats {
   mutable std::mutex mu_;
   std::vector<Path> paths_;
   uint64_t cancelled_ = 0;
+  uint64_t failed_unrouted_ = 0;
 };
 
 }  // namespace dlhost::mp

@@ -12,15 +12,17 @@ std::optional<StrategyKind> parse_strategy(std::string_view name) {
 
 const char *strategy_name(StrategyKind kind) {
   switch (kind) {
-    case StrategyKind::kRoundRobin: return "round-robin";
-    case StrategyKind::kFirstAvailable: return "first-available";
-    case StrategyKind::kLoadBalanced: break;
+    case StrategyKind::kRoundRobin:
+      return "round-robin";
+    case StrategyKind::kFirstAvailable:
+      return "first-available";
+    case StrategyKind::kLoadBalanced:
+      break;
   }
   return "load-balanced";
 }
 
-std::optional<size_t> Strategy::first_from(std::span<const ProxyLoad> proxies,
-                                           size_t start) const {
+std::optional<size_t> Strategy::first_from(std::span<const ProxyLoad> proxies, size_t start) const {
   const size_t n = proxies.size();
   for (size_t k = 0; k < n; ++k) {
     size_t i = (start + k) % n;
@@ -45,9 +47,14 @@ std::optional<size_t> Strategy::choose(std::span<const ProxyLoad> proxies) {
   if (proxies.empty()) return std::nullopt;
   std::optional<size_t> pick;
   switch (kind_) {
-    case StrategyKind::kFirstAvailable: return first_from(proxies, 0);
-    case StrategyKind::kRoundRobin: pick = first_from(proxies, cursor_ % proxies.size()); break;
-    case StrategyKind::kLoadBalanced: pick = least_loaded(proxies); break;
+    case StrategyKind::kFirstAvailable:
+      return first_from(proxies, 0);
+    case StrategyKind::kRoundRobin:
+      pick = first_from(proxies, cursor_ % proxies.size());
+      break;
+    case StrategyKind::kLoadBalanced:
+      pick = least_loaded(proxies);
+      break;
   }
   if (pick) cursor_ = (*pick + 1) % proxies.size();
   return pick;

@@ -87,8 +87,8 @@ AttemptResult Transfer::conclude(CURLcode code) {
   if (r.outcome != Outcome::kCancelled && r.outcome != Outcome::kProxyAuth &&
       proxy_rejected_credentials(via_proxy_, facts.connect_code, facts.http_status,
                                  header(easy(), "WWW-Authenticate"))) {
-    r = proxy_auth_result(transport::redact_url(url_), facts.connect_code ? facts.connect_code
-                                                                          : facts.http_status);
+    r = proxy_auth_result(transport::redact_url(url_),
+                          facts.connect_code ? facts.connect_code : facts.http_status);
   }
   if (r.outcome == Outcome::kSuccess) return commit(r);
   if (facts.http_status == 416 && ctx_.resume_from > 0) {
@@ -113,7 +113,8 @@ AttemptResult Transfer::commit(const AttemptResult &ok) {
   }
   std::string message;
   switch (file_.commit(size_, sha256_, &message)) {
-    case transport::CommitResult::kOk: return ok;
+    case transport::CommitResult::kOk:
+      return ok;
     case transport::CommitResult::kVerifyFailed: {
       AttemptResult r = ok;
       r.outcome = Outcome::kRetryable;
@@ -121,7 +122,8 @@ AttemptResult Transfer::commit(const AttemptResult &ok) {
       r.message = message + " (" + transport::redact_url(url_) + ")";
       return r;
     }
-    case transport::CommitResult::kIoError: break;
+    case transport::CommitResult::kIoError:
+      break;
   }
   AttemptResult r = ok;
   r.outcome = Outcome::kFatal;

@@ -4,15 +4,17 @@
 // method per event type, so struct_size, the type and the zeroed fields are
 // always right. Message and proxy-id strings are borrowed from the caller
 // and only need to live until the call returns, which is exactly the ABI's
-// rule for the host. The emitter does no locking: the caller guarantees
-// events of one instance come from one thread at a time (legacy: its worker;
-// multi-proxy: its event loop).
+// rule for the host. By default the emitter does no locking: the caller
+// guarantees events of one instance come from one thread at a time (e.g. an
+// event loop). With serialize=true a mutex makes several plugin threads
+// deliver one event at a time, as the ABI requires.
 // ProgressThrottle lets at most one PROGRESS event through per interval
 // (100 ms by default, ~10/s) per task.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "dlhost/plugin.h"
@@ -21,7 +23,8 @@ namespace dlhost::transport {
 
 class EventEmitter {
  public:
-  EventEmitter(dlhost_event_fn fn, void *user) : fn_(fn), user_(user) {}
+  EventEmitter(dlhost_event_fn fn, void *user, bool serialize = false)
+      : fn_(fn), user_(user), serialize_(serialize) {}
 
   void started(uint64_t task, int32_t attempt, uint64_t done, uint64_t total,
                const char *proxy_id) const;
@@ -43,6 +46,8 @@ class EventEmitter {
  private:
   dlhost_event_fn fn_;
   void *user_;
+  bool serialize_;
+  mutable std::mutex mu_;
 };
 
 class ProgressThrottle {

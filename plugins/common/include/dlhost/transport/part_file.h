@@ -3,8 +3,10 @@
 // A PartFile is reusable: open() it for one destination, write() the body as
 // it arrives, then end it with exactly one of commit(), discard() or keep().
 // Writes go through a large in-memory buffer (256 KiB) straight to the file
-// descriptor with write(2), and every byte is fed to SHA-256 on the way in,
-// so the data is never read back. open(..., resume=true) continues an
+// descriptor with write(2); every byte is fed to SHA-256 as it leaves the
+// buffer, so the data is never read back. A file that fits the buffer is
+// hashed and written only at commit(), so the thread that commits does that
+// work (legacy uses this to overlap it with the next download). open(..., resume=true) continues an
 // existing .part: its prefix is hashed once, then new bytes are appended
 // (the caller asks the server for a Range starting at size()). If the server
 // ignores the Range, restart() empties the file and the hash.
