@@ -97,6 +97,10 @@ void print_failures(const JobResult &result) {
     std::fprintf(stderr, "failed: ... and %llu more\n",
                  static_cast<unsigned long long>(result.failures_not_kept));
   }
+  if (!result.coordination_error.empty()) {
+    std::fprintf(stderr, "dlhost: coordination lost, stopped handing out files: %s\n",
+                 result.coordination_error.c_str());
+  }
   std::fprintf(stderr, "dlhost: %s\n", summary_line(result).c_str());
 }
 
@@ -142,6 +146,8 @@ int run_command(const RunArgs &args) {
     return fail_usage(e.what());
   } catch (const PluginError &e) {
     return fail_usage(e.what());
+  } catch (const CoordinationError &e) {
+    return fail_usage(e.what());  // a backend unreachable at start: nothing downloaded
   } catch (const std::exception &e) {
     std::fprintf(stderr, "dlhost: error: %s\n", e.what());
     return kExitSomeFailed;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -87,6 +88,7 @@ struct Job::State {
   SteadyClock::time_point started;
 
   std::atomic<bool> interrupted{false};
+  std::atomic<bool> coordination_lost{false};
   std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0};
   std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
 
@@ -94,12 +96,16 @@ struct Job::State {
   std::condition_variable terminal_cv;
   std::uint64_t terminal_events = 0;
   std::unordered_map<std::uint64_t, Task> in_flight;
+  // Leases taken for a batch but not yet submitted; renewed like running ones
+  // because back-pressure may keep them waiting for a while.
+  std::deque<Lease> queued_leases;
   std::vector<Lease> to_release;
   std::vector<std::string> to_complete;
   std::vector<SkipMark> to_skip;
   std::vector<std::string> failures;
   std::uint64_t failures_not_kept = 0;
   std::uint64_t next_id = 0;
+  std::string coordination_failure;  // the first CoordinationError
 
   std::mutex renew_mutex;
   std::condition_variable renew_cv;
@@ -111,6 +117,7 @@ struct Job::State {
 
   // --- called on the plugin's event thread -------------------------------
   static void on_event_thunk(void *user, const dlhost_event *event) noexcept {
+    if (!event) return;
     try {
       dlhost_event e{};
       std::memcpy(&e, event, std::min<std::size_t>(event->struct_size, sizeof e));
@@ -247,9 +254,24 @@ struct Job::State {
       complete.swap(to_complete);
       skip.swap(to_skip);
     }
-    if (!complete.empty()) coordinator->record_completed(complete);
-    if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
-    if (!release.empty()) coordinator->release_leases(release);
+    if (coordination_lost) return;  // leases expire on their own
+    try {
+      if (!complete.empty()) coordinator->record_completed(complete);
+      if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
+      if (!release.empty()) coordinator->release_leases(release);
+    } catch (const CoordinationError &e) {
+      note_coordination_failure(e);
+    }
+  }
+
+  // From now on no new file is handed out; running transfers finish.
+  void note_coordination_failure(const CoordinationError &e) {
+    {
+      std::lock_guard lock(mutex);
+      if (coordination_failure.empty()) coordination_failure = e.what();
+      coordination_lost = true;
+    }
+    terminal_cv.notify_all();
   }
 
   void count_skip(const std::string &path, const std::string &reason) {
@@ -324,8 +346,16 @@ struct Job::State {
 
   void process_batch(std::vector<ManifestEntry> &batch) {
     auto work = filter_coordinated(filter_local(batch));
+    {
+      std::lock_guard lock(mutex);
+      for (const auto &item : work) queued_leases.push_back(item.second);
+    }
     for (auto &[entry, lease] : work) {
-      if (interrupted) {
+      {
+        std::lock_guard lock(mutex);
+        queued_leases.pop_front();
+      }
+      if (stopping()) {
         std::lock_guard lock(mutex);
         to_release.push_back(lease);
         continue;
@@ -371,8 +401,8 @@ struct Job::State {
       std::string error;
       const auto status = instance->submit(task, error);
       if (status == DLHOST_OK) return;
-      if (status != DLHOST_E_AGAIN || interrupted) {
-        if (status == DLHOST_E_AGAIN) error = "interrupted";
+      if (status != DLHOST_E_AGAIN || stopping()) {
+        if (status == DLHOST_E_AGAIN) error = "stopped";
         withdraw(id, entry, error);
         return;
       }
@@ -384,7 +414,7 @@ struct Job::State {
   void wait_for_terminal_event(std::uint64_t generation) {
     std::unique_lock lock(mutex);
     terminal_cv.wait_for(lock, kAgainRecheck,
-                         [&] { return terminal_events != generation || interrupted; });
+                         [&] { return terminal_events != generation || stopping(); });
   }
 
   // A task the plugin did not take: forget it and count it (unless we are
@@ -398,7 +428,7 @@ struct Job::State {
       lease = std::move(it->second.lease);
       in_flight.erase(it);
     }
-    if (interrupted) {
+    if (stopping()) {
       std::lock_guard lock(mutex);
       to_release.push_back(std::move(lease));
       return;
@@ -411,15 +441,21 @@ struct Job::State {
     ManifestReader reader(*in, manifest.display_name());
     std::vector<ManifestEntry> batch;
     ManifestEntry entry;
-    while (!interrupted && reader.next(entry)) {
-      batch.push_back(std::move(entry));
-      if (batch.size() >= options.batch_size) {
-        process_batch(batch);
-        drain_coordinator_work();
+    try {
+      while (!stopping() && reader.next(entry)) {
+        batch.push_back(std::move(entry));
+        if (batch.size() >= options.batch_size) {
+          process_batch(batch);
+          drain_coordinator_work();
+        }
       }
+      if (!stopping() && !batch.empty()) process_batch(batch);
+    } catch (const CoordinationError &e) {
+      note_coordination_failure(e);
     }
-    if (!interrupted && !batch.empty()) process_batch(batch);
   }
+
+  bool stopping() const { return interrupted || coordination_lost; }
 
   void wait_until_idle() {
     while (!interrupted) {
@@ -452,11 +488,27 @@ struct Job::State {
     {
       std::lock_guard lock(mutex);
       for (const auto &[id, task] : in_flight) leases.push_back(task.lease);
+      leases.insert(leases.end(), queued_leases.begin(), queued_leases.end());
     }
-    if (leases.empty()) return;
-    const auto ok = coordinator->renew_leases(leases, options.lease_ttl);
+    if (leases.empty() || coordination_lost) return;
+    std::vector<bool> ok;
+    try {
+      ok = coordinator->renew_leases(leases, options.lease_ttl);
+    } catch (const CoordinationError &e) {
+      return note_coordination_failure(e);
+    }
     for (std::size_t i = 0; i < ok.size(); ++i) {
       if (!ok[i]) progress->message("warning: lost the lease on " + leases[i].key);
+    }
+  }
+
+  void publish_totals_and_flush() {
+    if (coordination_lost) return;
+    try {
+      coordinator->add_totals({completed, failed, skipped, bytes_finished});
+      coordinator->flush();
+    } catch (const CoordinationError &e) {
+      note_coordination_failure(e);
     }
   }
 
@@ -483,11 +535,20 @@ Job::Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
 }
 
 Job::~Job() {
-  if (state_) state_->stop_renewing();
+  // On an exception out of run(), stop every thread that could touch the
+  // state before its members are destroyed: destroy() guarantees no more
+  // plugin callbacks.
+  state_->stop_renewing();
+  state_->instance.reset();
 }
 
 void Job::interrupt() {
-  state_->interrupted = true;
+  {
+    // Set under the lock so a submitter between its predicate check and its
+    // sleep cannot miss the wake-up.
+    std::lock_guard lock(state_->mutex);
+    state_->interrupted = true;
+  }
   state_->terminal_cv.notify_all();
 }
 
@@ -524,7 +585,7 @@ JobResult Job::run(const ManifestSource &manifest) {
   const std::string plugin_stats = s.instance->stats_json(stats_error);
   s.instance.reset();  // destroy(): no callback runs after this
   s.drain_coordinator_work();
-  s.coordinator->flush();
+  s.publish_totals_and_flush();
   s.progress->stop();
 
   JobResult result;
@@ -542,7 +603,14 @@ JobResult Job::run(const ManifestSource &manifest) {
   result.stats = build_stats_document(result.totals, plugin_stats, stats_error);
   if (s.options.stats_json) write_stats_file(*s.options.stats_json, result.stats);
 
-  result.exit_code = s.interrupted ? kExitInterrupted : s.failed > 0 ? kExitSomeFailed : kExitOk;
+  result.coordination_error = s.coordination_failure;
+  if (s.interrupted) {
+    result.exit_code = kExitInterrupted;
+  } else if (s.failed > 0 || s.coordination_lost) {
+    result.exit_code = kExitSomeFailed;
+  } else {
+    result.exit_code = kExitOk;
+  }
   return result;
 }
 

@@ -206,6 +206,13 @@ std::string describe_source(SettingSource source, const std::optional<std::files
   return "from " + std::string(to_string(source));
 }
 
+// `PROXY_POST_LIMIT=` (as a copied .env.dist has it) means "not set" for a
+// setting that cannot be empty, so the default (or a lower source) applies.
+bool counts(const SettingSpec &spec, const std::string &value) {
+  return !value.empty() || spec.type == T::kString || spec.type == T::kJsonArray ||
+         spec.type == T::kJsonObject;
+}
+
 std::map<std::string, std::string> read_env_file(const SettingInputs &inputs,
                                                  std::optional<std::filesystem::path> &used) {
   std::filesystem::path path;
@@ -279,11 +286,13 @@ Settings Settings::resolve(const SettingInputs &inputs) {
   for (const auto &spec : kTable) {
     ResolvedSetting r{spec.default_value, SettingSource::kDefault};
     if (std::string_view(spec.name) == "DOWNLOAD_USER_AGENT") r.value = default_user_agent();
-    if (auto it = env_file.find(spec.name); it != env_file.end()) {
+    if (auto it = env_file.find(spec.name); it != env_file.end() && counts(spec, it->second)) {
       r = {it->second, SettingSource::kEnvFile};
     }
     if (inputs.getenv) {
-      if (auto v = inputs.getenv(spec.name)) r = {*v, SettingSource::kEnvironment};
+      if (auto v = inputs.getenv(spec.name); v && counts(spec, *v)) {
+        r = {*v, SettingSource::kEnvironment};
+      }
     }
     if (auto it = inputs.flags.find(spec.name); it != inputs.flags.end()) {
       r = {it->second, SettingSource::kFlag};

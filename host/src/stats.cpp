@@ -37,7 +37,7 @@ void merge_plugin_stats(nlohmann::ordered_json &doc, const std::string &text) {
 
 }  // namespace
 
-nlohmann::ordered_json build_stats_document(const JobTotals &totals,
+nlohmann::ordered_json build_stats_document(const RunTotals &totals,
                                             const std::string &plugin_stats,
                                             const std::string &plugin_error) {
   nlohmann::ordered_json doc;

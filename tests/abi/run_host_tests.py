@@ -231,6 +231,8 @@ def e2e_usage_errors(tmp):
         check(rc == 2, "%r exited %d" % (args, rc))
     rc, out, err = run(["run", "--plugin", TEST_PLUGIN, "nope.jsonl"], tmp)
     check(rc == 2 and "nope.jsonl" in err, err)
+    rc, out, err = run(["plugins"], tmp)
+    check(rc == 0 and out.startswith("NAME") and "legacy" in out and "searched:" in out, out)
     rc, out, err = run(["--version"], tmp)
     check(rc == 0 and out.startswith("dlhost "), out)
     rc, out, err = run(["run", "--help"], tmp)

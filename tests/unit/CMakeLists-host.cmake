@@ -3,6 +3,15 @@ add_executable(host_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/host_settings_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_manifest_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_coordination_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/host_stats_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/host_stats_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/host_plugin_loader_test.cpp)
 target_link_libraries(host_unit_tests PRIVATE dlhost::engine GTest::gtest_main)
 gtest_discover_tests(host_unit_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)
+
+# The engine embedded, driven through the test plugin built in tests/abi.
+add_executable(host_job_tests ${CMAKE_CURRENT_LIST_DIR}/host_job_test.cpp)
+target_link_libraries(host_job_tests PRIVATE dlhost::engine GTest::gtest_main)
+target_compile_definitions(host_job_tests PRIVATE
+  DLHOST_TEST_PLUGIN="$<TARGET_FILE:dlhost-test-plugin>")
+add_dependencies(host_job_tests dlhost-test-plugin)
+gtest_discover_tests(host_job_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)

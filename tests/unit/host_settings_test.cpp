@@ -119,6 +119,17 @@ TEST(Settings, FlagsBeatEnvironmentBeatsEnvFileBeatsDefaults) {
   ASSERT_TRUE(s.env_file_used());
 }
 
+TEST(Settings, EmptyValueOfANumericSettingMeansUnset) {
+  TempDir dir;
+  dir.write(".env", "PROXY_POST_LIMIT=\nPROXY_LIST=\nDOWNLOAD_USER_AGENT=\n");
+  const auto s = Settings::resolve(inputs_in(dir, {{"PROXY_MAX_RETRIES", ""}}));
+  EXPECT_EQ(s.get("PROXY_POST_LIMIT"), "2");
+  EXPECT_EQ(s.source("PROXY_POST_LIMIT"), SettingSource::kDefault);
+  EXPECT_EQ(s.get("PROXY_MAX_RETRIES"), "3");
+  EXPECT_EQ(s.source("PROXY_LIST"), SettingSource::kEnvFile);
+  EXPECT_EQ(s.get("DOWNLOAD_USER_AGENT"), "");  // a string may be set to empty
+}
+
 TEST(Settings, ExplicitEnvFileReplacesWorkingDirectoryOne) {
   TempDir dir;
   dir.write(".env", "PROXY_MAX_RETRIES=5\n");

@@ -11,8 +11,8 @@ using namespace dlhost;
 
 namespace {
 
-JobTotals sample_totals() {
-  JobTotals t;
+RunTotals sample_totals() {
+  RunTotals t;
   t.plugin = "legacy";
   t.plugin_version = "1.0.0";
   t.elapsed_s = 1.5;

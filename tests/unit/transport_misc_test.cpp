@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "dlhost/transport/abi_glue.h"
+#include "dlhost/transport/easy_setup.h"
 #include "dlhost/transport/events.h"
 #include "dlhost/transport/path_stats.h"
+#include "dlhost/transport/transport_config.h"
 
 using namespace dlhost::transport;
 
@@ -115,4 +117,25 @@ TEST(AbiGlue, CopyTask) {
   t.struct_size = 8;
   EXPECT_EQ(copy_task(&t, &o, &err), DLHOST_E_INVALID_ARGUMENT);
   EXPECT_EQ(copy_task(nullptr, &o, &err), DLHOST_E_INVALID_ARGUMENT);
+}
+
+TEST(EasySetup, AppliesOptionsToAHandle) {
+  TransportConfig cfg;
+  std::string err;
+  ASSERT_TRUE(parse_transport_config(
+      R"({"DOWNLOAD_HEADERS": "{\"Referer\": \"https://x/\", \"X-Empty\": \"\"}",
+          "PROXY_MAX_REDIRECTS": 0, "PROXY_LIST": "[{\"url\": \"http://u:p@127.0.0.2:8888\"}]"})",
+      &cfg, &err))
+      << err;
+  EasyHandle easy;
+  EXPECT_EQ(apply_common_options(easy.get(), cfg, &easy.headers()), CURLE_OK);
+  EXPECT_EQ(apply_proxy(easy.get(), &cfg.proxies[0]), CURLE_OK);
+  EXPECT_EQ(apply_proxy(easy.get(), nullptr), CURLE_OK);
+  PartFile file;
+  TransferContext ctx;
+  ctx.file = &file;
+  ctx.resume_from = 10;
+  EXPECT_EQ(prepare_transfer(easy.get(), "http://127.0.0.1:1/x", &ctx), CURLE_OK);
+  EXPECT_EQ(ctx.easy, easy.get());
+  EXPECT_FALSE(range_honoured(easy.get(), 10));  // nothing transferred yet
 }

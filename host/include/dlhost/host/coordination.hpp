@@ -12,7 +12,8 @@
 // Every method works on a batch of keys: a network implementation (Redis)
 // turns a batch into one pipelined round trip, and the in-process one just
 // loops. The job calls these methods from its own threads, never from inside
-// a plugin callback, so an implementation may block on I/O.
+// a plugin callback, so an implementation may block on I/O. Any method may
+// throw CoordinationError when the backend is lost.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -33,6 +35,21 @@ namespace dlhost {
 struct Lease {
   std::string key;
   std::string token;
+};
+
+// The coordination backend failed (e.g. Redis unreachable). what() is one
+// line naming the backend without credentials. The job then stops handing
+// out new files, lets running ones finish, and exits with status 1.
+struct CoordinationError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Counters shared by every worker of a job (Redis: one hash per job).
+struct JobTotals {
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t bytes = 0;
 };
 
 struct SkipMark {
@@ -62,6 +79,11 @@ class Coordinator {
   virtual void mark_skipped(std::span<const SkipMark> marks, Seconds ttl) = 0;
   // One result per key: the reason when the key is in the skip cache.
   virtual std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) = 0;
+
+  // Adds this worker's counts to the job's shared totals; totals() reads them
+  // back (nullopt when the backend keeps none, as in-process does).
+  virtual void add_totals(const JobTotals &delta) { (void)delta; }
+  virtual std::optional<JobTotals> totals() { return std::nullopt; }
 
   // Persist whatever must outlive the process (called at the end of a job).
   virtual void flush() {}

@@ -15,8 +15,9 @@
 // No lock is ever held across a call into the plugin.
 //
 // A bad manifest or a plugin that cannot be created throws before anything is
-// downloaded (exit status 2 in the CLI). interrupt() (from a signal-watching
-// thread) stops submitting, cancels every task, waits a few seconds for the
+// downloaded (exit status 2 in the CLI). A CoordinationError mid-run stops
+// new submissions; running transfers finish; the result says so (status 1). interrupt() (from a
+// signal-watching thread) stops submitting, cancels every task, waits a few seconds for the
 // CANCELLED events and returns exit status 130; the plugin keeps `.part`
 // files for a later resume.
 #pragma once
@@ -59,11 +60,13 @@ struct JobOptions {
 
 struct JobResult {
   int exit_code = kExitOk;
-  JobTotals totals;
+  RunTotals totals;
   std::uint64_t duplicates = 0;
   // "path: message", one per failed file (at most max_failure_messages).
   std::vector<std::string> failures;
   std::uint64_t failures_not_kept = 0;
+  // Set when the coordinator failed mid-run (exit status 1).
+  std::string coordination_error;
   nlohmann::ordered_json stats;
 };
 

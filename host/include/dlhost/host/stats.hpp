@@ -22,7 +22,7 @@ struct FileCounts {
   std::uint64_t failed = 0;
 };
 
-struct JobTotals {
+struct RunTotals {
   std::string plugin;  // the plugin's id
   std::string plugin_version;
   double elapsed_s = 0;
@@ -33,7 +33,7 @@ struct JobTotals {
 
 // `plugin_stats` is the text the plugin wrote (may be empty); `plugin_error`
 // is set when the host could not get stats at all.
-nlohmann::ordered_json build_stats_document(const JobTotals &totals,
+nlohmann::ordered_json build_stats_document(const RunTotals &totals,
                                             const std::string &plugin_stats,
                                             const std::string &plugin_error);
 
