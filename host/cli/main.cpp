@@ -101,6 +101,9 @@ void print_failures(const JobResult &result) {
     std::fprintf(stderr, "dlhost: coordination lost, stopped handing out files: %s\n",
                  result.coordination_error.c_str());
   }
+  if (!result.stats_write_error.empty()) {
+    std::fprintf(stderr, "dlhost: warning: %s\n", result.stats_write_error.c_str());
+  }
   std::fprintf(stderr, "dlhost: %s\n", summary_line(result).c_str());
 }
 

@@ -3,7 +3,7 @@
 // Duplicate destinations are found with a set of 64-bit FNV-1a hashes of the
 // relative path (8 bytes per file instead of the whole string). Two different
 // paths with the same hash would make the second one be skipped as a
-// duplicate; with 64-bit hashes the chance is about n^2 / 2^65 (one in 10^7
+// duplicate; with 64-bit hashes the chance is about n^2 / 2^65 (about 3 in 10^8
 // for a million files), which we accept for the memory it saves.
 #include "dlhost/host/job.hpp"
 
@@ -601,7 +601,13 @@ JobResult Job::run(const ManifestSource &manifest) {
   // stats() not existing is normal; only a failing one is worth reporting.
   if (!s.plugin->descriptor().stats) stats_error.clear();
   result.stats = build_stats_document(result.totals, plugin_stats, stats_error);
-  if (s.options.stats_json) write_stats_file(*s.options.stats_json, result.stats);
+  if (s.options.stats_json) {
+    try {
+      write_stats_file(*s.options.stats_json, result.stats);
+    } catch (const std::exception &e) {
+      result.stats_write_error = e.what();  // the files are fine; say so, don't fail
+    }
+  }
 
   result.coordination_error = s.coordination_failure;
   if (s.interrupted) {

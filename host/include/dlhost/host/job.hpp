@@ -67,6 +67,8 @@ struct JobResult {
   std::uint64_t failures_not_kept = 0;
   // Set when the coordinator failed mid-run (exit status 1).
   std::string coordination_error;
+  // Set when --stats-json could not be written.
+  std::string stats_write_error;
   nlohmann::ordered_json stats;
 };
 
