@@ -89,7 +89,7 @@ struct Job::State {
 
   std::atomic<bool> interrupted{false};
   std::atomic<bool> coordination_lost{false};
-  std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0};
+  std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0}, deferred{0};
   std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
 
   std::mutex mutex;  // guards everything below
@@ -233,6 +233,7 @@ struct Job::State {
     s.completed = completed;
     s.skipped = skipped;
     s.failed = failed;
+    s.deferred = deferred;
     s.bytes = bytes_finished + bytes_in_flight;
     s.elapsed_s = elapsed_seconds();
     return s;
@@ -277,6 +278,13 @@ struct Job::State {
   void count_skip(const std::string &path, const std::string &reason) {
     skipped++;
     progress->file_finished(path, "skipped", reason);
+  }
+
+  void count_deferred(const std::string &path, const std::string &reason) {
+    deferred++;
+    progress->file_finished(path, "deferred",
+                            "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL "
+                            "runs out: " + reason);
   }
 
   void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const std::string &why) {
@@ -326,7 +334,7 @@ struct Job::State {
       if (done[i]) {
         count_skip(batch[i].path, "recorded complete");
       } else if (skips[i]) {
-        count_skip(batch[i].path, "in the skip cache: " + *skips[i]);
+        count_deferred(batch[i].path, *skips[i]);
       } else {
         wanted_keys.push_back(batch[i].path);
         wanted.push_back(std::move(batch[i]));
@@ -592,7 +600,7 @@ JobResult Job::run(const ManifestSource &manifest) {
   result.totals.plugin = s.plugin->id();
   result.totals.plugin_version = s.plugin->version();
   result.totals.elapsed_s = s.elapsed_seconds();
-  result.totals.files = {s.total, s.completed, s.skipped, s.failed};
+  result.totals.files = {s.total, s.completed, s.skipped, s.failed, s.deferred};
   result.totals.bytes = s.bytes_finished;
   result.totals.interrupted = s.interrupted;
   result.duplicates = s.duplicates;
@@ -612,7 +620,7 @@ JobResult Job::run(const ManifestSource &manifest) {
   result.coordination_error = s.coordination_failure;
   if (s.interrupted) {
     result.exit_code = kExitInterrupted;
-  } else if (s.failed > 0 || s.coordination_lost) {
+  } else if (s.failed > 0 || s.deferred > 0 || s.coordination_lost) {
     result.exit_code = kExitSomeFailed;
   } else {
     result.exit_code = kExitOk;
@@ -628,6 +636,7 @@ std::string summary_line(const JobResult &r) {
                      std::to_string(f.total) + " files: " + std::to_string(f.completed) +
                      " completed, " + std::to_string(f.skipped) + " skipped, " +
                      std::to_string(f.failed) + " failed";
+  if (f.deferred) line += ", " + std::to_string(f.deferred) + " deferred (skip cache)";
   if (r.duplicates) line += ", " + std::to_string(r.duplicates) + " duplicate lines ignored";
   line += "; " + format_bytes(static_cast<double>(r.totals.bytes)) + " in " + elapsed + " s";
   return line;

@@ -34,7 +34,7 @@ std::string format_bytes(double bytes) {
 }
 
 std::string format_progress_line(const ProgressSnapshot &s) {
-  const auto done = s.completed + s.skipped + s.failed;
+  const auto done = s.completed + s.skipped + s.failed + s.deferred;
   const double rate = s.elapsed_s > 0 ? static_cast<double>(s.bytes) / s.elapsed_s : 0;
   char buf[256];
   std::snprintf(buf, sizeof buf,

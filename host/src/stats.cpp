@@ -47,7 +47,8 @@ nlohmann::ordered_json build_stats_document(const RunTotals &totals,
   doc["files"] = {{"total", totals.files.total},
                   {"completed", totals.files.completed},
                   {"skipped", totals.files.skipped},
-                  {"failed", totals.files.failed}};
+                  {"failed", totals.files.failed},
+                  {"deferred", totals.files.deferred}};
   doc["bytes"] = totals.bytes;
   doc["interrupted"] = totals.interrupted;
   doc["proxies"] = nlohmann::ordered_json::array();

@@ -323,6 +323,7 @@ class LegacyAgainstFaults(DlhostTestCase):
         # The file is neither done nor present, so the job is not a success:
         # exit 0 means "every file done or already present" (DESIGN.md).
         self.assertRc(r, 1)
+        self.assertIn("deferred", r.stderr)
 
     def test_skip_cache_expires_after_ttl(self):
         name = "stall2.bin"

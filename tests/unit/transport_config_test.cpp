@@ -137,13 +137,43 @@ TEST(ProxyList, Shapes) {
 
 TEST(ProxyList, ErrorsAreCredentialFree) {
   std::string err = error_for(R"({"PROXY_LIST": "[{\"url\":\"ftp://bob:hunter2@h:1\"}]"})");
-  EXPECT_EQ(err.rfind("PROXY_LIST: entry 0:", 0), 0u) << err;
+  EXPECT_EQ(err.rfind("PROXY_LIST: entry 1:", 0), 0u) << err;
   EXPECT_EQ(err.find("hunter2"), std::string::npos) << err;
   EXPECT_EQ(error_for(R"({"PROXY_LIST": "{\"password\":\"hunter2\""})"),
             "PROXY_LIST: must be a JSON array of proxies");
   EXPECT_NE(error_for(R"({"PROXY_LIST": "[{\"ip\":\"1.2.3.4\",\"protocol\":\"ftp\"}]"})")
                 .find("protocol"),
             std::string::npos);
-  EXPECT_NE(error_for(R"({"PROXY_LIST": "[{\"ip\":\"1.2.3.4\"}]"})").find("entry 0"),
+  EXPECT_NE(error_for(R"({"PROXY_LIST": "[{\"ip\":\"1.2.3.4\"}]"})").find("entry 1"),
             std::string::npos);
 }
+
+namespace dlhost::transport {
+namespace {
+
+TEST(ProxyList, UrlFormDecodesCredentialsAndChecksThePort) {
+  std::vector<ProxySpec> proxies;
+  std::string err;
+  ASSERT_TRUE(parse_proxy_list(R"([{"url":"socks5h://bo%40b:p%3Ass@127.0.0.4:1080"}])", &proxies,
+                               &err))
+      << err;
+  EXPECT_EQ(proxies[0].id, "socks5h://127.0.0.4:1080");
+  EXPECT_EQ(proxies[0].username, "bo@b");
+  EXPECT_EQ(proxies[0].password, "p:ss");
+  EXPECT_FALSE(parse_proxy_list(R"([{"url":"http://u:secret@h"}])", &proxies, &err));
+  EXPECT_EQ(err.find("secret"), std::string::npos) << err;
+  EXPECT_FALSE(parse_proxy_list(R"([{"url":"http://h:99999"}])", &proxies, &err));
+  EXPECT_EQ(err, R"(PROXY_LIST: entry 1: "port" must be 1..65535, got "99999")");
+}
+
+TEST(ProxyList, RefusesARepeatedEntry) {
+  std::vector<ProxySpec> proxies;
+  std::string err;
+  EXPECT_FALSE(parse_proxy_list(
+      R"([{"isLocalhost":true},{"ip":"127.0.0.2","port":8888},{"url":"http://127.0.0.2:8888"}])",
+      &proxies, &err));
+  EXPECT_EQ(err, "PROXY_LIST: entry 3: repeats entry 2 (http://127.0.0.2:8888)");
+}
+
+}  // namespace
+}  // namespace dlhost::transport

@@ -15,8 +15,52 @@ bool known_scheme(std::string_view s) {
   return s == "http" || s == "https" || s == "socks5" || s == "socks5h";
 }
 
+// Entries are numbered from 1, as a person counts them in the list.
 std::string entry_error(size_t index, std::string_view what) {
-  return "PROXY_LIST: entry " + std::to_string(index) + ": " + std::string(what);
+  return "PROXY_LIST: entry " + std::to_string(index + 1) + ": " + std::string(what);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// userinfo in a URL is percent-encoded ("p%40ss" for "p@ss").
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Checks a host and a decimal port 1..65535; builds "scheme://host:port".
+bool make_proxy_url(std::string_view scheme, std::string host, std::string_view port, size_t index,
+                    ProxySpec *p, std::string *error) {
+  if (host.empty()) {
+    *error = entry_error(index, "\"ip\" (the proxy's host) is empty");
+    return false;
+  }
+  unsigned long value = 0;
+  bool digits = !port.empty() && port.size() <= 5 &&
+                port.find_first_not_of("0123456789") == std::string_view::npos;
+  if (digits) value = std::stoul(std::string(port));
+  if (!digits || value < 1 || value > 65535) {
+    *error = entry_error(index, "\"port\" must be 1..65535, got \"" + std::string(port) + "\"");
+    return false;
+  }
+  bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+  if (v6) host = "[" + host + "]";
+  p->url = std::string(scheme) + "://" + host + ":" + std::to_string(value);
+  p->id = p->url;
+  return true;
 }
 
 std::string string_field(const json &e, const char *key) {
@@ -24,7 +68,7 @@ std::string string_field(const json &e, const char *key) {
   if (it == e.end() || it->is_null()) return {};
   if (it->is_string()) return it->get<std::string>();
   if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return {};
+  return it->dump();  // shown in the error (a port of 1.5 or true), never a password
 }
 
 // Splits "scheme://user:pass@host:port" into a spec.
@@ -40,17 +84,21 @@ bool from_url(const std::string &url, size_t index, ProxySpec *p, std::string *e
     std::string userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
     auto colon = userinfo.find(':');
-    p->username = userinfo.substr(0, colon);
-    if (colon != std::string::npos) p->password = userinfo.substr(colon + 1);
+    p->username = percent_decode(userinfo.substr(0, colon));
+    if (colon != std::string::npos) p->password = percent_decode(userinfo.substr(colon + 1));
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.empty() || rest.find('/') != std::string::npos) {
+  auto colon = rest.rfind(':');
+  bool bracketed = !rest.empty() && rest.front() == '[';
+  if (rest.empty() || rest.find('/') != std::string::npos || colon == std::string::npos ||
+      (bracketed && rest[colon - 1] != ']')) {
     *error = entry_error(index, "url must be scheme://[user:pass@]host:port");
     return false;
   }
-  p->url = url.substr(0, sep + 3) + rest;
-  p->id = p->url;
-  return true;
+  std::string host = rest.substr(0, colon);
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  return make_proxy_url(url.substr(0, sep), host, std::string_view(rest).substr(colon + 1), index,
+                        p, error);
 }
 
 bool from_fields(const json &e, size_t index, ProxySpec *p, std::string *error) {
@@ -63,16 +111,13 @@ bool from_fields(const json &e, size_t index, ProxySpec *p, std::string *error) 
   }
   std::string ip = string_field(e, "ip");
   std::string port = string_field(e, "port");
-  if (ip.empty() || port.empty()) {
+  if (ip.empty() && port.empty()) {
     *error = entry_error(index, "needs \"ip\" and \"port\" (or \"url\", or \"isLocalhost\")");
     return false;
   }
-  bool v6 = ip.find(':') != std::string::npos && ip.front() != '[';
-  p->url = protocol + "://" + (v6 ? "[" + ip + "]" : ip) + ":" + port;
-  p->id = p->url;
   p->username = string_field(e, "username");
   p->password = string_field(e, "password");
-  return true;
+  return make_proxy_url(protocol, ip, port, index, p, error);
 }
 
 bool parse_entry(const json &e, size_t index, ProxySpec *p, std::string *error) {
@@ -110,6 +155,12 @@ bool parse_proxy_list(std::string_view json_text, std::vector<ProxySpec> *out, s
   for (size_t i = 0; i < list.size(); ++i) {
     ProxySpec p;
     if (!parse_entry(list[i], i, &p, error)) return false;
+    for (size_t j = 0; j < out->size(); ++j) {
+      if ((*out)[j].id == p.id) {
+        *error = entry_error(i, "repeats entry " + std::to_string(j + 1) + " (" + p.id + ")");
+        return false;
+      }
+    }
     out->push_back(std::move(p));
   }
   return true;

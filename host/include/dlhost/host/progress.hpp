@@ -29,6 +29,7 @@ struct ProgressSnapshot {
   std::uint64_t total = 0;
   std::uint64_t completed = 0;
   std::uint64_t skipped = 0;
+  std::uint64_t deferred = 0;
   std::uint64_t failed = 0;
   std::uint64_t bytes = 0;  // bytes transferred so far (finished and in flight)
   double elapsed_s = 0;

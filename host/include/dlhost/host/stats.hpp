@@ -20,6 +20,9 @@ struct FileCounts {
   std::uint64_t completed = 0;
   std::uint64_t skipped = 0;
   std::uint64_t failed = 0;
+  // Not tried because an earlier attempt timed out within PROXY_SKIP_CACHE_TTL:
+  // not done, so the run does not exit 0.
+  std::uint64_t deferred = 0;
 };
 
 struct RunTotals {
