@@ -23,10 +23,9 @@ namespace {
 
 using T = SettingType;
 
-// DOWNLOADER_PLUGIN defaults to `legacy` until the multi-proxy plugin exists.
 // DOWNLOAD_USER_AGENT's default is filled in from the version at resolution.
 constexpr SettingSpec kTable[] = {
-    {"DOWNLOADER_PLUGIN", "legacy", T::kString, false, nullptr,
+    {"DOWNLOADER_PLUGIN", "multi-proxy", T::kString, false, nullptr,
      "which plugin `run` loads: legacy, multi-proxy, or a path to a .so"},
     {"DOWNLOAD_DIR", "./downloads", T::kString, false, nullptr, "output directory"},
     {"PROXY_LIST", "", T::kJsonArray, true, nullptr,

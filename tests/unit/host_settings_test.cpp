@@ -89,7 +89,7 @@ TEST(EnvFile, ErrorsNameFileAndLine) {
 TEST(Settings, DefaultsCoverTheWholeTable) {
   TempDir dir;
   const auto s = Settings::resolve(inputs_in(dir));
-  EXPECT_EQ(s.get("DOWNLOADER_PLUGIN"), "legacy");
+  EXPECT_EQ(s.get("DOWNLOADER_PLUGIN"), "multi-proxy");
   EXPECT_EQ(s.get("DOWNLOAD_DIR"), "./downloads");
   EXPECT_EQ(s.get_int("PROXY_DOWNLOAD_TIMEOUT"), 600000);
   EXPECT_EQ(s.get_int("PROXY_SKIP_CACHE_TTL"), 3600);
