@@ -2,12 +2,19 @@
 """Benchmark origin helper (standard library only; reuses tests/fixtures/dlfix).
 
   origin.py prepare --dir DIR --files N --size BYTES [--per-group G]
-                    [--rate R] [--burst B] [--workers W]
+                    [--rate R] [--burst B] [--delay] [--workers W]
       Creates DIR/data (deterministic files; kept and reused when the same
       N/size were made before), DIR/nginx/nginx.conf on a free loopback port,
       and, for that port, DIR/manifest.jsonl (url, path, group, sha256, size),
-      DIR/urls.txt and DIR/curl.conf (url/output pairs for ONE curl run).
+      DIR/urls.txt, DIR/curl.conf (url/output pairs for ONE curl run) and
+      DIR/aria2.txt (aria2c -i input: url, then "  out=path").
+      --rate/--burst: nginx limit_req per client IP, excess answered 429 at
+      once (nodelay); with --delay nginx queues up to --burst excess requests
+      and releases them at the rate instead (a request fails only beyond it).
       Prints: PORT NGINX_COMMAND...
+  origin.py proxy --dir DIR --bind IP
+      Writes DIR/tinyproxy.conf (the tests' tinyproxy, egressing from IP) on a
+      free port. Prints: PORT TINYPROXY_COMMAND...
   origin.py verify --manifest M --out DIR
       Checks every manifest file under DIR (size and sha256); exit 1 if not.
 """
@@ -39,17 +46,36 @@ def prepare(a):
         entries = dlfix.make_files(data, a.files, a.size, per_group=a.per_group)
         entries_file.write_text(json.dumps(entries))
         stamp.write_text(want)
-    ng = dlfix.Nginx(data, workdir=d / "nginx", rate=a.rate, burst=a.burst,
-                     worker_processes=a.workers, host=a.host)
+    ng = dlfix.Nginx(data, workdir=d / "nginx", worker_processes=a.workers, host=a.host,
+                     **limit_options(a))
     ng.conf.write_text(ng.config_text())
     with open(d / "manifest.jsonl", "w") as m, open(d / "urls.txt", "w") as u, \
-            open(d / "curl.conf", "w") as c:
+            open(d / "curl.conf", "w") as c, open(d / "aria2.txt", "w") as r:
         for e in entries:
             url = ng.url(e["path"])
             m.write(json.dumps({"url": url, **e}) + "\n")
             u.write(url + "\n")
             c.write(f'url = "{url}"\noutput = "{e["path"]}"\n')
+            r.write(f'{url}\n  out={e["path"]}\n')
     print(ng.port, *ng.command())
+
+
+def limit_options(a):
+    """dlfix.Nginx keyword arguments for the per-IP limit."""
+    if not a.rate or not a.delay:
+        return {"rate": a.rate, "burst": a.burst}
+    # The fixture always adds nodelay; the delaying form is set at server
+    # level (location / inherits it).
+    rate = f"{a.rate}r/s" if str(a.rate).isdigit() else a.rate
+    return {"extra_http": f"limit_req_zone $binary_remote_addr zone=perip:10m rate={rate};",
+            "extra_server": f"limit_req zone=perip burst={a.burst}; limit_req_status 429; "
+                            "limit_req_log_level info;"}
+
+
+def proxy(a):
+    p = dlfix.Tinyproxy(bind_ip=a.bind, workdir=a.dir)
+    p.prepare()
+    print(p.port, *p.command())
 
 
 def verify(a):
@@ -86,13 +112,20 @@ def main():
     p.add_argument("--rate", default=None)
     p.add_argument("--burst", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--delay", action="store_true")
     p.add_argument("--host", default="127.0.0.1")
+    x = sub.add_parser("proxy")
+    x.add_argument("--dir", required=True)
+    x.add_argument("--bind", required=True)
     v = sub.add_parser("verify")
     v.add_argument("--manifest", required=True)
     v.add_argument("--out", required=True)
     a = ap.parse_args()
     if a.cmd == "prepare":
         prepare(a)
+        return 0
+    if a.cmd == "proxy":
+        proxy(a)
         return 0
     return verify(a)
 

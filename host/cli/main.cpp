@@ -22,6 +22,7 @@
 
 #include "dlhost/host/coordination.hpp"
 #include "dlhost/host/job.hpp"
+#include "dlhost/host/redis_coordinator.hpp"
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
 #include "dlhost/host/settings.hpp"
@@ -107,6 +108,36 @@ void print_failures(const JobResult &result) {
   std::fprintf(stderr, "dlhost: %s\n", summary_line(result).c_str());
 }
 
+// Twice what the plugin can run at once (posts x files per post x paths, as
+// the multi-proxy plugin counts them), and at least 64.
+std::size_t outstanding_window(const Settings &settings) {
+  std::size_t paths = 1;
+  const auto list = nlohmann::json::parse(settings.get("PROXY_LIST"), nullptr, false);
+  if (list.is_array()) paths = std::max<std::size_t>(1, list.size());
+  const auto per_path = static_cast<std::size_t>(settings.get_int("PROXY_POST_LIMIT")) *
+                        static_cast<std::size_t>(settings.get_int("PROXY_ATTACHMENT_LIMIT"));
+  return std::max<std::size_t>(64, 2 * per_path * paths);
+}
+
+// In-process unless REDIS_URL is set; Redis unreachable is a configuration
+// error (exit 2): a silent fallback would let two hosts download one file.
+std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
+                                              const ManifestSource &manifest,
+                                              const fs::path &out_dir) {
+  const auto url = settings.get("REDIS_URL");
+  if (url.empty())
+    return std::make_shared<InProcessCoordinator>(out_dir / ".dlhost" / "skip-cache");
+  RedisAddress address;
+  try {
+    address = parse_redis_url(url);
+  } catch (const std::invalid_argument &e) {
+    throw ConfigError(e.what());
+  }
+  auto job = settings.get("DOWNLOAD_JOB");
+  if (job.empty()) job = manifest_job_id(manifest);
+  return std::make_shared<RedisCoordinator>(address, job);
+}
+
 std::map<std::string, std::string> flag_settings(const RunArgs &args) {
   std::map<std::string, std::string> flags;
   if (!args.out.empty()) flags["DOWNLOAD_DIR"] = args.out;
@@ -120,11 +151,6 @@ int run_command(const RunArgs &args) {
     std::optional<fs::path> env_file;
     if (!args.env_file.empty()) env_file = args.env_file;
     const auto settings = Settings::resolve_from_process(flag_settings(args), env_file);
-    if (!settings.get("REDIS_URL").empty()) {
-      return fail_usage(
-          "REDIS_URL: Redis coordination is not available in this build yet; unset REDIS_URL to "
-          "use the in-process lease table");
-    }
     auto plugin = LoadedPlugin::load(resolve_plugin(settings.get("DOWNLOADER_PLUGIN")));
     const auto manifest = ManifestSource::open(args.manifest);
 
@@ -135,8 +161,11 @@ int run_command(const RunArgs &args) {
     options.progress = *parse_progress_mode(args.progress);
     options.verbose = args.verbose;
     if (!args.stats_json.empty()) options.stats_json = args.stats_json;
-    auto coordinator = std::make_shared<InProcessCoordinator>(fs::path(options.out_dir) /
-                                                              ".dlhost" / "skip-cache");
+    options.max_outstanding = outstanding_window(settings);
+    options.lease_ttl = std::chrono::milliseconds(settings.get_int("DOWNLOAD_LEASE_TTL"));
+    if (options.lease_ttl < std::chrono::seconds(1))
+      throw ConfigError("DOWNLOAD_LEASE_TTL: must be at least 1000 (ms)");
+    const auto coordinator = make_coordinator(settings, manifest, options.out_dir);
 
     Job job(options, plugin, coordinator);
     SignalWatcher watcher(job);

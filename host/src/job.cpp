@@ -95,6 +95,10 @@ struct Job::State {
   std::mutex mutex;  // guards everything below
   std::condition_variable terminal_cv;
   std::uint64_t terminal_events = 0;
+  // The submitter (waiting for room in the window, or held back by
+  // DLHOST_E_AGAIN) sleeps until terminal_events reaches this: on_terminal
+  // wakes it once per batch, not once per file (two context switches a file).
+  std::uint64_t submitter_wake_at = UINT64_MAX;
   std::unordered_map<std::uint64_t, Task> in_flight;
   // Leases taken for a batch but not yet submitted; renewed like running ones
   // because back-pressure may keep them waiting for a while.
@@ -114,6 +118,11 @@ struct Job::State {
 
   std::unordered_set<std::uint64_t> seen_paths;
   std::uint64_t duplicates = 0;
+  // Files another worker held a lease on when we reached them: revisited at
+  // the end, so a file of a worker that died is taken over once its lease
+  // expires. Bounded by what other workers have in flight at once.
+  std::vector<ManifestEntry> held_elsewhere;
+  JobTotals published;  // what add_totals() has already been told
 
   // --- called on the plugin's event thread -------------------------------
   static void on_event_thunk(void *user, const dlhost_event *event) noexcept {
@@ -156,6 +165,7 @@ struct Job::State {
 
   void on_terminal(const dlhost_event &e) {
     std::string key, outcome, detail;
+    bool wake = false;
     {
       std::lock_guard lock(mutex);
       auto it = in_flight.find(e.task_id);
@@ -174,8 +184,9 @@ struct Job::State {
       }
       key = task.key;
       finish_locked(it);
+      wake = terminal_events >= submitter_wake_at;
     }
-    terminal_cv.notify_all();
+    if (wake) terminal_cv.notify_all();
     progress->file_finished(key, outcome, detail);
   }
 
@@ -260,9 +271,21 @@ struct Job::State {
       if (!complete.empty()) coordinator->record_completed(complete);
       if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
       if (!release.empty()) coordinator->release_leases(release);
+      publish_totals();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
     }
+  }
+
+  // Adds what changed since the last call to the job's shared counters, so
+  // any host's stats can show the whole job while it runs.
+  void publish_totals() {
+    const JobTotals now{completed, failed, skipped, bytes_finished};
+    const JobTotals delta{now.completed - published.completed, now.failed - published.failed,
+                          now.skipped - published.skipped, now.bytes - published.bytes};
+    if (!delta.completed && !delta.failed && !delta.skipped && !delta.bytes) return;
+    coordinator->add_totals(delta);
+    published = now;
   }
 
   // From now on no new file is handed out; running transfers finish.
@@ -332,7 +355,7 @@ struct Job::State {
     std::vector<std::string> wanted_keys;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (done[i]) {
-        count_skip(batch[i].path, "recorded complete");
+        count_skip(batch[i].path, "recorded complete (by this job, on any host)");
       } else if (skips[i]) {
         count_deferred(batch[i].path, *skips[i]);
       } else {
@@ -344,7 +367,7 @@ struct Job::State {
     std::vector<std::pair<ManifestEntry, Lease>> out;
     for (std::size_t i = 0; i < wanted.size(); ++i) {
       if (!leases[i]) {
-        count_skip(wanted[i].path, "being downloaded by another worker");
+        held_elsewhere.push_back(std::move(wanted[i]));
       } else {
         out.emplace_back(std::move(wanted[i]), *leases[i]);
       }
@@ -353,7 +376,66 @@ struct Job::State {
   }
 
   void process_batch(std::vector<ManifestEntry> &batch) {
-    auto work = filter_coordinated(filter_local(batch));
+    lease_and_submit(filter_local(batch));
+    batch.clear();
+  }
+
+  // Leases only as many files as the outstanding window has room for, so a
+  // host never sits on leases for files its plugin has merely queued: other
+  // hosts sharing the job take those instead.
+  void lease_and_submit(std::vector<ManifestEntry> entries) {
+    std::size_t next = 0;
+    while (next < entries.size() && !stopping()) {
+      const std::size_t room = wait_for_room();
+      if (room == 0) break;  // stopping
+      const std::size_t n = std::min(room, entries.size() - next);
+      std::vector<ManifestEntry> chunk(std::make_move_iterator(entries.begin() + next),
+                                       std::make_move_iterator(entries.begin() + next + n));
+      next += n;
+      submit_leased(filter_coordinated(std::move(chunk)));
+    }
+  }
+
+  // Blocks until at least a quarter of the window is free (so leases are
+  // taken in batches, not one round trip per file); returns the free room.
+  std::size_t wait_for_room() {
+    const std::size_t window = std::max<std::size_t>(options.max_outstanding, 1);
+    const std::size_t refill = std::max<std::size_t>(window / 4, 1);
+    while (true) {
+      std::size_t room;
+      {
+        std::unique_lock lock(mutex);
+        const auto free_room = [&] { return window - std::min(window, in_flight.size()); };
+        // Each terminal event frees one slot: be woken once, at the refill.
+        submitter_wake_at = terminal_events + (refill - std::min(refill, free_room()));
+        terminal_cv.wait_for(lock, std::chrono::milliseconds(kWaitSliceMs),
+                             [&] { return free_room() >= refill || stopping(); });
+        submitter_wake_at = UINT64_MAX;
+        if (stopping()) return 0;
+        room = free_room();
+      }
+      drain_coordinator_work();  // completions and releases, one batch
+      if (room >= refill) return room;
+    }
+  }
+
+  // Waits for the files other workers held: each ends recorded complete by
+  // them, or we take it over when their lease expires (a worker that died).
+  void revisit_held_elsewhere() {
+    const auto pause = std::clamp(options.lease_ttl / 4, std::chrono::milliseconds(50),
+                                  std::chrono::milliseconds(2000));
+    while (!held_elsewhere.empty() && !stopping()) {
+      std::vector<ManifestEntry> batch;
+      batch.swap(held_elsewhere);
+      lease_and_submit(std::move(batch));
+      drain_coordinator_work();
+      if (held_elsewhere.empty()) break;
+      std::unique_lock lock(mutex);
+      terminal_cv.wait_for(lock, pause, [&] { return stopping(); });
+    }
+  }
+
+  void submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work) {
     {
       std::lock_guard lock(mutex);
       for (const auto &item : work) queued_leases.push_back(item.second);
@@ -378,7 +460,6 @@ struct Job::State {
       }
       submit_with_backpressure(entry, lease, dest);
     }
-    batch.clear();
   }
 
   void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
@@ -419,10 +500,16 @@ struct Job::State {
     }
   }
 
+  // Back-pressure: the plugin's queue is full. Sleep until a quarter of the
+  // files in flight (at least one) have finished since `generation`, then
+  // refill in one burst: waking this thread for every finished file costs two
+  // context switches per file, a large share of a small file's time.
   void wait_for_terminal_event(std::uint64_t generation) {
     std::unique_lock lock(mutex);
+    submitter_wake_at = generation + std::max<std::uint64_t>(1, in_flight.size() / 4);
     terminal_cv.wait_for(lock, kAgainRecheck,
-                         [&] { return terminal_events != generation || stopping(); });
+                         [&] { return terminal_events >= submitter_wake_at || stopping(); });
+    submitter_wake_at = UINT64_MAX;
   }
 
   // A task the plugin did not take: forget it and count it (unless we are
@@ -458,6 +545,7 @@ struct Job::State {
         }
       }
       if (!stopping() && !batch.empty()) process_batch(batch);
+      revisit_held_elsewhere();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
     }
@@ -513,10 +601,21 @@ struct Job::State {
   void publish_totals_and_flush() {
     if (coordination_lost) return;
     try {
-      coordinator->add_totals({completed, failed, skipped, bytes_finished});
+      publish_totals();
       coordinator->flush();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
+    }
+  }
+
+  // The whole job's counters, when the coordinator shares them (Redis).
+  std::optional<JobTotals> shared_totals() {
+    if (coordination_lost) return std::nullopt;
+    try {
+      return coordinator->totals();
+    } catch (const CoordinationError &e) {
+      note_coordination_failure(e);
+      return std::nullopt;
     }
   }
 
@@ -609,6 +708,7 @@ JobResult Job::run(const ManifestSource &manifest) {
   // stats() not existing is normal; only a failing one is worth reporting.
   if (!s.plugin->descriptor().stats) stats_error.clear();
   result.stats = build_stats_document(result.totals, plugin_stats, stats_error);
+  if (const auto job_totals = s.shared_totals()) add_job_totals(result.stats, *job_totals);
   if (s.options.stats_json) {
     try {
       write_stats_file(*s.options.stats_json, result.stats);

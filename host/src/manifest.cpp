@@ -128,13 +128,32 @@ std::optional<std::string> unsafe_path_reason(std::string_view path) {
   return std::nullopt;
 }
 
-std::uint64_t path_hash(std::string_view path) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : path) {
-    h ^= c;
+namespace {
+
+// FNV-1a, 64 bits, continued over successive chunks.
+std::uint64_t fnv1a(std::uint64_t h, const char *data, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
     h *= 1099511628211ull;
   }
   return h;
+}
+
+}  // namespace
+
+std::uint64_t path_hash(std::string_view path) {
+  return fnv1a(1469598103934665603ull, path.data(), path.size());
+}
+
+std::string manifest_job_id(const ManifestSource &source) {
+  auto in = source.open_stream();
+  std::uint64_t h = 1469598103934665603ull;
+  char buffer[1 << 16];
+  while (in->read(buffer, sizeof buffer) || in->gcount() > 0)
+    h = fnv1a(h, buffer, static_cast<std::size_t>(in->gcount()));
+  char id[24];
+  std::snprintf(id, sizeof id, "m-%016llx", static_cast<unsigned long long>(h));
+  return id;
 }
 
 ManifestReader::ManifestReader(std::istream &in, std::string display_name)

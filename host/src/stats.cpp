@@ -37,6 +37,13 @@ void merge_plugin_stats(nlohmann::ordered_json &doc, const std::string &text) {
 
 }  // namespace
 
+void add_job_totals(nlohmann::ordered_json &doc, const JobTotals &totals) {
+  doc["job"] = {{"completed", totals.completed},
+                {"failed", totals.failed},
+                {"skipped", totals.skipped},
+                {"bytes", totals.bytes}};
+}
+
 nlohmann::ordered_json build_stats_document(const RunTotals &totals,
                                             const std::string &plugin_stats,
                                             const std::string &plugin_error) {

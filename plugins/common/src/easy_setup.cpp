@@ -157,7 +157,12 @@ CURLcode prepare_transfer(CURL *easy, const std::string &url, TransferContext *c
   DLHOST_SETOPT(easy, CURLOPT_WRITEDATA, ctx);
   DLHOST_SETOPT(easy, CURLOPT_XFERINFODATA, ctx);
   DLHOST_SETOPT(easy, CURLOPT_ERRORBUFFER, ctx->errbuf);
-  DLHOST_SETOPT(easy, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(ctx->resume_from));
+  // CURLOPT_RANGE, not CURLOPT_RESUME_FROM_LARGE: with RESUME_FROM libcurl itself
+  // fails a 200 answer to the Range (CURLE_RANGE_ERROR) before the write callback
+  // can restart the .part, costing a retry (or the file, with no retries left).
+  // libcurl copies the string.
+  const std::string range = std::to_string(ctx->resume_from) + "-";
+  DLHOST_SETOPT(easy, CURLOPT_RANGE, ctx->resume_from > 0 ? range.c_str() : nullptr);
   return CURLE_OK;
 }
 

@@ -229,6 +229,7 @@ void EventLoop::log_health_change(size_t path, HealthState before, bool died) {
 void EventLoop::fail_doomed() {
   for (Doomed &d : sched_.take_doomed()) {
     stats_.failed_unrouted();
+    std::remove((d.dest + ".part").c_str());
     inbox_.releasing();
     emit_.failed(d.task_id, 0, d.failure, 0, 0, d.message, nullptr);
     inbox_.finished(d.task_id);

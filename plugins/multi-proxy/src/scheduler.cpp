@@ -324,7 +324,7 @@ Verdict Scheduler::finish(uint64_t task_id, const AttemptResult &r, TimePoint no
 }
 
 void Scheduler::doom(Task &t, dlhost_failure f, std::string msg) {
-  doomed_.push_back(Doomed{t.spec.id, f, std::move(msg)});
+  doomed_.push_back(Doomed{t.spec.id, f, std::move(msg), t.spec.dest});
   t.state = TaskState::kWaiting;  // marks "not ready" for try_group
 }
 

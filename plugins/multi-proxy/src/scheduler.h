@@ -108,6 +108,7 @@ struct Doomed {
   uint64_t task_id;
   dlhost_failure failure;
   std::string message;
+  std::string dest;  // the caller removes "<dest>.part", as for any failed file
 };
 
 class Scheduler {

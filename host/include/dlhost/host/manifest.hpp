@@ -94,4 +94,9 @@ struct ManifestSummary {
 // The validating pass: reads everything once, throws the first ManifestError.
 ManifestSummary validate_manifest(const ManifestSource &source);
 
+// A job name derived from the manifest's bytes ("m-" + 16 hex digits), so
+// hosts on different machines that run the same manifest, wherever it lies,
+// share one Redis job without being told its name.
+std::string manifest_job_id(const ManifestSource &source);
+
 }  // namespace dlhost

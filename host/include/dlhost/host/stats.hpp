@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "dlhost/host/coordination.hpp"
+
 namespace dlhost {
 
 struct FileCounts {
@@ -39,6 +41,9 @@ struct RunTotals {
 nlohmann::ordered_json build_stats_document(const RunTotals &totals,
                                             const std::string &plugin_stats,
                                             const std::string &plugin_error);
+
+// Adds the whole job's totals (every host sharing it) as "job".
+void add_job_totals(nlohmann::ordered_json &doc, const JobTotals &totals);
 
 // Writes `doc` to `path` atomically (temp file in the same directory, then
 // rename), so a reader never sees half a document. Throws std::runtime_error.

@@ -9,7 +9,8 @@
 //    the write and progress callbacks use, and an optional Range offset.
 // The write callback writes the body into a PartFile only when the status is
 // 2xx (an error page never lands in a .part), restarts the file when the
-// server ignored a Range, and stops early when more bytes arrive than the
+// server ignored a Range (so the Range is a plain CURLOPT_RANGE header, which
+// lets a 200 through, not CURLOPT_RESUME_FROM, which fails it), and stops early when more bytes arrive than the
 // expected size. The progress callback aborts the transfer as soon as the
 // cancel flag is set and reports progress through a plain function pointer.
 // Nothing here logs or formats credentials.

@@ -1,0 +1,210 @@
+"""Redis coordination with real processes: a real redis-server, a real nginx
+origin whose access log judges duplicates, and several dlhost hosts sharing
+one job.
+
+Transfers are slowed with nginx's limit_rate so that hosts really overlap,
+and a host can be killed while it holds leases.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+import dlfix
+from dlfix.dlhost import clean_env, require_dlhost
+
+# nginx lets the first second of a response through at full speed, so a 64 KiB
+# file at 32 KiB/s takes about a second.
+SLOW = "limit_rate 32k;"
+
+
+class RedisJobTest(dlfix.DlhostTestCase):
+    plugin = "multi-proxy"
+
+    def setUp(self):
+        super().setUp()
+        self.data = self.work / "data"
+        self.nginx = dlfix.Nginx(self.data, extra_http=SLOW).start()
+        self.addCleanup(self.nginx.stop)
+        self.redis = dlfix.Redis().start()
+        self.addCleanup(self.redis.stop)
+
+    def files(self, n, size=64 * 1024):
+        return dlfix.make_files(self.data, n, size, per_group=4, base_url=self.nginx.base_url)
+
+    def env(self, **extra):
+        return {"REDIS_URL": self.redis.url, "PROXY_RETRY_BASE_DELAY": 50, **extra}
+
+    def start_host(self, manifest, out, stats, env):
+        """A dlhost process running in the background."""
+        args = [str(require_dlhost()), "run", "--out", str(out), "--progress", "none",
+                "--stats-json", str(stats), str(manifest)]
+        return subprocess.Popen(args, env=clean_env(env), cwd=self.work,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(self, proc, timeout=180):
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, err
+
+    def fetches(self):
+        """uri -> number of 200/206 answers, from the origin's access log."""
+        count = collections.Counter()
+        for r in self.nginx.records():
+            if r["status"] in (200, 206):
+                count[r["uri"].lstrip("/")] += 1
+        return count
+
+    def wait_for_requests(self, n, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.nginx.records(settle=0)) >= n:
+                return
+            time.sleep(0.05)
+        self.fail(f"the origin never saw {n} requests")
+
+    def verified_union(self, entries, outs):
+        """Every entry is verified in at least one of the output dirs."""
+        for e in entries:
+            homes = [o for o in outs if (Path(o) / e["path"]).is_file()]
+            self.assertTrue(homes, f"{e['path']} is in no output directory")
+            for o in homes:
+                self.assertVerified([e], out=o)
+
+    # -- the cases -----------------------------------------------------------
+
+    def test_two_hosts_split_one_job_without_duplicates(self):
+        entries = self.files(96)
+        manifest = self.manifest(entries)
+        outs = [self.work / "out-a", self.work / "out-b"]
+        stats = [self.work / "a.json", self.work / "b.json"]
+        procs = [self.start_host(manifest, o, s, self.env()) for o, s in zip(outs, stats)]
+        results = [self.finish(p) for p in procs]
+        for rc, err in results:
+            self.assertEqual(rc, 0, err)
+
+        fetched = self.fetches()
+        self.assertEqual(len(fetched), len(entries))
+        self.assertEqual(max(fetched.values()), 1, "a file was downloaded twice")
+        self.verified_union(entries, outs)
+
+        docs = [self.load_json(s) for s in stats]
+        shares = [d["files"]["completed"] for d in docs]
+        self.assertEqual(sum(shares), len(entries))
+        self.assertTrue(all(n > 0 for n in shares), f"one host did all the work: {shares}")
+        # each host can also report the whole job
+        for d in docs:
+            self.assertEqual(d["job"]["completed"], len(entries))
+
+        # a rerun, by either host, downloads nothing
+        mark = self.nginx.mark()
+        for o in outs:
+            r = self.run_job(manifest, env=self.env(), out=o)
+            self.assertRc(r, 0)
+        self.assertEqual(self.nginx.records_since(mark), [])
+
+    def test_three_hosts_one_output_directory(self):
+        entries = self.files(60)
+        manifest = self.manifest(entries)
+        procs = [self.start_host(manifest, self.out, self.work / f"{i}.json", self.env())
+                 for i in range(3)]
+        for p in procs:
+            rc, err = self.finish(p)
+            self.assertEqual(rc, 0, err)
+        fetched = self.fetches()
+        self.assertEqual(max(fetched.values()), 1, "a file was downloaded twice")
+        self.assertEqual(len(fetched), len(entries))
+        self.assertVerified(entries)
+        self.assertEqual(self.part_files(), [])
+
+    def test_killed_host_leases_expire_and_another_host_takes_over(self):
+        entries = self.files(60)
+        manifest = self.manifest(entries)
+        env = self.env(DOWNLOAD_LEASE_TTL=2000)
+        victim = self.start_host(manifest, self.out, self.work / "v.json", env)
+        self.wait_for_requests(4)
+        survivor = self.start_host(manifest, self.out, self.work / "s.json", env)
+        time.sleep(0.5)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+        rc, err = self.finish(survivor)
+        self.assertEqual(rc, 0, err)
+        # everything is there and verified, nothing half-written left behind
+        self.assertVerified(entries)
+        self.assertEqual(self.part_files(), [])
+        # nothing was downloaded twice except what the victim had in flight
+        # when it died (its transfers were cut, so the survivor fetched them
+        # again once their leases expired)
+        fetched = self.fetches()
+        self.assertEqual(len(fetched), len(entries))
+        twice = [u for u, n in fetched.items() if n > 1]
+        self.assertLessEqual(len(twice), 8, twice)  # at most the victim's in-flight files
+        # a rerun makes no request
+        mark = self.nginx.mark()
+        r = self.run_job(manifest, env=env)
+        self.assertRc(r, 0)
+        self.assertEqual(self.nginx.records_since(mark), [])
+
+    def test_redis_unreachable_at_start_is_a_configuration_error(self):
+        entries = self.files(3)
+        manifest = self.manifest(entries)
+        port = dlfix.free_port()
+        r = self.run_job(manifest, env={"REDIS_URL": f"redis://dl:s3cr3t-pw@127.0.0.1:{port}/0"})
+        self.assertRc(r, 2)
+        self.assertIn("REDIS_URL", r.stderr)
+        self.assertIn(f"127.0.0.1:{port}", r.stderr)
+        self.assertNotIn("s3cr3t-pw", r.stderr + r.stdout)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.nginx.records(), [])
+
+    def test_bad_redis_url_names_the_setting(self):
+        manifest = self.manifest(self.files(1))
+        r = self.run_job(manifest, env={"REDIS_URL": "http://pw@nowhere"})
+        self.assertRc(r, 2)
+        self.assertIn("REDIS_URL", r.stderr)
+        self.assertNotIn("pw@", r.stderr)
+
+    def test_redis_lost_mid_run_stops_cleanly_and_a_rerun_completes(self):
+        entries = self.files(80)
+        manifest = self.manifest(entries)
+        host = self.start_host(manifest, self.out, self.work / "h.json", self.env())
+        self.wait_for_requests(6)
+        port = self.redis.port
+        self.redis.stop()
+        rc, err = self.finish(host)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("REDIS_URL", err)
+        self.assertIn("coordination lost", err)
+        # whatever is at a destination is complete and verified
+        present = [e for e in entries if (self.out / e["path"]).is_file()]
+        self.assertLess(len(present), len(entries))
+        self.assertVerified(present)
+        # Redis back (same port, empty): the rerun completes the job
+        self.redis = dlfix.Redis(port=port).start()
+        self.addCleanup(self.redis.stop)
+        r = self.run_job(manifest, env=self.env())
+        self.assertRc(r, 0)
+        self.assertVerified(entries)
+        self.assertEqual(self.part_files(), [])
+
+    def test_jobs_are_namespaced(self):
+        entries = self.files(8)
+        manifest = self.manifest(entries)
+        r = self.run_job(manifest, env=self.env(DOWNLOAD_JOB="alpha"))
+        self.assertRc(r, 0)
+        keys = self.redis.command_line("KEYS", "*").decode(errors="replace")
+        self.assertIn("dlhost:{alpha}:done", keys)
+        # the same files under another job name are that job's own business:
+        # its records say nothing is done, but the files on disk are skipped
+        r = self.run_job(manifest, env=self.env(DOWNLOAD_JOB="beta"), out=self.work / "other")
+        self.assertRc(r, 0)
+        self.assertVerified(entries, out=self.work / "other")
+
+
+if __name__ == "__main__":
+    unittest.main()
