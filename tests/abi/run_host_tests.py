@@ -237,9 +237,11 @@ def e2e_usage_errors(tmp):
     check(rc == 0 and out.startswith("dlhost "), out)
     rc, out, err = run(["run", "--help"], tmp)
     check(rc == 0 and "--stats-json" in out and "--progress" in out, out)
-    rc, out, err = run(["run", "--plugin", TEST_PLUGIN, "x"], tmp,
-                       env_extra={"REDIS_URL": "redis://127.0.0.1:1"})
-    check(rc == 2 and "REDIS_URL" in err, err)
+    with open(os.path.join(tmp, "one.txt"), "w") as f:
+        f.write("https://h.test/one.bin\n")
+    rc, out, err = run(["run", "--plugin", TEST_PLUGIN, "one.txt"], tmp,
+                       env_extra={"REDIS_URL": "redis://u:pw@127.0.0.1:1"})
+    check(rc == 2 and "REDIS_URL redis://u:***@127.0.0.1:1" in err and "pw@" not in err, err)
 
 
 def e2e_backpressure(tmp):

@@ -195,9 +195,11 @@ class Faults(DlhostTestCase):
                 r, entries, out = self.banned_job(kind, tag, "127.0.0.2")
                 self.assertRc(r, 0)
                 self.assertVerified(entries, out=out)
-                served = {x["name"] for x in self.fs.records()
-                          if x["client"] == "127.0.0.1" and x["status"] == 200
-                          and x["name"].startswith(tag + "/")}
+                recs = [x for x in self.fs.records() if x["name"].startswith(tag + "/")]
+                self.assertTrue(any(x["client"] == "127.0.0.2" for x in recs),
+                                "the banned path was tried (else this proves nothing)")
+                served = {x["name"] for x in recs
+                          if x["client"] == "127.0.0.1" and x["status"] == 200}
                 self.assertEqual(served, {e["path"] for e in entries},
                                  "every file came through the path that is not banned")
 
