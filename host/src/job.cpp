@@ -34,6 +34,7 @@ struct Task {
   std::string url;
   Lease lease;
   std::uint64_t bytes_done = 0;
+  std::string receipt;  // the work source's, acknowledged once settled
 };
 
 const char *failure_text(dlhost_failure failure) {
@@ -106,6 +107,8 @@ struct Job::State {
   std::vector<Lease> to_release;
   std::vector<std::string> to_complete;
   std::vector<SkipMark> to_skip;
+  std::vector<std::string> to_ack;  // receipts of settled entries
+  WorkSource *source = nullptr;
   std::vector<std::string> failures;
   std::uint64_t failures_not_kept = 0;
   std::uint64_t next_id = 0;
@@ -202,12 +205,14 @@ struct Job::State {
   }
 
   void on_completed_locked(Task &task, const dlhost_event &e) {
+    settle_locked(task.receipt);
     completed++;
     bytes_finished += e.bytes_done ? e.bytes_done : e.bytes_total;
     to_complete.push_back(task.key);
   }
 
   std::string on_failed_locked(Task &task, const dlhost_event &e) {
+    settle_locked(task.receipt);
     failed++;
     std::string message = e.message && *e.message ? one_line(e.message) : failure_text(e.failure);
     if (e.failure == DLHOST_FAILURE_TIMEOUT) to_skip.push_back({task.url, message});
@@ -218,8 +223,18 @@ struct Job::State {
   void on_cancelled_locked(Task &task) {
     // A cancel we did not ask for leaves the file undone: count it as failed.
     if (interrupted) return;
+    settle_locked(task.receipt);
     failed++;
     remember_failure_locked(task.key, "cancelled by the plugin");
+  }
+
+  void settle_locked(const std::string &receipt) {
+    if (!receipt.empty()) to_ack.push_back(receipt);
+  }
+
+  void settle(const ManifestEntry &entry) {
+    std::lock_guard lock(mutex);
+    settle_locked(entry.receipt);
   }
 
   void remember_failure_locked(const std::string &key, const std::string &message) {
@@ -260,17 +275,22 @@ struct Job::State {
     std::vector<Lease> release;
     std::vector<std::string> complete;
     std::vector<SkipMark> skip;
+    std::vector<std::string> ack;
     {
       std::lock_guard lock(mutex);
       release.swap(to_release);
       complete.swap(to_complete);
       skip.swap(to_skip);
+      ack.swap(to_ack);
     }
     if (coordination_lost) return;  // leases expire on their own
     try {
       if (!complete.empty()) coordinator->record_completed(complete);
       if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
       if (!release.empty()) coordinator->release_leases(release);
+      // After the completion records: an entry acknowledged is never handed
+      // out again, so its file must be recorded first.
+      if (!ack.empty() && source) source->acknowledge(ack);
       publish_totals();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
@@ -298,14 +318,16 @@ struct Job::State {
     terminal_cv.notify_all();
   }
 
-  void count_skip(const std::string &path, const std::string &reason) {
+  void count_skip(const ManifestEntry &entry, const std::string &reason) {
+    settle(entry);
     skipped++;
-    progress->file_finished(path, "skipped", reason);
+    progress->file_finished(entry.path, "skipped", reason);
   }
 
-  void count_deferred(const std::string &path, const std::string &reason) {
+  void count_deferred(const ManifestEntry &entry, const std::string &reason) {
+    settle(entry);
     deferred++;
-    progress->file_finished(path, "deferred",
+    progress->file_finished(entry.path, "deferred",
                             "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL "
                             "runs out: " + reason);
   }
@@ -314,6 +336,7 @@ struct Job::State {
     failed++;
     {
       std::lock_guard lock(mutex);
+      settle_locked(entry.receipt);
       remember_failure_locked(entry.path, why);
       to_release.push_back(lease);
     }
@@ -326,10 +349,11 @@ struct Job::State {
     for (auto &entry : batch) {
       if (!seen_paths.insert(path_hash(entry.path)).second) {
         ++duplicates;
+        settle(entry);
         continue;
       }
       if (already_present(out_dir / entry.path, entry.size)) {
-        count_skip(entry.path, "already present");
+        count_skip(entry, "already present");
         continue;
       }
       rest.push_back(std::move(entry));
@@ -355,9 +379,9 @@ struct Job::State {
     std::vector<std::string> wanted_keys;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (done[i]) {
-        count_skip(batch[i].path, "recorded complete (by this job, on any host)");
+        count_skip(batch[i], "recorded complete (by this job, on any host)");
       } else if (skips[i]) {
-        count_deferred(batch[i].path, *skips[i]);
+        count_deferred(batch[i], *skips[i]);
       } else {
         wanted_keys.push_back(batch[i].path);
         wanted.push_back(std::move(batch[i]));
@@ -422,17 +446,24 @@ struct Job::State {
   // Waits for the files other workers held: each ends recorded complete by
   // them, or we take it over when their lease expires (a worker that died).
   void revisit_held_elsewhere() {
-    const auto pause = std::clamp(options.lease_ttl / 4, std::chrono::milliseconds(50),
-                                  std::chrono::milliseconds(2000));
     while (!held_elsewhere.empty() && !stopping()) {
-      std::vector<ManifestEntry> batch;
-      batch.swap(held_elsewhere);
-      lease_and_submit(std::move(batch));
-      drain_coordinator_work();
+      revisit_once();
       if (held_elsewhere.empty()) break;
       std::unique_lock lock(mutex);
-      terminal_cv.wait_for(lock, pause, [&] { return stopping(); });
+      terminal_cv.wait_for(lock, revisit_pause(), [&] { return stopping(); });
     }
+  }
+
+  void revisit_once() {
+    std::vector<ManifestEntry> batch;
+    batch.swap(held_elsewhere);
+    lease_and_submit(std::move(batch));
+    drain_coordinator_work();
+  }
+
+  std::chrono::milliseconds revisit_pause() const {
+    return std::clamp(options.lease_ttl / 4, std::chrono::milliseconds(50),
+                      std::chrono::milliseconds(2000));
   }
 
   void submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work) {
@@ -471,7 +502,7 @@ struct Job::State {
       // task before submit() returns.
       std::lock_guard lock(mutex);
       id = ++next_id;
-      in_flight[id] = Task{entry.path, entry.url, lease, 0};
+      in_flight[id] = Task{entry.path, entry.url, lease, 0, entry.receipt};
     }
     dlhost_task task{};
     task.struct_size = sizeof task;
@@ -531,20 +562,23 @@ struct Job::State {
     fail_before_submit(entry, lease, "rejected by the plugin: " + one_line(error));
   }
 
-  void submit_manifest(const ManifestSource &manifest) {
-    auto in = manifest.open_stream();
-    ManifestReader reader(*in, manifest.display_name());
+  // Feeds the plugin from the source; files other workers hold are looked at
+  // again now and then, and once more until settled when the source ends.
+  void pump(WorkSource &work) {
     std::vector<ManifestEntry> batch;
-    ManifestEntry entry;
+    auto last_revisit = SteadyClock::now();
     try {
-      while (!stopping() && reader.next(entry)) {
-        batch.push_back(std::move(entry));
-        if (batch.size() >= options.batch_size) {
-          process_batch(batch);
-          drain_coordinator_work();
+      while (!stopping()) {
+        batch.clear();
+        if (!work.next_batch(options.batch_size, batch)) break;
+        if (!work.known_total()) total += batch.size();
+        process_batch(batch);
+        drain_coordinator_work();
+        if (!held_elsewhere.empty() && SteadyClock::now() - last_revisit > revisit_pause()) {
+          revisit_once();
+          last_revisit = SteadyClock::now();
         }
       }
-      if (!stopping() && !batch.empty()) process_batch(batch);
       revisit_held_elsewhere();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
@@ -660,11 +694,17 @@ void Job::interrupt() {
 }
 
 JobResult Job::run(const ManifestSource &manifest) {
-  State &s = *state_;
-  s.started = SteadyClock::now();
   // Pass 1: the whole manifest must be valid before any byte is fetched.
   const auto summary = validate_manifest(manifest);
-  s.total = summary.unique_entries;
+  ManifestWorkSource source(manifest, summary.unique_entries);
+  return run(source);
+}
+
+JobResult Job::run(WorkSource &source) {
+  State &s = *state_;
+  s.started = SteadyClock::now();
+  s.source = &source;
+  s.total = source.known_total().value_or(0);
 
   std::error_code ec;
   s.out_dir = fs::absolute(s.options.out_dir, ec);
@@ -682,8 +722,7 @@ JobResult Job::run(const ManifestSource &manifest) {
   s.progress->start([&s] { return s.sample(); });
   s.start_renewing();
 
-  // Pass 2: stream the manifest into the plugin.
-  s.submit_manifest(manifest);
+  s.pump(source);
   s.wait_until_idle();
   if (s.interrupted) s.cancel_and_wait();
 

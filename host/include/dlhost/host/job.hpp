@@ -35,6 +35,7 @@
 #include "dlhost/host/plugin_loader.hpp"
 #include "dlhost/host/progress.hpp"
 #include "dlhost/host/stats.hpp"
+#include "dlhost/host/work_source.hpp"
 
 namespace dlhost {
 
@@ -87,6 +88,9 @@ class Job {
   // Runs the whole job. Throws ManifestError, PluginError or ConfigError
   // before anything is downloaded; afterwards, problems are per file.
   JobResult run(const ManifestSource &manifest);
+  // The same for any source of files (worker mode: a Redis Stream). The
+  // source must outlive the call.
+  JobResult run(WorkSource &source);
   // Thread-safe; not async-signal-safe (call it from a thread that waits for
   // signals, not from a signal handler).
   void interrupt();

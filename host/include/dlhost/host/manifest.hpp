@@ -36,6 +36,9 @@ struct ManifestEntry {
   std::string group;   // defaults to path
   std::string sha256;  // lowercase hex, or empty when unknown
   std::int64_t size = -1;
+  // Set by a work source that wants the entry acknowledged once settled
+  // (a Redis Stream entry id); empty for a manifest.
+  std::string receipt;
 };
 
 // The file name the URL names: its last path segment, percent-decoded, with

@@ -6,55 +6,32 @@
 //   dlhost:{JOB}:lease:<file key>   string, a random token; SET NX PX, renewed
 //                                    while the transfer runs, deleted by a
 //                                    compare-and-delete script on release
-//   dlhost:{JOB}:done               hash, file key -> completion record
+//   dlhost:{JOB}:done               hash, file key -> "host pid unix-time"
 //   dlhost:{JOB}:skip:<url>         string with a TTL (PROXY_SKIP_CACHE_TTL)
 //   dlhost:{JOB}:totals             hash of shared counters (completed,
-//                                    failed, skipped, bytes)
+//                                    failed, skipped, bytes), summed over hosts
 //
-// Every batch method is one pipelined round trip: the commands for all keys
-// are appended, then the replies read in order. One connection serves the
-// process, guarded by a mutex (calls come from the job's own threads, never
-// from a plugin callback). A lost connection raises CoordinationError; the job
-// then stops handing out files.
+// The file key is the destination path relative to the output directory, so
+// hosts with different output directories still share one job. Every batch
+// method is one pipelined round trip. A lost connection raises
+// CoordinationError; the job then stops handing out files.
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "dlhost/host/coordination.hpp"
-
-struct redisContext;
-struct redisReply;
+#include "dlhost/host/redis_connection.hpp"
 
 namespace dlhost {
 
-// A parsed REDIS_URL: redis://[user:pass@]host[:port][/db] or
-// unix:///path/to.sock[?db=N]. `redacted` is safe to print.
-struct RedisAddress {
-  std::string host;
-  int port = 6379;
-  std::string socket_path;  // set for unix sockets
-  std::string user;
-  std::string password;
-  int db = 0;
-  std::string redacted;
-};
-
-// Throws std::invalid_argument with a one-line message naming REDIS_URL.
-RedisAddress parse_redis_url(const std::string &url);
-
-// Replaces the password of a redis:// URL with "***" (for messages).
-std::string redact_redis_url(const std::string &url);
+// "dlhost:{JOB}:" — the prefix of every key of a job.
+std::string redis_job_prefix(const std::string &job);
 
 class RedisCoordinator final : public Coordinator {
  public:
-  // Connects, authenticates and selects the database. Throws
-  // CoordinationError ("REDIS_URL redis://***@h:p/0: Connection refused").
+  // Connects (see RedisConnection); throws CoordinationError.
   RedisCoordinator(const RedisAddress &address, std::string job);
-  ~RedisCoordinator() override;
 
   std::vector<std::optional<Lease>> take_leases(std::span<const std::string> keys,
                                                 Millis ttl) override;
@@ -71,20 +48,11 @@ class RedisCoordinator final : public Coordinator {
   const std::string &job() const { return job_; }
 
  private:
-  using Reply = std::unique_ptr<redisReply, void (*)(void *)>;
-  using Commands = std::vector<std::vector<std::string>>;
-  // Sends every command, then reads every reply in order: one round trip.
-  // Throws CoordinationError when the connection fails.
-  std::vector<Reply> pipeline(const Commands &commands);
-  std::string key(const char *kind, const std::string &name) const;
-  void connect();
-  void fail(const std::string &what);
+  std::string key(const char *kind, const std::string &name = {}) const;
 
-  RedisAddress address_;
   std::string job_;
-  std::string prefix_;  // "dlhost:{JOB}:"
-  std::mutex mutex_;
-  redisContext *ctx_ = nullptr;
+  std::string prefix_;
+  RedisConnection redis_;
 };
 
 }  // namespace dlhost

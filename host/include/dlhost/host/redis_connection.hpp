@@ -1,0 +1,74 @@
+// One connection to Redis: REDIS_URL parsing, connect + AUTH + SELECT, and
+// pipelined commands.
+//
+// A pipeline appends every command with redisAppendCommandArgv (binary-safe,
+// no format strings) and then reads the replies in order, so a batch of a
+// thousand commands costs one round trip. A connection error throws
+// CoordinationError naming REDIS_URL with the password redacted; after one,
+// the connection is dead and the caller stops using Redis. Calls are
+// serialised by a mutex, so threads may share a connection, but a blocking
+// command (XREADGROUP BLOCK) holds it: give such a user its own connection.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dlhost/host/coordination.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace dlhost {
+
+// A parsed REDIS_URL: redis://[user:pass@]host[:port][/db] or
+// unix:///path/to.sock[?db=N]. `redacted` is safe to print.
+struct RedisAddress {
+  std::string host;
+  int port = 6379;
+  std::string socket_path;  // set for unix sockets
+  std::string user;
+  std::string password;
+  int db = 0;
+  std::string redacted;
+};
+
+// Throws std::invalid_argument with a one-line message naming REDIS_URL.
+RedisAddress parse_redis_url(const std::string &url);
+
+// Replaces the password of a redis:// URL with "***" (for messages).
+std::string redact_redis_url(const std::string &url);
+
+class RedisConnection {
+ public:
+  using Reply = std::unique_ptr<redisReply, void (*)(void *)>;
+  using Command = std::vector<std::string>;
+
+  // Connects, authenticates, selects the database and PINGs. Throws
+  // CoordinationError ("REDIS_URL redis://u:***@h:p/0: Connection refused").
+  explicit RedisConnection(const RedisAddress &address);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection &) = delete;
+  RedisConnection &operator=(const RedisConnection &) = delete;
+
+  // Sends every command, then reads every reply in order: one round trip.
+  // Error replies are returned as they are; a connection error throws.
+  std::vector<Reply> pipeline(const std::vector<Command> &commands);
+  Reply command(const Command &command);
+  // Throws CoordinationError for an error reply, naming `what`.
+  void check(const Reply &reply, const std::string &what) const;
+
+  const RedisAddress &address() const { return address_; }
+  [[noreturn]] void fail(const std::string &what) const;
+
+ private:
+  void connect();
+
+  RedisAddress address_;
+  std::mutex mutex_;
+  redisContext *ctx_ = nullptr;
+};
+
+}  // namespace dlhost

@@ -1,0 +1,50 @@
+// Where a job's files come from.
+//
+// A manifest streams its entries once, in order. A Redis Stream (worker mode)
+// hands entries out through a consumer group and wants each one acknowledged
+// once it is settled (downloaded, already present, failed), so that the
+// entries a dead worker never settled stay pending and another worker claims
+// them. The job treats both the same: it asks for batches, and reports the
+// receipts (ManifestEntry::receipt) of the entries it has settled.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dlhost/host/manifest.hpp"
+
+namespace dlhost {
+
+class WorkSource {
+ public:
+  virtual ~WorkSource() = default;
+  // Appends up to `max` entries to `out`. May block for a short while (about
+  // a second) when nothing is available yet, and then return true with
+  // nothing appended; returns false once the source is exhausted for good.
+  // Throws ManifestError or CoordinationError.
+  virtual bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) = 0;
+  // The entries with these receipts are settled; never called with an
+  // interrupted (cancelled) entry, which stays for a later run or worker.
+  virtual void acknowledge(std::span<const std::string> receipts) { (void)receipts; }
+  // The number of distinct files, when known before the job starts.
+  virtual std::optional<std::uint64_t> known_total() const { return std::nullopt; }
+};
+
+// A validated manifest, read in a second streaming pass.
+class ManifestWorkSource final : public WorkSource {
+ public:
+  ManifestWorkSource(const ManifestSource &source, std::uint64_t unique_entries);
+  bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
+  std::optional<std::uint64_t> known_total() const override { return total_; }
+
+ private:
+  std::unique_ptr<std::istream> in_;
+  ManifestReader reader_;
+  std::uint64_t total_;
+};
+
+}  // namespace dlhost

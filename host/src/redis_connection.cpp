@@ -1,0 +1,149 @@
+// One Redis connection; see redis_connection.hpp.
+#include "dlhost/host/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <chrono>
+
+namespace dlhost {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kCommandTimeout = std::chrono::seconds(30);
+
+int parse_int(std::string_view text, const std::string &what) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) throw std::invalid_argument(what);
+  return value;
+}
+
+timeval to_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
+
+void append(redisContext *ctx, const RedisConnection::Command &args) {
+  std::vector<const char *> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto &a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), argv.data(), lens.data());
+}
+
+}  // namespace
+
+std::string redact_redis_url(const std::string &url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const auto colon = url.find(':', scheme + 3);
+  // redis://user:pass@ -> redis://user:***@ ; redis://pass@ (no user) -> redis://***@
+  if (colon == std::string::npos || colon > at)
+    return url.substr(0, scheme + 3) + "***" + url.substr(at);
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+RedisAddress parse_redis_url(const std::string &url) {
+  RedisAddress a;
+  a.redacted = redact_redis_url(url);
+  const auto bad = [&](const std::string &why) {
+    return std::invalid_argument("REDIS_URL " + a.redacted + ": " + why);
+  };
+  std::string_view rest(url);
+  if (rest.starts_with("unix://")) {
+    rest.remove_prefix(7);
+    const auto q = rest.find('?');
+    a.socket_path = std::string(rest.substr(0, q));
+    if (a.socket_path.empty() || a.socket_path[0] != '/')
+      throw bad("a unix socket URL is unix:///absolute/path.sock[?db=N]");
+    if (q != std::string_view::npos) {
+      auto query = rest.substr(q + 1);
+      if (!query.starts_with("db=")) throw bad("the only query parameter is db=N");
+      a.db = parse_int(query.substr(3), "REDIS_URL " + a.redacted + ": db must be a number");
+    }
+    return a;
+  }
+  if (!rest.starts_with("redis://"))
+    throw bad("must start with redis:// or unix:// (rediss:// is not supported)");
+  rest.remove_prefix(8);
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      a.user = std::string(userinfo.substr(0, colon));
+      a.password = std::string(userinfo.substr(colon + 1));
+    } else {
+      a.password = std::string(userinfo);
+    }
+  }
+  std::string_view hostport = rest.substr(0, rest.find('/'));
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    auto db = rest.substr(slash + 1);
+    if (!db.empty()) a.db = parse_int(db, "REDIS_URL " + a.redacted + ": db must be a number");
+  }
+  if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    a.port = parse_int(hostport.substr(colon + 1),
+                       "REDIS_URL " + a.redacted + ": port must be a number");
+    hostport = hostport.substr(0, colon);
+  }
+  a.host = std::string(hostport);
+  if (a.host.empty()) throw bad("no host");
+  if (a.port <= 0 || a.port > 65535) throw bad("port must be 1..65535");
+  return a;
+}
+
+RedisConnection::RedisConnection(const RedisAddress &address) : address_(address) { connect(); }
+
+RedisConnection::~RedisConnection() {
+  if (ctx_) redisFree(ctx_);
+}
+
+void RedisConnection::fail(const std::string &what) const {
+  const std::string why = ctx_ && ctx_->err ? ctx_->errstr : what;
+  throw CoordinationError("REDIS_URL " + address_.redacted + ": " + why);
+}
+
+void RedisConnection::check(const Reply &reply, const std::string &what) const {
+  if (reply->type == REDIS_REPLY_ERROR) fail(what + ": " + std::string(reply->str, reply->len));
+}
+
+void RedisConnection::connect() {
+  const auto timeout = to_timeval(kConnectTimeout);
+  ctx_ = address_.socket_path.empty()
+             ? redisConnectWithTimeout(address_.host.c_str(), address_.port, timeout)
+             : redisConnectUnixWithTimeout(address_.socket_path.c_str(), timeout);
+  if (!ctx_) throw CoordinationError("REDIS_URL " + address_.redacted + ": out of memory");
+  if (ctx_->err) fail("cannot connect");
+  redisSetTimeout(ctx_, to_timeval(kCommandTimeout));
+  if (address_.socket_path.empty()) redisEnableKeepAlive(ctx_);  // notice a dead peer
+  if (!address_.password.empty()) {
+    const auto r = address_.user.empty() ? command({"AUTH", address_.password})
+                                         : command({"AUTH", address_.user, address_.password});
+    check(r, "authentication failed");
+  }
+  if (address_.db != 0) check(command({"SELECT", std::to_string(address_.db)}), "SELECT");
+  check(command({"PING"}), "PING");
+}
+
+std::vector<RedisConnection::Reply> RedisConnection::pipeline(
+    const std::vector<Command> &commands) {
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  std::lock_guard lock(mutex_);
+  for (const auto &c : commands) append(ctx_, c);
+  for (std::size_t i = 0; i < commands.size(); i++) {
+    void *raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK) fail("connection lost");
+    replies.emplace_back(static_cast<redisReply *>(raw), freeReplyObject);
+  }
+  return replies;
+}
+
+RedisConnection::Reply RedisConnection::command(const Command &command) {
+  return std::move(pipeline({command}).front());
+}
+
+}  // namespace dlhost
