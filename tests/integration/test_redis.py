@@ -24,7 +24,9 @@ from dlfix.dlhost import clean_env, require_dlhost
 SLOW = "limit_rate 32k;"
 
 
-class RedisJobTest(dlfix.DlhostTestCase):
+class RedisTestBase(dlfix.DlhostTestCase):
+    """An nginx origin with slow responses and a redis-server, per test."""
+
     plugin = "multi-proxy"
 
     def setUp(self):
@@ -76,7 +78,10 @@ class RedisJobTest(dlfix.DlhostTestCase):
             for o in homes:
                 self.assertVerified([e], out=o)
 
-    # -- the cases -----------------------------------------------------------
+
+
+class RedisJobTest(RedisTestBase):
+    """dlhost run with REDIS_URL: hosts sharing one job."""
 
     def test_two_hosts_split_one_job_without_duplicates(self):
         entries = self.files(96)
@@ -204,6 +209,83 @@ class RedisJobTest(dlfix.DlhostTestCase):
         r = self.run_job(manifest, env=self.env(DOWNLOAD_JOB="beta"), out=self.work / "other")
         self.assertRc(r, 0)
         self.assertVerified(entries, out=self.work / "other")
+
+
+class WorkerModeTest(RedisTestBase):
+    """dlhost enqueue + dlhost work: a job on a Redis Stream."""
+
+    def enqueue(self, manifest, **env):
+        return dlfix.run_dlhost(["enqueue", manifest], env=self.env(**env), cwd=self.work)
+
+    def start_worker(self, out, stats, **env):
+        args = [str(require_dlhost()), "work", "--out", str(out), "--progress", "none",
+                "--stats-json", str(stats)]
+        return subprocess.Popen(args, env=clean_env(self.env(**env)), cwd=self.work,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def test_workers_share_an_enqueued_job(self):
+        entries = self.files(72)
+        manifest = self.manifest(entries)
+        r = self.enqueue(manifest, DOWNLOAD_JOB="wjob")
+        self.assertRc(r, 0)
+        self.assertIn("job wjob: enqueued 72 files", r.stdout)
+        stats = [self.work / f"w{i}.json" for i in range(3)]
+        workers = [self.start_worker(self.out, s, DOWNLOAD_JOB="wjob") for s in stats]
+        for w in workers:
+            rc, err = self.finish(w)
+            self.assertEqual(rc, 0, err)
+        fetched = self.fetches()
+        self.assertEqual(len(fetched), len(entries))
+        self.assertEqual(max(fetched.values()), 1, "a file was downloaded twice")
+        self.assertVerified(entries)
+        shares = [self.load_json(s)["files"]["completed"] for s in stats]
+        self.assertEqual(sum(shares), len(entries))
+        self.assertGreater(sorted(shares)[-2], 0, f"only one worker got work: {shares}")
+        # every entry was acknowledged: nothing pending in the group
+        pending = self.redis.command_line("XPENDING", "dlhost:{wjob}:queue", "workers")
+        self.assertTrue(pending.startswith(b"*4\r\n:0\r\n"), pending)
+        # enqueueing again adds nothing; a worker then finds nothing to do
+        r = self.enqueue(manifest, DOWNLOAD_JOB="wjob")
+        self.assertRc(r, 0)
+        self.assertIn("already enqueued (72 files)", r.stdout)
+        mark = self.nginx.mark()
+        w = self.start_worker(self.out, self.work / "again.json", DOWNLOAD_JOB="wjob")
+        rc, err = self.finish(w)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.nginx.records_since(mark), [])
+
+    def test_a_dead_workers_entries_are_claimed(self):
+        entries = self.files(48)
+        manifest = self.manifest(entries)
+        self.assertRc(self.enqueue(manifest, DOWNLOAD_JOB="claim"), 0)
+        env = {"DOWNLOAD_JOB": "claim", "DOWNLOAD_LEASE_TTL": 1500}
+        victim = self.start_worker(self.out, self.work / "v.json", **env)
+        self.wait_for_requests(4)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate()
+        survivor = self.start_worker(self.out, self.work / "s.json", **env)
+        rc, err = self.finish(survivor)
+        self.assertEqual(rc, 0, err)
+        self.assertVerified(entries)
+        self.assertEqual(self.part_files(), [])
+        self.assertEqual(len(self.fetches()), len(entries))
+
+    def test_work_needs_an_enqueued_job(self):
+        r = dlfix.run_dlhost(["work", "--out", self.out], env=self.env(DOWNLOAD_JOB="nope"),
+                             cwd=self.work)
+        self.assertRc(r, 2)
+        self.assertIn("DOWNLOAD_JOB: job nope has no queue", r.stderr)
+        r = dlfix.run_dlhost(["work", "--out", self.out], env={"DOWNLOAD_JOB": "x"},
+                             cwd=self.work)
+        self.assertRc(r, 2)
+        self.assertIn("REDIS_URL", r.stderr)
+
+    def test_enqueue_refuses_a_bad_manifest(self):
+        manifest = self.manifest([{"url": self.nginx.url("a.bin"), "path": "../a.bin"}])
+        r = self.enqueue(manifest, DOWNLOAD_JOB="bad")
+        self.assertRc(r, 2)
+        self.assertIn(":1:", r.stderr)
+        self.assertNotIn(b"bad", self.redis.command_line("KEYS", "*"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,52 @@
+// The commands of the `dlhost` command line, one file each. Each returns an
+// exit status: 0 all done or present, 1 some file failed, 2 usage,
+// configuration, manifest or plugin error (nothing downloaded), 130
+// interrupted.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dlhost/host/coordination.hpp"
+#include "dlhost/host/job.hpp"
+#include "dlhost/host/redis_connection.hpp"
+#include "dlhost/host/settings.hpp"
+
+namespace dlhost::cli {
+
+namespace fs = std::filesystem;
+
+// Options shared by `run` and `work`.
+struct JobArgs {
+  std::string plugin;
+  std::string out;
+  std::string env_file;
+  std::string stats_json;
+  std::string progress = "auto";
+  bool verbose = false;
+  std::string job;       // --job (enqueue, work): overrides DOWNLOAD_JOB
+  std::string manifest;  // run, enqueue
+};
+
+int run_command(const JobArgs &args);
+int enqueue_command(const JobArgs &args);
+int work_command(const JobArgs &args);
+int plugins_command();
+
+// --- shared by the commands (job_setup.cpp) ---------------------------------
+
+int fail_usage(const std::string &message);
+// Settings from flags (--out, --plugin, --job), environment, .env, defaults.
+Settings resolve_settings(const JobArgs &args);
+// JobOptions from settings and flags; throws ConfigError.
+JobOptions job_options(const Settings &settings, const JobArgs &args);
+// REDIS_URL parsed; throws ConfigError naming REDIS_URL.
+RedisAddress parse_redis_setting(const Settings &settings);
+// Runs a job under the signal watcher and prints its report.
+int run_job(Job &job, const std::function<JobResult(Job &)> &body);
+// Maps the exceptions that mean "nothing was downloaded" to exit status 2.
+int guard_command(const std::function<int()> &command);
+
+}  // namespace dlhost::cli

@@ -1,0 +1,107 @@
+// What `run` and `work` share: settings, job options, the signal watcher and
+// the final report.
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "dlhost/host/manifest.hpp"
+#include "dlhost/host/plugin_loader.hpp"
+#include "dlhost/host/redis_connection.hpp"
+#include "signals.hpp"
+
+namespace dlhost::cli {
+namespace {
+
+void print_report(const JobResult &result) {
+  for (const auto &line : result.failures) std::fprintf(stderr, "failed: %s\n", line.c_str());
+  if (result.failures_not_kept) {
+    std::fprintf(stderr, "failed: ... and %llu more\n",
+                 static_cast<unsigned long long>(result.failures_not_kept));
+  }
+  if (!result.coordination_error.empty()) {
+    std::fprintf(stderr, "dlhost: coordination lost, stopped handing out files: %s\n",
+                 result.coordination_error.c_str());
+  }
+  if (!result.stats_write_error.empty()) {
+    std::fprintf(stderr, "dlhost: warning: %s\n", result.stats_write_error.c_str());
+  }
+  std::fprintf(stderr, "dlhost: %s\n", summary_line(result).c_str());
+}
+
+// Twice what the plugin can run at once (posts x files per post x paths, as
+// the multi-proxy plugin counts them), and at least 64.
+std::size_t outstanding_window(const Settings &settings) {
+  std::size_t paths = 1;
+  const auto list = nlohmann::json::parse(settings.get("PROXY_LIST"), nullptr, false);
+  if (list.is_array()) paths = std::max<std::size_t>(1, list.size());
+  const auto per_path = static_cast<std::size_t>(settings.get_int("PROXY_POST_LIMIT")) *
+                        static_cast<std::size_t>(settings.get_int("PROXY_ATTACHMENT_LIMIT"));
+  return std::max<std::size_t>(64, 2 * per_path * paths);
+}
+
+}  // namespace
+
+int fail_usage(const std::string &message) {
+  std::fprintf(stderr, "dlhost: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+Settings resolve_settings(const JobArgs &args) {
+  std::map<std::string, std::string> flags;
+  if (!args.out.empty()) flags["DOWNLOAD_DIR"] = args.out;
+  if (!args.plugin.empty()) flags["DOWNLOADER_PLUGIN"] = args.plugin;
+  if (!args.job.empty()) flags["DOWNLOAD_JOB"] = args.job;
+  std::optional<fs::path> env_file;
+  if (!args.env_file.empty()) env_file = args.env_file;
+  return Settings::resolve_from_process(flags, env_file);
+}
+
+JobOptions job_options(const Settings &settings, const JobArgs &args) {
+  JobOptions options;
+  options.out_dir = settings.get("DOWNLOAD_DIR");
+  options.plugin_config_json = settings.plugin_config_json();
+  options.skip_cache_ttl = std::chrono::seconds(settings.get_int("PROXY_SKIP_CACHE_TTL"));
+  options.progress = *parse_progress_mode(args.progress);
+  options.verbose = args.verbose;
+  if (!args.stats_json.empty()) options.stats_json = args.stats_json;
+  options.max_outstanding = outstanding_window(settings);
+  options.lease_ttl = std::chrono::milliseconds(settings.get_int("DOWNLOAD_LEASE_TTL"));
+  if (options.lease_ttl < std::chrono::seconds(1))
+    throw ConfigError("DOWNLOAD_LEASE_TTL: must be at least 1000 (ms)");
+  return options;
+}
+
+RedisAddress parse_redis_setting(const Settings &settings) {
+  try {
+    return parse_redis_url(settings.get("REDIS_URL"));
+  } catch (const std::invalid_argument &e) {
+    throw ConfigError(e.what());
+  }
+}
+
+int run_job(Job &job, const std::function<JobResult(Job &)> &body) {
+  SignalWatcher watcher(job);
+  const auto result = body(job);
+  print_report(result);
+  return result.exit_code;
+}
+
+int guard_command(const std::function<int()> &command) {
+  try {
+    return command();
+  } catch (const ConfigError &e) {
+    return fail_usage(e.what());
+  } catch (const ManifestError &e) {
+    return fail_usage(e.what());
+  } catch (const PluginError &e) {
+    return fail_usage(e.what());
+  } catch (const CoordinationError &e) {
+    return fail_usage(e.what());  // a backend unreachable at start: nothing downloaded
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "dlhost: error: %s\n", e.what());
+    return kExitSomeFailed;
+  }
+}
+
+}  // namespace dlhost::cli
