@@ -300,7 +300,10 @@ Settings Settings::resolve(const SettingInputs &inputs) {
     }
     const auto problem = validation_problem(spec, r.value);
     if (!problem.empty()) {
-      throw ConfigError(std::string(spec.name) + ": " + problem + ", got \"" + r.value + "\" (" +
+      // JSON settings carry passwords and tokens: never echo them.
+      const bool may_hold_secrets = spec.type == T::kJsonArray || spec.type == T::kJsonObject;
+      const std::string got = may_hold_secrets ? "" : ", got \"" + r.value + "\"";
+      throw ConfigError(std::string(spec.name) + ": " + problem + got + " (" +
                         describe_source(r.source, result.env_file_used_) + ")");
     }
     result.values_[spec.name] = std::move(r);

@@ -167,6 +167,7 @@ class ThroughEveryPath(MultiProxyCase):
         self.assertEqual(set(by_addr), {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.5"},
                          f"200s per address: {by_addr}")
         throttled = sum(1 for x in recs if x["status"] == 429)
+        self.assertGreater(throttled, 0, "the origin's limit was reached (else this proves nothing)")
         stats, proxies = self.stats_of(stats_path)
         self.assertEqual(sum(p["rate_limited"] for p in proxies.values()), throttled,
                          "the stats count every 429 the origin sent")
@@ -191,41 +192,43 @@ class ThroughEveryPath(MultiProxyCase):
         self.assertEqual(stats["files"]["completed"], 60)
 
     def test_proxy_killed_mid_run_loses_no_file(self):
+        # Slow answers (the fault server's /slow/, 0.3 s each) keep the job
+        # running long enough to kill one proxy in the middle of it. (nginx's
+        # limit_rate sends the first second's worth at once, so small files
+        # would not be slow.)
         victim = dlfix.Tinyproxy("127.0.0.4", workdir=self.class_tmp / "victim").start()
         self.addCleanup(victim.stop)
-        slow = dlfix.Nginx(self.data, workdir=self.class_tmp / "nginx-slow",
-                           extra_server="limit_rate 128k;").start()
-        self.addCleanup(slow.stop)
-        entries = self.files(90, 32 * 1024, "killed", per_group=3)
-        for e in entries:
-            e["url"] = slow.url(e["path"])
+        fs = dlfix.FaultServer().start()
+        self.addCleanup(fs.stop)
+        entries = []
+        for i in range(120):
+            name = f"killed/g{i // 3:02d}/f{i}.bin"
+            entries.append({"url": fs.url(f"slow/20000/{name}?delay=0.3"), "path": name,
+                            "group": f"killed-g{i // 3:02d}", **dlfix.expected(name, 20000)})
         stats_path = self.work / "stats.json"
-        job = self.spawn_job(self.manifest_of(entries), "--stats-json", stats_path,
+        job = self.spawn_job(self.manifest(entries), "--stats-json", stats_path,
                              env=self.env(DIRECT, victim.entry(), self.tps[0].entry(),
                                           PROXY_MAX_RETRIES=5))
         try:
             deadline = time.monotonic() + 60
             while job.running() and time.monotonic() < deadline:
-                done = sum(1 for x in slow.records(settle=0)
-                           if x["remote_addr"] == "127.0.0.4" and x["status"] == 200)
-                if done >= 4:
+                if sum(1 for x in fs.records() if x["client"] == "127.0.0.4") >= 2:
                     break
-                time.sleep(0.05)
+                time.sleep(0.02)
             self.assertTrue(job.running(), "the job ended before the proxy could be killed")
             victim.proc.kill()  # by its own pid
             victim.proc.wait(5)
+            killed_at = len(fs.records())
         finally:
             r = job.wait(120)
         self.assertRc(r, 0)
         self.assertVerified(entries)
-        recs = slow.records()
-        self.assertOneOkPerFile([x for x in recs if x["body_bytes"] == 32 * 1024],
-                                entries, lambda x: x["uri"])
-        by_addr = Counter(x["remote_addr"] for x in recs if x["status"] == 200)
-        self.assertGreater(by_addr["127.0.0.4"], 0)
+        self.assertLess(killed_at, 120, "the proxy was killed before the job was done")
+        recs = fs.records()
+        self.assertGreater(sum(1 for x in recs if x["client"] == "127.0.0.4"), 0)
         stats, proxies = self.stats_of(stats_path)
-        self.assertEqual(stats["files"]["completed"], 90)
-        self.assertEqual(sum(p["completed"] for p in proxies.values()), 90)
+        self.assertEqual(stats["files"]["completed"], 120)
+        self.assertEqual(sum(p["completed"] for p in proxies.values()), 120)
 
     # -- proxy authentication ---------------------------------------------------
 
@@ -278,6 +281,30 @@ class ThroughEveryPath(MultiProxyCase):
             self.assertNoSecret("Right-Pa55word", r)
             self.assertEqual({x["remote_addr"] for x in self.nginx.records_since(m)},
                              {"127.0.0.3"})
+
+    def test_wrong_socks5_password(self):
+        # microsocks refuses the user/password: the same verdict as a 407
+        secret = "Bad-S0cks-pass"
+        bad = {"url": f"socks5h://{self.socks.user}:{secret}@127.0.0.1:{self.socks.port}"}
+        pid = f"socks5h://127.0.0.1:{self.socks.port}"
+        entries = self.files(12, 2048, "sockauth", per_group=4)
+        manifest = self.manifest_of(entries)
+        for label, paths, rc in (("alone", [bad], 1), ("with a good path", [bad, DIRECT], 0)):
+            with self.subTest(label):
+                stats_path = self.work / f"stats-{rc}.json"
+                out = self.work / f"out-{rc}"
+                r = self.run_job(manifest, "--stats-json", stats_path, out=out,
+                                 env=self.env(*paths), timeout=60)
+                self.assertRc(r, rc)
+                self.assertIn(pid, r.stderr)
+                self.assertRegex(r.stderr, r"(?i)credential|authenticat")
+                self.assertNoSecret(secret, r, stats_path)
+                stats, proxies = self.stats_of(stats_path)
+                self.assertEqual(proxies[pid]["state"], "dead")
+                if rc == 0:
+                    self.assertVerified(entries, out=out)
+                else:
+                    self.assertEqual(self.files_under(out), [])
 
     # -- configuration errors ------------------------------------------------------
 

@@ -112,6 +112,20 @@ TEST(Classify, ProxyFaults) {
   EXPECT_FALSE(a.retryable);
   EXPECT_TRUE(a.proxy_fault);
 
+  for (long px : {static_cast<long>(CURLPX_USER_REJECTED), static_cast<long>(CURLPX_NO_AUTH)}) {
+    TransferOutcome socks = curl_failed(CURLE_PROXY);  // SOCKS5 user/password refused
+    socks.via_proxy = true;
+    socks.proxy_error = px;
+    Failure sf = classify(socks);
+    EXPECT_EQ(sf.kind, DLHOST_FAILURE_PROXY_AUTH) << px;
+    EXPECT_TRUE(sf.proxy_fault);
+    EXPECT_NE(sf.message.find("SOCKS5"), std::string::npos) << sf.message;
+  }
+  TransferOutcome socks_down = curl_failed(CURLE_PROXY);  // any other SOCKS failure
+  socks_down.via_proxy = true;
+  socks_down.proxy_error = CURLPX_REQUEST_FAILED;
+  EXPECT_EQ(classify(socks_down).kind, DLHOST_FAILURE_PROXY);
+
   TransferOutcome plain = http(407);  // plain-HTTP proxying answers 407 directly
   plain.via_proxy = true;
   EXPECT_EQ(classify(plain).kind, DLHOST_FAILURE_PROXY_AUTH);

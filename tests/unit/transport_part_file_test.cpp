@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -179,4 +180,40 @@ TEST_F(PartFileTest, FsyncCommitWorks) {
   ASSERT_TRUE(f.write("abc", 3));
   EXPECT_EQ(f.commit(3, "", nullptr), CommitResult::kOk);
   EXPECT_EQ(read_all(dest_), "abc");
+}
+
+// Large files are hashed on the shared HashWorker thread a buffer at a time:
+// interleaved files keep their own order, a kept .part resumes, and a
+// PartFile is reusable afterwards.
+TEST_F(PartFileTest, InterleavedLargeFilesHashOffThread) {
+  const size_t kSize = 3 * 1024 * 1024 + 4097;
+  std::string data[3] = {payload(kSize), payload(kSize + 1), payload(kSize + 2)};
+  data[1][5] = 'x';  // three different contents
+  data[2][kSize / 2] = 'y';
+  PartFile f[3];
+  size_t pos[3] = {0, 0, 0};
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(f[i].open(dest_ + std::to_string(i), false));
+  for (size_t step = 0; pos[0] < data[0].size() || pos[2] < data[2].size(); ++step) {
+    for (int i = 0; i < 3; ++i) {
+      size_t n = std::min(data[i].size() - pos[i], step % 2 ? size_t{512 * 1024} : size_t{16411});
+      ASSERT_TRUE(f[i].write(data[i].data() + pos[i], n));
+      pos[i] += n;
+    }
+    if (step == 7) {  // interrupt file 1 and resume it
+      f[1].keep();
+      ASSERT_TRUE(f[1].open(dest_ + "1", /*resume=*/true));
+      ASSERT_EQ(f[1].size(), pos[1]);
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    std::string msg;
+    EXPECT_EQ(f[i].commit(static_cast<int64_t>(data[i].size()), Sha256::hex_of(data[i]), &msg),
+              CommitResult::kOk)
+        << msg;
+    EXPECT_EQ(read_all(dest_ + std::to_string(i)), data[i]);
+  }
+  ASSERT_TRUE(f[0].open(dest_ + "small", false));  // reused for a small file
+  ASSERT_TRUE(f[0].write("abc", 3));
+  std::string msg;
+  EXPECT_EQ(f[0].commit(3, Sha256::hex_of("abc"), &msg), CommitResult::kOk) << msg;
 }

@@ -37,10 +37,17 @@ Failure classify_status(const TransferOutcome &o, const std::string &url) {
   return f;
 }
 
+// A SOCKS5 proxy that refused our user/password, or wants credentials we lack.
+bool socks_auth_rejected(const TransferOutcome &o) {
+  return o.code == CURLE_PROXY &&
+         (o.proxy_error == CURLPX_USER_REJECTED || o.proxy_error == CURLPX_NO_AUTH);
+}
+
 Failure classify_proxy(const TransferOutcome &o, const std::string &url) {
-  if (o.connect_code == 407) {
+  if (o.connect_code == 407 || socks_auth_rejected(o)) {
     Failure f = make(DLHOST_FAILURE_PROXY_AUTH, false,
-                     "proxy rejected its credentials (CONNECT 407) for " + url);
+                     std::string("proxy rejected its credentials (") +
+                         (o.connect_code == 407 ? "CONNECT 407" : "SOCKS5") + ") for " + url);
     f.proxy_fault = true;
     return f;
   }
@@ -98,6 +105,7 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.code = code;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &o.http_status);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &o.connect_code);
+  curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &o.proxy_error);
   curl_off_t total_us = 0;
   curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
   o.elapsed_ms = total_us / 1000;

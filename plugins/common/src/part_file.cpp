@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -36,10 +37,13 @@ bool equal_hex(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-PartFile::PartFile() : buf_(new char[kBufferSize]) {}
+PartFile::PartFile() {
+  bufs_[0].reset(new char[kBufferSize]);
+}
 
 PartFile::~PartFile() {
   keep();
+  wait_hashes();
 }
 
 bool PartFile::fail(std::string_view what, int err) {
@@ -48,6 +52,7 @@ bool PartFile::fail(std::string_view what, int err) {
 }
 
 void PartFile::close_fd() {
+  wait_hashes();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   buf_used_ = 0;
@@ -76,11 +81,11 @@ bool PartFile::open(std::string dest_path, bool resume, bool fsync_on_commit, bo
 
 bool PartFile::hash_existing_prefix() {
   for (;;) {
-    ssize_t n = ::read(fd_, buf_.get(), kBufferSize);
+    ssize_t n = ::read(fd_, buf(), kBufferSize);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail("cannot read", errno);
     if (n == 0) return true;  // the offset now sits at the end: appends follow
-    if (hash_) sha_.update(buf_.get(), static_cast<size_t>(n));
+    if (hash_) sha_.update(buf(), static_cast<size_t>(n));
     size_ += static_cast<uint64_t>(n);
   }
 }
@@ -96,15 +101,38 @@ bool PartFile::write_all(const char *data, size_t len) {
   return true;
 }
 
-// Hashing happens here, on the way out of the buffer: a small file is hashed
-// and written by whichever thread commits it (legacy commits on a second
-// thread, overlapping the next download), a large one as it streams.
+// Hashing happens on the way out of the buffer. flush() hashes in place: a
+// small file is hashed and written by whichever thread commits it (legacy
+// commits on a second thread, overlapping the next download).
 bool PartFile::flush() {
+  wait_hashes();  // earlier buffers first: the updates keep their order
   if (buf_used_ == 0) return true;
-  if (hash_) sha_.update(buf_.get(), buf_used_);
-  bool ok = write_all(buf_.get(), buf_used_);
+  if (hash_) sha_.update(buf(), buf_used_);
+  bool ok = write_all(buf(), buf_used_);
   buf_used_ = 0;
   return ok;
+}
+
+// A full buffer while the file streams: the HashWorker hashes it while this
+// thread writes it, then filling goes on in the other buffer (once that one's
+// own hash is done).
+bool PartFile::flush_full() {
+  if (!hash_) return flush();
+  const int next = cur_ ^ 1;
+  if (!bufs_[next]) bufs_[next].reset(new char[kBufferSize]);
+  HashWorker &worker = HashWorker::shared();
+  worker.post(jobs_[cur_], sha_, buf(), buf_used_);
+  bool ok = write_all(buf(), buf_used_);
+  buf_used_ = 0;
+  worker.wait(jobs_[next]);
+  cur_ = next;
+  return ok;
+}
+
+void PartFile::wait_hashes() {
+  for (HashJob &job : jobs_) {
+    if (!job.done()) HashWorker::shared().wait(job);
+  }
 }
 
 bool PartFile::write(const void *data, size_t len) {
@@ -114,17 +142,22 @@ bool PartFile::write(const void *data, size_t len) {
   }
   const char *p = static_cast<const char *>(data);
   size_ += len;
-  if (buf_used_ + len > kBufferSize && !flush()) return false;
-  if (len >= kBufferSize) {  // too big to buffer: hash and write through
-    if (hash_) sha_.update(p, len);
-    return write_all(p, len);
+  if (!hash_ && len >= kBufferSize) {  // nothing to hash: write big chunks through
+    return flush() && write_all(p, len);
   }
-  std::memcpy(buf_.get() + buf_used_, p, len);
-  buf_used_ += len;
+  while (len > 0) {
+    size_t n = std::min(len, kBufferSize - buf_used_);
+    std::memcpy(buf() + buf_used_, p, n);
+    buf_used_ += n;
+    p += n;
+    len -= n;
+    if (buf_used_ == kBufferSize && !flush_full()) return false;
+  }
   return true;
 }
 
 bool PartFile::restart() {
+  wait_hashes();
   buf_used_ = 0;
   size_ = resumed_ = 0;
   sha_.reset();

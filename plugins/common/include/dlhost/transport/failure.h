@@ -1,7 +1,9 @@
 // What went wrong with a finished transfer, in the ABI's terms.
 //
 // classify() maps the raw facts of one attempt (CURLcode, HTTP status, the
-// proxy's CONNECT answer, our own write/verify flags) onto a dlhost_failure,
+// proxy's CONNECT answer or SOCKS error, our own write/verify flags) onto a
+// dlhost_failure (a SOCKS5 proxy refusing our user/password, or asking for
+// credentials we do not have, is PROXY_AUTH like a 407),
 // says whether another attempt could help (retryable), whether the origin
 // asked us to slow down (rate_limited), whether the proxy is to blame
 // (proxy_fault, counts against its health), and writes a one-line message
@@ -29,6 +31,7 @@ struct TransferOutcome {
   CURLcode code = CURLE_OK;
   long http_status = 0;   // CURLINFO_RESPONSE_CODE (last response)
   long connect_code = 0;  // CURLINFO_HTTP_CONNECTCODE (proxy CONNECT answer)
+  long proxy_error = 0;   // CURLINFO_PROXY_ERROR (a CURLproxycode: why SOCKS failed)
   bool via_proxy = false;
   std::string url;         // as requested; shown redacted
   std::string curl_error;  // libcurl's error buffer text, may be empty

@@ -6,10 +6,14 @@
 // descriptor with write(2); every byte is fed to SHA-256 as it leaves the
 // buffer, so the data is never read back. A file that fits the buffer is
 // hashed and written only at commit(), so the thread that commits does that
-// work (legacy uses this to overlap it with the next download). open(..., resume=true) continues an
-// existing .part: its prefix is hashed once, then new bytes are appended
-// (the caller asks the server for a Range starting at size()). If the server
-// ignores the Range, restart() empties the file and the hash.
+// work (legacy uses this to overlap it with the next download). A larger
+// file is hashed on the shared HashWorker thread one full buffer at a time
+// while this thread writes that buffer and fills a second one (two buffers,
+// the second allocated on first need), so the hash runs on another core.
+// open(..., resume=true) continues an existing .part: its prefix is hashed
+// once, then new bytes are appended (the caller asks the server for a Range
+// starting at size()). If the server ignores the Range, restart() empties the
+// file and the hash.
 // commit() flushes, checks size and sha256, optionally fsyncs, and renames
 // onto the destination atomically; a file that fails the check is deleted, so
 // nothing wrong is ever left at the destination or kept for a later resume.
@@ -22,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "dlhost/transport/hash_worker.h"
 #include "dlhost/transport/sha256.h"
 
 namespace dlhost::transport {
@@ -71,6 +76,9 @@ class PartFile {
 
  private:
   bool flush();
+  bool flush_full();
+  void wait_hashes();
+  char *buf() { return bufs_[cur_].get(); }
   bool write_all(const char *data, size_t len);
   bool hash_existing_prefix();
   bool fail(std::string_view what, int err);
@@ -78,7 +86,9 @@ class PartFile {
   bool sync_and_close(std::string *message);
 
   int fd_ = -1;
-  std::unique_ptr<char[]> buf_;
+  std::unique_ptr<char[]> bufs_[2];  // being filled: bufs_[cur_]
+  HashJob jobs_[2];                  // a pending hash of that buffer
+  int cur_ = 0;
   size_t buf_used_ = 0;
   uint64_t size_ = 0;
   uint64_t resumed_ = 0;
