@@ -16,7 +16,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libhiredis-dev nlohmann-json3-dev libboost-dev
   libcli11-dev libspdlog-dev libgtest-dev
   nginx-light tinyproxy microsocks redis-server aria2 curl python3
-  abigail-tools clang-format
+  abigail-tools clang-format openssl ca-certificates binutils
 )
 
 missing=()

@@ -12,11 +12,19 @@ bash scripts/setup.sh
 cmake --build "$BUILD_DIR"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 "$@"
 
-# ---------------------------------------------------------------------------
-# SANITIZER BUILD (to come): a second build with ASan+UBSan running the same
-# tests, e.g.
-#   cmake -S . -B build-asan -G Ninja -DDLHOST_SANITIZE=address,undefined
-#   cmake --build build-asan
-#   ctest --test-dir build-asan --output-on-failure -j2 "$@"
-# and a ThreadSanitizer one (-DDLHOST_SANITIZE=thread) into build-tsan.
-# ---------------------------------------------------------------------------
+# Sanitizer builds, the same ctest suites: everything under ASan+UBSan; under
+# TSan, what runs threads (the plugins' event loops and workers, the host's
+# renew/signal threads) — the unit, ABI and integration tests. Set
+# DLHOST_SANITIZERS=0 to skip them locally.
+if [[ "${DLHOST_SANITIZERS:-1}" != 0 ]]; then
+  for san in address,undefined thread; do
+    dir="$BUILD_DIR-${san%%,*}"
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DDLHOST_SANITIZE="$san" -DDLHOST_BUILD_BENCH=OFF
+    cmake --build "$dir"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      ctest --test-dir "$dir" --output-on-failure -j2 "$@"
+  done
+fi

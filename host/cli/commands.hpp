@@ -28,12 +28,26 @@ struct JobArgs {
   bool verbose = false;
   std::string job;       // --job (enqueue, work): overrides DOWNLOAD_JOB
   std::string manifest;  // run, enqueue
+  std::string status;    // --status HOST:PORT (run, work)
+};
+
+// `dlhost compare`.
+struct CompareArgs {
+  std::string a, b;
+  std::string out = "compare";
+  std::string env_file;
+  std::string progress = "auto";
+  bool verbose = false;
+  std::string manifest;
 };
 
 int run_command(const JobArgs &args);
 int enqueue_command(const JobArgs &args);
 int work_command(const JobArgs &args);
 int plugins_command();
+int compare_command(const CompareArgs &args);        // compare_command.cpp
+int check_config_command(const JobArgs &args);       // check_config_command.cpp
+int conformance_command(const std::string &plugin);  // conformance_command.cpp
 
 // --- shared by the commands (job_setup.cpp) ---------------------------------
 
@@ -44,8 +58,15 @@ Settings resolve_settings(const JobArgs &args);
 JobOptions job_options(const Settings &settings, const JobArgs &args);
 // REDIS_URL parsed; throws ConfigError naming REDIS_URL.
 RedisAddress parse_redis_setting(const Settings &settings);
-// Runs a job under the signal watcher and prints its report.
-int run_job(Job &job, const std::function<JobResult(Job &)> &body);
+// Runs a job under the signal watcher (and the status server when
+// `status_address` is set) and prints its report.
+int run_job(Job &job, const JobOptions &options, const std::string &status_address,
+            const std::function<JobResult(Job &)> &body);
+// Failures, warnings and the summary line on stderr; `label` names the run
+// ("a (legacy)") when there is more than one.
+void print_report(const JobResult &result, const std::string &label = {});
+// The --help footer: every setting with its default (settings_help.cpp).
+std::string settings_help();
 // Maps the exceptions that mean "nothing was downloaded" to exit status 2.
 int guard_command(const std::function<int()> &command);
 

@@ -1,5 +1,5 @@
-// What `run` and `work` share: settings, job options, the signal watcher and
-// the final report.
+// What `run`, `work` and `compare` share: settings, job options, the signal
+// watcher, the status server and the final report.
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -8,12 +8,13 @@
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
 #include "dlhost/host/redis_connection.hpp"
+#include "dlhost/host/status_server.hpp"
 #include "signals.hpp"
 
 namespace dlhost::cli {
-namespace {
 
-void print_report(const JobResult &result) {
+void print_report(const JobResult &result, const std::string &label) {
+  const std::string prefix = label.empty() ? "dlhost: " : "dlhost: " + label + ": ";
   for (const auto &line : result.failures) std::fprintf(stderr, "failed: %s\n", line.c_str());
   if (result.failures_not_kept) {
     std::fprintf(stderr, "failed: ... and %llu more\n",
@@ -26,8 +27,10 @@ void print_report(const JobResult &result) {
   if (!result.stats_write_error.empty()) {
     std::fprintf(stderr, "dlhost: warning: %s\n", result.stats_write_error.c_str());
   }
-  std::fprintf(stderr, "dlhost: %s\n", summary_line(result).c_str());
+  std::fprintf(stderr, "%s%s\n", prefix.c_str(), summary_line(result).c_str());
 }
+
+namespace {
 
 // Twice what the plugin can run at once (posts x files per post x paths, as
 // the multi-proxy plugin counts them). Alone, at least 64, so a plugin that
@@ -71,6 +74,8 @@ JobOptions job_options(const Settings &settings, const JobArgs &args) {
   if (!args.stats_json.empty()) options.stats_json = args.stats_json;
   options.max_outstanding = outstanding_window(settings);
   options.lease_ttl = std::chrono::milliseconds(settings.get_int("DOWNLOAD_LEASE_TTL"));
+  options.interrupt_grace =
+      std::chrono::milliseconds(settings.get_int("DOWNLOAD_INTERRUPT_GRACE"));
   if (options.lease_ttl < std::chrono::seconds(1))
     throw ConfigError("DOWNLOAD_LEASE_TTL: must be at least 1000 (ms)");
   return options;
@@ -84,8 +89,18 @@ RedisAddress parse_redis_setting(const Settings &settings) {
   }
 }
 
-int run_job(Job &job, const std::function<JobResult(Job &)> &body) {
-  SignalWatcher watcher(job);
+int run_job(Job &job, const JobOptions &options, const std::string &status_address,
+            const std::function<JobResult(Job &)> &body) {
+  std::unique_ptr<StatusServer> status;
+  if (!status_address.empty()) {
+    status = std::make_unique<StatusServer>(
+        status_address,
+        StatusServer::Handlers{[&job] { return job.stats_now(); },
+                               [&job] { return job.health_now(); }});
+    std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n",
+                 status->url().c_str());
+  }
+  SignalWatcher watcher(job, options.interrupt_grace);
   const auto result = body(job);
   print_report(result);
   return result.exit_code;

@@ -1,7 +1,7 @@
 // dlhost: the command line in front of the job engine.
 //
 // It only parses arguments and dispatches to one command each (run, enqueue,
-// work, plugins); flags map onto settings (--out -> DOWNLOAD_DIR, --plugin ->
+// work, compare, check-config, plugins); flags map onto settings (--out -> DOWNLOAD_DIR, --plugin ->
 // DOWNLOADER_PLUGIN, --job -> DOWNLOAD_JOB), so flags win over environment and
 // .env. Everything else lives in dlhost-engine.
 #include <CLI/CLI.hpp>
@@ -28,6 +28,39 @@ void add_job_options(CLI::App &run, JobArgs &args) {
                  "auto (bar on a terminal, else plain), bar, plain (a line every 5 s) or none")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   run.add_flag("-v,--verbose", args.verbose, "print one line per finished file");
+  run.add_option("--status", args.status,
+                 "serve live status while the job runs at HOST:PORT: / (page), /stats, /health, "
+                 "/metrics (Prometheus). PORT alone = 127.0.0.1:PORT; only an IP address written "
+                 "here (e.g. 0.0.0.0:8080) listens beyond loopback; host names are refused");
+  run.footer(settings_help());
+}
+
+void add_compare_options(CLI::App &cmd, CompareArgs &args) {
+  cmd.add_option("--a", args.a, "plugin A: name (legacy, multi-proxy) or path to a .so")
+      ->required();
+  cmd.add_option("--b", args.b, "plugin B: name or path")->required();
+  cmd.add_option("--out", args.out, "runs go to OUT/a and OUT/b (default ./compare)");
+  cmd.add_option("--env-file", args.env_file,
+                 "read settings from this file instead of ./.env (it must exist)");
+  cmd.add_option("--progress", args.progress, "auto, bar, plain or none (as for run)")
+      ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+  cmd.add_flag("-v,--verbose", args.verbose, "print one line per finished file");
+  cmd.add_option("manifest", args.manifest, "the manifest both runs download (a file)")
+      ->required();
+  cmd.footer(settings_help() +
+             "\ncompare: 0 only when both runs succeed and the outputs are identical byte for "
+             "byte (.dlhost/ ignored); 1 otherwise. Always in-process coordination.");
+}
+
+void add_check_config_options(CLI::App &cmd, JobArgs &args) {
+  cmd.add_option("--plugin", args.plugin,
+                 "check against this plugin (name or path); overrides DOWNLOADER_PLUGIN");
+  cmd.add_option("--out", args.out, "overrides DOWNLOAD_DIR");
+  cmd.add_option("--env-file", args.env_file,
+                 "read settings from this file instead of ./.env (it must exist)");
+  cmd.footer(settings_help() +
+             "\ncheck-config: 0 valid, 2 invalid (one line naming the setting). Passwords in "
+             "PROXY_LIST and REDIS_URL and credential headers in DOWNLOAD_HEADERS print as ***.");
 }
 
 void add_manifest_argument(CLI::App &cmd, JobArgs &args) {
@@ -53,6 +86,7 @@ int main(int argc, char **argv) {
   auto *enqueue = app.add_subcommand(
       "enqueue", "put a manifest's files on the job's Redis Stream for `dlhost work` (REDIS_URL)");
   add_settings_options(*enqueue, enqueue_args);
+  enqueue->footer(settings_help());
   add_job_name_option(*enqueue, enqueue_args,
                       "the job's name in Redis; overrides DOWNLOAD_JOB (default: from the "
                       "manifest's content)");
@@ -62,8 +96,21 @@ int main(int argc, char **argv) {
   add_job_options(*work, work_args);
   add_job_name_option(*work, work_args,
                       "the job to work on (as enqueue printed it); overrides DOWNLOAD_JOB");
+  CompareArgs compare_args;
+  auto *compare = app.add_subcommand(
+      "compare", "run a manifest with plugin A and with plugin B and compare the results");
+  add_compare_options(*compare, compare_args);
+  JobArgs check_args;
+  auto *check_config = app.add_subcommand(
+      "check-config",
+      "print every setting's value and source, and validate them with the plugin (no download)");
+  add_check_config_options(*check_config, check_args);
   auto *plugins = app.add_subcommand(
       "plugins", "list built-in and discovered plugins: name, version, ABI, path");
+  std::string conformance_plugin;
+  auto *conformance = app.add_subcommand(
+      "conformance", "check a plugin against the ABI contract (PASS/FAIL per check)");
+  conformance->add_option("plugin", conformance_plugin, "plugin name or path to a .so")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -74,5 +121,8 @@ int main(int argc, char **argv) {
   if (enqueue->parsed()) return enqueue_command(enqueue_args);
   if (work->parsed()) return work_command(work_args);
   if (plugins->parsed()) return plugins_command();
+  if (compare->parsed()) return compare_command(compare_args);
+  if (check_config->parsed()) return check_config_command(check_args);
+  if (conformance->parsed()) return conformance_command(conformance_plugin);
   return kExitUsage;
 }

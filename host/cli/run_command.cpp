@@ -32,7 +32,7 @@ int run_command(const JobArgs &args) {
     const auto manifest = ManifestSource::open(args.manifest);
     const auto options = job_options(settings, args);
     Job job(options, plugin, make_coordinator(settings, manifest, options.out_dir));
-    return run_job(job, [&](Job &j) { return j.run(manifest); });
+    return run_job(job, options, args.status, [&](Job &j) { return j.run(manifest); });
   });
 }
 

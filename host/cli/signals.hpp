@@ -2,14 +2,18 @@
 //
 // SIGINT/SIGTERM are blocked in every thread before any thread is started
 // (plugin threads inherit the mask) and received by one watcher thread with
-// sigwait(), which may then call ordinary code (Job::interrupt). A second
-// signal exits at once.
+// sigwait(), which may then call ordinary code. The first signal stops
+// handing out files and gives the running ones DOWNLOAD_INTERRUPT_GRACE to
+// finish (Job::interrupt); the second cancels them at once (Job::stop_now);
+// either way the job ends normally, prints its summary and exits 130. A third
+// signal, for a plugin that does not honour cancel, exits on the spot.
 #pragma once
 
 #include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -37,7 +41,7 @@ inline void block_job_signals() {
 // the Job it interrupts, so it is joined before the Job is destroyed.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(Job &job) : set_(job_signals()) {
+  SignalWatcher(Job &job, std::chrono::milliseconds grace) : set_(job_signals()), grace_(grace) {
     thread_ = std::thread([this, &job] { loop(job); });
   }
   ~SignalWatcher() {
@@ -53,15 +57,27 @@ class SignalWatcher {
       int sig = 0;
       if (sigwait(&set_, &sig) != 0 || done_) return;
       if (sig == SIGUSR1) continue;
-      if (++signals > 1) _exit(kExitInterrupted);
-      std::fputs("\ndlhost: interrupted, stopping transfers (.part files are kept)\n", stderr);
-      job.interrupt();
+      ++signals;
+      if (signals == 1) {
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "dlhost: interrupted: no new files; running transfers get %.1f s to finish "
+                      "(interrupt again to stop now; .part files are kept)",
+                      std::chrono::duration<double>(grace_).count());
+        job.notice(line);
+        job.interrupt();
+      } else if (signals == 2) {
+        job.notice("dlhost: stopping now (.part files are kept)");
+        job.stop_now();
+      } else {
+        _exit(kExitInterrupted);
+      }
     }
   }
   sigset_t set_;
+  std::chrono::milliseconds grace_;
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
-
 
 }  // namespace dlhost::cli

@@ -65,7 +65,7 @@ int work_command(const JobArgs &args) {
     }
     RedisStreamSource source(address, job_name, options.lease_ttl * 2);
     Job job(options, plugin, coordinator);
-    return run_job(job, [&](Job &j) { return j.run(source); });
+    return run_job(job, options, args.status, [&](Job &j) { return j.run(source); });
   });
 }
 

@@ -35,6 +35,7 @@ struct Task {
   Lease lease;
   std::uint64_t bytes_done = 0;
   std::string receipt;  // the work source's, acknowledged once settled
+  bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
 };
 
 const char *failure_text(dlhost_failure failure) {
@@ -89,6 +90,13 @@ struct Job::State {
   SteadyClock::time_point started;
 
   std::atomic<bool> interrupted{false};
+  // After interrupt(), running transfers may finish until this deadline
+  // (steady clock ticks); stop_now() or the deadline cancels them.
+  std::atomic<SteadyClock::rep> drain_deadline{0};
+  std::atomic<bool> cancel_now{false};
+  // Held to call into the instance from other threads (progress, status
+  // server) and to destroy it, so neither outlives the other.
+  std::mutex instance_mutex;
   std::atomic<bool> coordination_lost{false};
   std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0}, deferred{0};
   std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
@@ -120,6 +128,7 @@ struct Job::State {
   std::thread renew_thread;
 
   std::unordered_set<std::uint64_t> seen_paths;
+  fs::path last_created_dir;  // see create_parent()
   std::uint64_t duplicates = 0;
   // Files another worker held a lease on when we reached them: revisited at
   // the end, so a file of a worker that died is taken over once its lease
@@ -159,6 +168,7 @@ struct Job::State {
       auto it = in_flight.find(e.task_id);
       if (it == in_flight.end()) return;
       update_bytes_locked(it->second, e.bytes_done);
+      it->second.started = true;
       if (e.type == DLHOST_EVENT_RETRYING && options.verbose) key = it->second.key;
     }
     if (key.empty()) return;
@@ -483,7 +493,7 @@ struct Job::State {
       }
       const auto dest = out_dir / entry.path;
       std::error_code ec;
-      fs::create_directories(dest.parent_path(), ec);
+      create_parent(dest, ec);
       if (ec) {
         fail_before_submit(entry, lease,
                            "cannot create " + dest.parent_path().string() + ": " + ec.message());
@@ -491,6 +501,16 @@ struct Job::State {
       }
       submit_with_backpressure(entry, lease, dest);
     }
+  }
+
+  // create_directories() costs several stat calls even when the directory
+  // exists; manifests list the files of one directory together, so the last
+  // directory made is remembered and not made again.
+  void create_parent(const fs::path &dest, std::error_code &ec) {
+    fs::path parent = dest.parent_path();
+    if (parent == last_created_dir) return;
+    fs::create_directories(parent, ec);
+    if (!ec) last_created_dir = std::move(parent);
   }
 
   void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
@@ -587,10 +607,47 @@ struct Job::State {
 
   bool stopping() const { return interrupted || coordination_lost; }
 
+  bool cancel_due() const {
+    if (cancel_now) return true;
+    return interrupted && SteadyClock::now().time_since_epoch().count() >= drain_deadline;
+  }
+
+  // The plugin's stats() or health() JSON from any thread; empty once the
+  // instance is gone.
+  std::string plugin_json(bool health) {
+    std::lock_guard lock(instance_mutex);
+    if (!instance) return {};
+    std::string error;
+    return health ? instance->health_json(error) : instance->stats_json(error);
+  }
+
+  void destroy_instance() {
+    std::lock_guard lock(instance_mutex);
+    instance.reset();  // destroy(): no callback runs after this
+  }
+
+  // After interrupt(): files the plugin holds but has not started are
+  // cancelled at once (no new file); started ones run on until the deadline.
+  void cancel_not_started() {
+    std::vector<std::uint64_t> ids;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto &[id, task] : in_flight) {
+        if (!task.started) ids.push_back(id);
+      }
+    }
+    for (const auto id : ids) instance->cancel(id);
+  }
+
   void wait_until_idle() {
-    while (!interrupted) {
+    bool queue_cancelled = false;
+    while (!cancel_due()) {
+      if (interrupted && !queue_cancelled) {
+        cancel_not_started();
+        queue_cancelled = true;
+      }
       drain_coordinator_work();
-      if (instance->wait(kWaitSliceMs) == DLHOST_OK) return;
+      if (wait_slice()) return;
     }
   }
 
@@ -598,8 +655,20 @@ struct Job::State {
     instance->cancel(DLHOST_TASK_ALL);
     const auto deadline = SteadyClock::now() + options.cancel_grace;
     while (SteadyClock::now() < deadline) {
-      if (instance->wait(kWaitSliceMs) == DLHOST_OK) break;
+      if (wait_slice()) break;
     }
+  }
+
+  // One wait() slice; true when idle. A broken wait() (it threw, or returned
+  // a status other than OK/TIMEOUT) must neither spin nor hang the job: the
+  // host's own count of tasks without a terminal event decides instead.
+  bool wait_slice() {
+    const auto status = instance->wait(kWaitSliceMs);
+    if (status == DLHOST_OK) return true;
+    if (status == DLHOST_E_TIMEOUT) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWaitSliceMs));
+    std::lock_guard lock(mutex);
+    return in_flight.empty();
   }
 
   // --- the renew thread -------------------------------------------------
@@ -673,6 +742,8 @@ Job::Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
   state_->options = std::move(options);
   state_->plugin = std::move(plugin);
   state_->coordinator = std::move(coordinator);
+  state_->progress =
+      std::make_unique<Progress>(state_->options.progress, state_->options.verbose);
 }
 
 Job::~Job() {
@@ -680,7 +751,7 @@ Job::~Job() {
   // state before its members are destroyed: destroy() guarantees no more
   // plugin callbacks.
   state_->stop_renewing();
-  state_->instance.reset();
+  state_->destroy_instance();
 }
 
 void Job::interrupt() {
@@ -688,9 +759,39 @@ void Job::interrupt() {
     // Set under the lock so a submitter between its predicate check and its
     // sleep cannot miss the wake-up.
     std::lock_guard lock(state_->mutex);
+    if (!state_->interrupted) {
+      const auto deadline = SteadyClock::now() + state_->options.interrupt_grace;
+      state_->drain_deadline = deadline.time_since_epoch().count();
+    }
     state_->interrupted = true;
   }
   state_->terminal_cv.notify_all();
+}
+
+void Job::stop_now() {
+  state_->cancel_now = true;
+  interrupt();
+}
+
+nlohmann::ordered_json Job::stats_now() {
+  State &s = *state_;
+  RunTotals totals;
+  totals.plugin = s.plugin->id();
+  totals.plugin_version = s.plugin->version();
+  const auto snap = s.sample();
+  totals.elapsed_s = snap.elapsed_s;
+  totals.files = {snap.total, snap.completed, snap.skipped, snap.failed, snap.deferred};
+  totals.bytes = snap.bytes;
+  totals.interrupted = s.interrupted;
+  return build_stats_document(totals, s.plugin_json(false), "");
+}
+
+void Job::notice(std::string_view line) {
+  state_->progress->message(line);
+}
+
+std::string Job::health_now() {
+  return state_->plugin_json(true);
 }
 
 JobResult Job::run(const ManifestSource &manifest) {
@@ -712,27 +813,26 @@ JobResult Job::run(WorkSource &source) {
   if (ec)
     throw ConfigError("DOWNLOAD_DIR: cannot create " + s.out_dir.string() + ": " + ec.message());
 
-  s.progress = std::make_unique<Progress>(s.options.progress, s.options.verbose);
   s.instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
                                                 &State::on_event_thunk, &s);
   if (const auto st = s.instance->start(); st != DLHOST_OK) {
     throw PluginError("plugin " + s.plugin->path().string() +
                       ": start() failed: " + status_text(st));
   }
-  s.progress->start([&s] { return s.sample(); });
+  s.progress->start([&s] { return s.sample(); }, [&s] { return s.plugin_json(false); });
   s.start_renewing();
 
   s.pump(source);
   s.wait_until_idle();
   if (s.interrupted) s.cancel_and_wait();
 
+  s.progress->stop();  // idle now: the final frame, with the plugin's last stats
   s.stop_renewing();
   std::string stats_error;
   const std::string plugin_stats = s.instance->stats_json(stats_error);
-  s.instance.reset();  // destroy(): no callback runs after this
+  s.destroy_instance();
   s.drain_coordinator_work();
   s.publish_totals_and_flush();
-  s.progress->stop();
 
   JobResult result;
   result.totals.plugin = s.plugin->id();

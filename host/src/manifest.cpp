@@ -183,26 +183,28 @@ bool ManifestReader::next(ManifestEntry &entry) {
 }
 
 void ManifestReader::parse_json_line(std::string_view line, ManifestEntry &entry) const {
-  const auto j = nlohmann::json::parse(line, nullptr, false);
+  // Not const: the string fields are moved out of the parsed object, not copied.
+  auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) fail("not a valid JSON object");
+  // True when the key is present and not null.
   auto string_field = [&](const char *key, std::string &out, bool required) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) {
       if (required) fail(std::string("\"") + key + "\" is required");
-      return;
+      return false;
     }
     if (!it->is_string()) fail(std::string("\"") + key + "\" must be a string");
-    out = it->get<std::string>();
+    out = std::move(it->get_ref<std::string &>());
+    return true;
   };
   string_field("url", entry.url, true);
-  string_field("path", entry.path, false);
+  const bool has_path = string_field("path", entry.path, false);
   string_field("group", entry.group, false);
-  string_field("sha256", entry.sha256, false);
-  if (!entry.sha256.empty() || (j.contains("sha256") && j["sha256"].is_string())) {
+  if (string_field("sha256", entry.sha256, false)) {
     if (!is_sha256_hex(entry.sha256)) {
       fail("\"sha256\" must be 64 hex digits: " + entry.sha256);
     }
-    entry.sha256 = lowercase(entry.sha256);
+    entry.sha256 = lowercase(std::move(entry.sha256));
   }
   if (const auto it = j.find("size"); it != j.end() && !it->is_null()) {
     if (!it->is_number_integer()) fail("\"size\" must be an integer");
@@ -216,14 +218,14 @@ void ManifestReader::parse_json_line(std::string_view line, ManifestEntry &entry
     }
   }
   if (auto problem = url_problem(entry.url)) fail(*problem);
-  if (j.contains("path") && !j["path"].is_null()) {
+  if (has_path) {
     if (auto why = unsafe_path_reason(entry.path))
       fail("\"path\" " + *why + ": " + printable(entry.path));
   }
 }
 
 void ManifestReader::parse_url_line(std::string_view line, ManifestEntry &entry) const {
-  entry.url = std::string(line);
+  entry.url.assign(line);
   if (auto problem = url_problem(entry.url)) {
     fail("not a URL or JSON object: " + std::string(line));
   }

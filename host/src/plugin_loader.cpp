@@ -247,10 +247,23 @@ dlhost_status PluginInstance::wait(std::int32_t timeout_ms) {
   return guarded([&] { return plugin_->descriptor().wait(instance_, timeout_ms); });
 }
 
+namespace {
+
+using SinkFn = dlhost_status (*)(dlhost_instance *, const dlhost_sink *);
+
+}  // namespace
+
 std::string PluginInstance::stats_json(std::string &error) {
-  const auto &d = plugin_->descriptor();
-  if (!d.stats) {
-    error = "the plugin provides no stats()";
+  return sink_json(plugin_->descriptor().stats, "stats", error);
+}
+
+std::string PluginInstance::health_json(std::string &error) {
+  return sink_json(plugin_->descriptor().health, "health", error);
+}
+
+std::string PluginInstance::sink_json(SinkFn fn, const char *name, std::string &error) {
+  if (!fn) {
+    error = std::string("the plugin provides no ") + name + "()";
     return {};
   }
   std::string text;
@@ -260,9 +273,9 @@ std::string PluginInstance::stats_json(std::string &error) {
   sink.write = [](void *user, const char *data, size_t len) {
     static_cast<std::string *>(user)->append(data, len);
   };
-  const auto status = guarded([&] { return d.stats(instance_, &sink); });
+  const auto status = guarded([&] { return fn(instance_, &sink); });
   if (status != DLHOST_OK) {
-    error = "stats() failed: " + status_text(status);
+    error = std::string(name) + "() failed: " + status_text(status);
     return {};
   }
   return text;

@@ -66,7 +66,9 @@ EnqueueResult enqueue_manifest(RedisConnection &redis, const std::string &job,
   redis.check(state, "HMGET meta");
   if (reply_text(state->element[0]) == "1") {
     result.already_sealed = true;
-    result.enqueued = std::stoull("0" + reply_text(state->element[1]));
+    // Not std::stoull("0" + text): GCC 12 at -O3 reports a false -Werror=restrict there.
+    const auto enqueued = reply_text(state->element[1]);
+    result.enqueued = enqueued.empty() ? 0 : std::stoull(enqueued);
     return result;
   }
   ensure_group(redis, queue);

@@ -62,6 +62,9 @@ constexpr SettingSpec kTable[] = {
      "a cookies.txt file (Netscape format, as browsers export)"},
     {"DOWNLOAD_FSYNC", "0", T::kBool01, true, nullptr,
      "1 = fsync each file before its rename (power-loss durability)"},
+    {"DOWNLOAD_INTERRUPT_GRACE", "5000", T::kInt, false, nullptr,
+     "ms running transfers may still finish after the first SIGINT/SIGTERM (a second one stops "
+     "at once)"},
 };
 
 std::string default_user_agent() {

@@ -177,6 +177,24 @@ def e2e_plugin_throws(tmp):
     check(os.path.exists(os.path.join(tmp, "out/fine.bin")), "later file not downloaded")
 
 
+def e2e_unknown_status(tmp):
+    # A status code no host knows is a rejected task with a readable reason.
+    rc, err, doc = run_job(tmp, "https://h.test/status-999.bin\nhttps://h.test/fine.bin\n")
+    check(rc == 1, (rc, err))
+    check("status-999.bin: rejected by the plugin: unknown status 999" in err, err)
+    check(os.path.exists(os.path.join(tmp, "out/fine.bin")), "later file not downloaded")
+
+
+def e2e_throwing_wait_and_stats(tmp):
+    # wait() and stats() throw: the job still ends (the host counts terminal
+    # events itself), the files are there, and the stats say what failed.
+    rc, err, doc = run_job(tmp, "https://h.test/throw-wait.bin\nhttps://h.test/two.bin\n")
+    check(rc == 0, (rc, err))
+    check(os.path.exists(os.path.join(tmp, "out/two.bin")), "file not downloaded")
+    check("internal error" in doc.get("plugin_stats_error", ""), doc)
+    check(doc["files"]["completed"] == 2, doc)
+
+
 def e2e_bad_stats(tmp):
     rc, err, doc = run_job(tmp, "https://h.test/badstats.bin\n")
     check(rc == 0, (rc, err))

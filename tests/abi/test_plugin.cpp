@@ -6,10 +6,19 @@
 //   "fail"          FAILED, HTTP 404          "timeout"  FAILED, TIMEOUT
 //   "slow"          takes ~3 s, cancellable    "throw-submit"  submit() throws
 //   "badstats"      stats() writes invalid JSON
+//   "status-999"    submit() returns 999, a status code no host knows
+//   "throw-wait"    wait() and stats() throw from then on (containment)
 // A manifest "size" other than the URL's length fails verification.
+// Built with DLHOST_TEST_PLUGIN_MISBEHAVE=1 it delivers every COMPLETED twice,
+// with =2 it never delivers the terminal event of a "fail" task: the broken
+// plugins `dlhost conformance` must reject (tests/kit).
 // stats() reports {"submits": N, "config": <the config JSON>, "proxies": [...]}
 // so tests can count submissions and see the configuration the host passed.
 #include <dlhost/plugin.h>
+
+#ifndef DLHOST_TEST_PLUGIN_MISBEHAVE
+#define DLHOST_TEST_PLUGIN_MISBEHAVE 0
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +54,7 @@ struct dlhost_instance {
   bool started = false, stopping = false, busy = false;
   std::atomic<bool> cancel_all{false};
   std::atomic<bool> bad_stats{false};
+  std::atomic<bool> throw_wait{false};
   std::atomic<std::uint64_t> submits{0}, completed{0}, failed{0}, bytes{0};
   std::thread worker;
 };
@@ -81,6 +91,9 @@ void transfer(dlhost_instance *inst, const Item &item) {
   emit(inst, DLHOST_EVENT_STARTED, item, 0, nullptr, 0);
   if (has("fail")) {
     inst->failed++;
+#if DLHOST_TEST_PLUGIN_MISBEHAVE == 2
+    return;
+#endif
     return emit(inst, DLHOST_EVENT_FAILED, item, DLHOST_FAILURE_HTTP, "HTTP 404 Not Found", 0);
   }
   if (has("timeout")) {
@@ -106,6 +119,9 @@ void transfer(dlhost_instance *inst, const Item &item) {
   inst->completed++;
   inst->bytes += item.url.size();
   emit(inst, DLHOST_EVENT_COMPLETED, item, 0, nullptr, item.url.size());
+#if DLHOST_TEST_PLUGIN_MISBEHAVE == 1
+  emit(inst, DLHOST_EVENT_COMPLETED, item, 0, nullptr, item.url.size());
+#endif
 }
 
 void worker_loop(dlhost_instance *inst) {
@@ -147,6 +163,8 @@ dlhost_status t_submit(dlhost_instance *inst, const dlhost_task *task, char *, s
   const std::string url = task->url;
   if (url.find("throw-submit") != std::string::npos) throw std::runtime_error("boom");
   if (url.find("badstats") != std::string::npos) inst->bad_stats = true;
+  if (url.find("status-999") != std::string::npos) return 999;
+  if (url.find("throw-wait") != std::string::npos) inst->throw_wait = true;
   std::lock_guard lock(inst->mutex);
   if (inst->queue.size() >= kQueueCapacity) return DLHOST_E_AGAIN;
   inst->queue.push_back(Item{task->id, url, task->dest_path, task->size});
@@ -170,6 +188,7 @@ dlhost_status t_cancel(dlhost_instance *inst, std::uint64_t task_id) {
 }
 
 dlhost_status t_wait(dlhost_instance *inst, std::int32_t timeout_ms) {
+  if (inst->throw_wait) throw std::runtime_error("wait() throws");
   std::unique_lock lock(inst->mutex);
   const auto idle = [&] { return inst->queue.empty() && !inst->busy; };
   if (timeout_ms < 0) {
@@ -192,6 +211,7 @@ void t_destroy(dlhost_instance *inst) {
 
 dlhost_status t_stats(dlhost_instance *inst, const dlhost_sink *sink) {
   std::string text;
+  if (inst->throw_wait) throw std::logic_error("stats() throws");
   if (inst->bad_stats) {
     text = "{\"proxies\": [ this is not json";
   } else {

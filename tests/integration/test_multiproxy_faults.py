@@ -261,8 +261,10 @@ class Interrupt(DlhostTestCase):
         self.addCleanup(nginx.stop)
         entries = [{**e, "url": nginx.url(e["path"]), "group": "big"} for e in entries_all]
         manifest = self.manifest(entries)
+        # No grace after the signal: the transfers are stopped mid-file (the
+        # grace itself is tested in test_interrupt.py).
         env = {"PROXY_POST_LIMIT": 1, "PROXY_ATTACHMENT_LIMIT": 6,
-               "PROXY_RETRY_BASE_DELAY": 50}
+               "PROXY_RETRY_BASE_DELAY": 50, "DOWNLOAD_INTERRUPT_GRACE": 0}
         job = self.spawn_job(manifest, env=env)
         try:
             deadline = time.monotonic() + 30

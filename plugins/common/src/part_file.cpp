@@ -61,15 +61,14 @@ void PartFile::close_fd() {
 bool PartFile::open(std::string dest_path, bool resume, bool fsync_on_commit, bool hash) {
   close_fd();
   dest_ = std::move(dest_path);
-  part_ = dest_ + ".part";
+  part_.assign(dest_).append(".part");  // reuses the buffer of the last file
   error_.clear();
   digest_.clear();
   size_ = resumed_ = 0;
   fsync_ = fsync_on_commit;
   hash_ = hash;
   sha_.reset();
-  int flags = O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC);
-  fd_ = ::open(part_.c_str(), flags, 0644);
+  fd_ = open_part(resume);
   if (fd_ < 0) return fail("cannot open", errno);
   if (resume && !hash_existing_prefix()) {
     close_fd();
@@ -77,6 +76,21 @@ bool PartFile::open(std::string dest_path, bool resume, bool fsync_on_commit, bo
   }
   resumed_ = size_;
   return true;
+}
+
+// One open(2) in the common case. Resuming tries O_EXCL first: a .part that
+// did not exist is new and empty, so there is nothing to read back; only an
+// existing one is opened again and its prefix hashed.
+int PartFile::open_part(bool &resume) {
+  constexpr int kFlags = O_RDWR | O_CREAT | O_CLOEXEC;
+  if (!resume) return ::open(part_.c_str(), kFlags | O_TRUNC, 0644);
+  int fd = ::open(part_.c_str(), kFlags | O_EXCL, 0644);
+  if (fd >= 0) {
+    resume = false;
+    return fd;
+  }
+  if (errno != EEXIST) return -1;
+  return ::open(part_.c_str(), kFlags, 0644);
 }
 
 bool PartFile::hash_existing_prefix() {

@@ -37,7 +37,10 @@ EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::Prox
       rng_(std::random_device{}()),
       sched_(scfg, ids_of(paths_),
              [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }),
-      pool_(cfg_, paths_, emit_) {
+      pool_(cfg_, paths_, emit_),
+      committer_([this] {
+        if (sleeping_.load()) curl_multi_wakeup(multi_);
+      }) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
   long total = total_concurrency(scfg, paths_.size());
@@ -54,6 +57,7 @@ EventLoop::~EventLoop() {
     curl_multi_wakeup(multi_);
     thread_.join();
   }
+  committer_.drain();  // the commits in progress finish; their events are dropped
   drop_all();
   curl_multi_cleanup(multi_);
 }
@@ -64,6 +68,9 @@ void EventLoop::drop_all() {
     t->abandon();
   }
   running_.clear();
+  committer_.take_done(&committed_);
+  for (transport::CommitJob *job : committed_) delete Transfer::of(job);
+  committed_.clear();
 }
 
 dlhost_status EventLoop::submit(TaskSpec task, std::string *error) {
@@ -102,9 +109,19 @@ void EventLoop::run() {
     int running = 0;
     curl_multi_perform(multi_, &running);
     harvest();
+    collect_commits();
     dispatch();
-    curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
+    sleep();
   }
+}
+
+// A busy loop collects commits on its next turn anyway, so the CommitWorker
+// wakes it only when it sleeps: the flag is raised before the last look at
+// the done list, and the worker reads it after adding to that list.
+void EventLoop::sleep() {
+  sleeping_.store(true);
+  if (!committer_.has_done()) curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
+  sleeping_.store(false);
 }
 
 bool EventLoop::take_requests() {
@@ -162,8 +179,27 @@ void EventLoop::harvest() {
     std::unique_ptr<Transfer> t = std::move(it->second);
     running_.erase(it);
     AttemptResult r = t->conclude(code);
+    if (r.outcome == Outcome::kSuccess) {
+      to_commit_.push_back(t.release()->commit_job());
+    } else {
+      settle(std::move(t), r);
+    }
+  }
+  committer_.post(to_commit_.data(), to_commit_.size());
+  to_commit_.clear();
+}
+
+void EventLoop::collect_commits() {
+  committer_.take_done(&committed_);
+  for (transport::CommitJob *job : committed_) {
+    std::unique_ptr<Transfer> t(Transfer::of(job));
+    AttemptResult r = t->committed();
+    const bool cancelled =
+        !cancelled_in_commit_.empty() && cancelled_in_commit_.erase(t->task_id()) > 0;
+    if (cancelled && r.outcome != Outcome::kSuccess) r.outcome = Outcome::kCancelled;
     settle(std::move(t), r);
   }
+  committed_.clear();
 }
 
 void EventLoop::settle(std::unique_ptr<Transfer> t, const AttemptResult &r) {
@@ -250,7 +286,10 @@ void EventLoop::cancel_task(uint64_t id) {
       break;
   }
   auto it = running_.find(id);
-  if (it == running_.end()) return;
+  if (it == running_.end()) {
+    cancelled_in_commit_.insert(id);  // all its bytes are here: see collect_commits()
+    return;
+  }
   std::unique_ptr<Transfer> t = std::move(it->second);
   running_.erase(it);
   curl_multi_remove_handle(multi_, t->easy());

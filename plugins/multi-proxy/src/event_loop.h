@@ -4,26 +4,37 @@
 //   1. takes what host threads left in the Inbox (new tasks, cancels, stop),
 //   2. asks the Scheduler what may start and adds those transfers,
 //   3. lets libcurl do the I/O that is ready (curl_multi_perform),
-//   4. settles every finished transfer (verdict, events, stats), refilling
-//      the freed slots at once,
-//   5. sleeps in curl_multi_poll until a socket is ready, libcurl's own timer
+//   4. settles every failed transfer (verdict, events, stats) and hands every
+//      complete one to the CommitWorker (plugins/common): hashing what is
+//      buffered, writing, verifying and renaming a small file would otherwise
+//      stall every other transfer on this thread,
+//   5. settles the transfers whose commit has come back (a verify mismatch is
+//      a retryable result like any other), refilling the freed slots at once,
+//   6. sleeps in curl_multi_poll until a socket is ready, libcurl's own timer
 //      fires, the scheduler's next deadline (a retry falling due, a cooldown
-//      or rate brake ending) comes, or a host thread calls curl_multi_wakeup.
+//      or rate brake ending) comes, or a host thread or the CommitWorker calls
+//      curl_multi_wakeup.
 // So there is no thread per connection and no fixed poll interval: the loop
 // sleeps exactly until something can happen. Events are delivered from this
-// thread only, one at a time. Cancelling removes the handle from the multi
-// handle (the transfer stops at once, the .part stays). Destroying stops the
-// thread first, then frees handles, so no callback can follow.
+// thread only, one at a time. A file keeps its slot while it is committed.
+// Cancelling removes the handle from the multi handle (the transfer stops at
+// once, the .part stays); a file already being committed has all its bytes:
+// it completes if the commit succeeds, else it ends CANCELLED (no retry).
+// Destroying stops the thread first, waits for the commits in progress, then
+// frees handles, so no callback can follow.
 #pragma once
 
 #include <curl/curl.h>
+#include <dlhost/transport/commit_worker.h>
 #include <dlhost/transport/events.h>
 #include <dlhost/transport/transport_config.h>
 
+#include <atomic>
 #include <memory>
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "inbox.h"
@@ -56,12 +67,14 @@ class EventLoop {
   void dispatch();
   void launch(const Dispatch &d, TimePoint now);
   void harvest();
+  void collect_commits();
   void settle(std::unique_ptr<Transfer> t, const AttemptResult &r);
   void deliver(uint64_t id, const Verdict &v, Transfer &t, int status);
   void log_health_change(size_t path, HealthState before, bool died);
   void fail_doomed();
   void cancel_task(uint64_t id);
   void finish_task(uint64_t id);
+  void sleep();
   int poll_timeout_ms() const;
   void drop_all();
 
@@ -75,6 +88,14 @@ class EventLoop {
   TransferPool pool_;
   CURLM *multi_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> running_;
+  // A Transfer being committed is owned by its CommitJob (released from its
+  // unique_ptr when posted, taken back in collect_commits()).
+  // True while the loop is in (or about to enter) curl_multi_poll: only then
+  // does a finished commit need to wake it (see sleep()).
+  std::atomic<bool> sleeping_{false};
+  transport::CommitWorker committer_;
+  std::vector<transport::CommitJob *> to_commit_, committed_;
+  std::unordered_set<uint64_t> cancelled_in_commit_;
   std::thread thread_;
   bool started_ = false;
 };

@@ -4,6 +4,7 @@
 #include <dlhost/transport/failure.h>
 #include <dlhost/transport/redact.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
@@ -14,8 +15,21 @@ namespace dlhost::mp {
 namespace {
 
 // libcurl's largest receive buffer (CURL_MAX_READ_SIZE in 7.88): fewer, larger
-// writes and callbacks for big files. Allocated once per slot, which is reused.
+// writes and callbacks for big files.
 constexpr long kReceiveBuffer = 512 * 1024;
+constexpr long kSmallReceiveBuffer = 16 * 1024;  // libcurl's default
+
+// libcurl allocates the receive buffer for every transfer and frees it when
+// the transfer ends. 512 KiB blocks churned once per small file made malloc
+// give memory back to the kernel and fault it in again (several page faults
+// a file, more than curl's whole run). A file of known size gets a buffer
+// that fits it (headers included), so small files churn small blocks.
+long receive_buffer_for(int64_t size) {
+  if (size < 0) return kReceiveBuffer;
+  long fit = static_cast<long>(std::min<int64_t>(size, kReceiveBuffer)) + 4096;
+  fit = (fit + 4095) / 4096 * 4096;
+  return std::clamp(fit, kSmallReceiveBuffer, kReceiveBuffer);
+}
 
 void check(CURLcode rc, const char *what) {
   if (rc != CURLE_OK) throw std::runtime_error(std::string(what) + ": " + curl_easy_strerror(rc));
@@ -41,7 +55,6 @@ Transfer::Transfer(size_t path, const transport::TransportConfig &cfg,
   CURL *e = handle_.get();
   check(transport::apply_common_options(e, cfg, &handle_.headers()), "curl options");
   check(transport::apply_proxy(e, &proxy), "curl proxy options");
-  check(curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBuffer), "curl buffer size");
   check(curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<void *>(this)), "curl private");
 }
 
@@ -51,7 +64,7 @@ bool Transfer::begin(const TaskSpec &task, int attempt, std::string *error) {
   attempt_ = attempt;
   url_ = task.url;
   dest_ = task.dest;
-  sha256_ = task.sha256;
+  job_.expected_sha256 = task.sha256;
   size_ = task.size;
   total_ = task.size >= 0 ? static_cast<uint64_t>(task.size) : 0;
   const bool hash = !task.sha256.empty();
@@ -63,6 +76,7 @@ bool Transfer::begin(const TaskSpec &task, int attempt, std::string *error) {
     *error = file_.error();
     return false;
   }
+  curl_easy_setopt(easy(), CURLOPT_BUFFERSIZE, receive_buffer_for(size_));
   ctx_.file = &file_;
   ctx_.resume_from = file_.size();
   ctx_.expected_size = size_;
@@ -90,7 +104,7 @@ AttemptResult Transfer::conclude(CURLcode code) {
     r = proxy_auth_result(transport::redact_url(url_),
                           facts.connect_code ? facts.connect_code : facts.http_status);
   }
-  if (r.outcome == Outcome::kSuccess) return commit(r);
+  if (r.outcome == Outcome::kSuccess) return prepare_commit(r);
   if (facts.http_status == 416 && ctx_.resume_from > 0) {
     file_.discard();  // the server will not continue this .part: start over
     r.outcome = Outcome::kRetryable;
@@ -104,31 +118,39 @@ AttemptResult Transfer::conclude(CURLcode code) {
   return r;
 }
 
-AttemptResult Transfer::commit(const AttemptResult &ok) {
+// A success: block pages are caught here (they need the handle); the rest of
+// the commit runs on the CommitWorker.
+AttemptResult Transfer::prepare_commit(const AttemptResult &ok) {
   const char *ct = nullptr;
   curl_easy_getinfo(easy(), CURLINFO_CONTENT_TYPE, &ct);
   if (ct != nullptr && looks_like_block_page(ct, url_)) {
     file_.discard();
     return block_page_result(transport::redact_url(url_));
   }
-  std::string message;
-  switch (file_.commit(size_, sha256_, &message)) {
+  concluded_ = ok;
+  job_.file = &file_;
+  job_.expected_size = size_;
+  job_.owner = this;
+  job_.message.clear();
+  return ok;
+}
+
+AttemptResult Transfer::committed() const {
+  AttemptResult r = concluded_;
+  switch (job_.result) {
     case transport::CommitResult::kOk:
-      return ok;
-    case transport::CommitResult::kVerifyFailed: {
-      AttemptResult r = ok;
+      return r;
+    case transport::CommitResult::kVerifyFailed:
       r.outcome = Outcome::kRetryable;
       r.failure = DLHOST_FAILURE_VERIFY;
-      r.message = message + " (" + transport::redact_url(url_) + ")";
+      r.message = job_.message + " (" + transport::redact_url(url_) + ")";
       return r;
-    }
     case transport::CommitResult::kIoError:
       break;
   }
-  AttemptResult r = ok;
   r.outcome = Outcome::kFatal;
   r.failure = DLHOST_FAILURE_IO;
-  r.message = message;
+  r.message = job_.message;
   return r;
 }
 

@@ -2,21 +2,27 @@
 // callbacks share, reused for file after file on the same path.
 //
 // Slots are pooled per path (TransferPool), so a handle keeps its proxy
-// options, its big receive buffer and its PartFile buffer for the whole run;
-// starting a file costs a few setopt calls and an open(2), no allocation of
-// big buffers. The connection pool itself belongs to the multi handle, so
-// connections are reused across slots of the same path.
+// options and its PartFile buffer for the whole run; starting a file costs a
+// few setopt calls and an open(2). (libcurl allocates its receive buffer per
+// transfer; begin() sizes it to the file, see transfer.cpp.) The connection
+// pool itself belongs to the multi handle, so connections are reused across
+// slots of the same path.
 //
 // begin() opens "<dest>.part" (resuming an existing one with a Range request;
 // common's write callback restarts from zero if the server answers 200),
 // conclude() turns the finished transfer into an AttemptResult: it asks
-// common's classify() what went wrong, spots block pages, and on success
-// commits (size/sha256 check and atomic rename). After a failed attempt the
-// .part is kept for the next attempt to resume; the caller removes it when
-// the task fails for good.
+// common's classify() what went wrong and spots block pages. A success still
+// has its .part open: the event loop posts commit_job() to the CommitWorker
+// (hash of what is buffered, size/sha256 check, atomic rename on another
+// thread) and, once the job comes back, committed() gives the final result,
+// so the loop never hashes or writes a small file itself. The slot stays
+// taken (not in the multi handle, not in the pool) until then. After a
+// failed attempt the .part is kept for the next attempt to resume; the
+// caller removes it when the task fails for good.
 #pragma once
 
 #include <curl/curl.h>
+#include <dlhost/transport/commit_worker.h>
 #include <dlhost/transport/easy_setup.h>
 #include <dlhost/transport/events.h>
 #include <dlhost/transport/part_file.h>
@@ -39,7 +45,12 @@ class Transfer {
   bool begin(const TaskSpec &task, int attempt, std::string *error);
   // The handle is in the multi handle now: its byte counters are this attempt's.
   void mark_running() { running_ = true; }
+  // kSuccess means "all bytes are here": post commit_job(), then committed().
   AttemptResult conclude(CURLcode code);
+  transport::CommitJob *commit_job() { return &job_; }
+  // The attempt's result once the CommitWorker has run commit_job().
+  AttemptResult committed() const;
+  static Transfer *of(const transport::CommitJob *job) { return static_cast<Transfer *>(job->owner); }
   // The attempt was stopped by cancel(): keep the .part for a later resume.
   void abandon();
 
@@ -54,7 +65,7 @@ class Transfer {
   double first_byte_ms() const;
 
  private:
-  AttemptResult commit(const AttemptResult &ok);
+  AttemptResult prepare_commit(const AttemptResult &ok);
   static void on_progress(void *user, uint64_t done, uint64_t total);
 
   size_t path_;
@@ -67,9 +78,11 @@ class Transfer {
   transport::PartFile file_;
   transport::TransferContext ctx_;
   transport::ProgressThrottle throttle_;
+  transport::CommitJob job_;
+  AttemptResult concluded_;  // conclude()'s success, completed by committed()
   uint64_t task_id_ = 0;
   int attempt_ = 0;
-  std::string url_, dest_, sha256_;
+  std::string url_, dest_;
   int64_t size_ = -1;
   uint64_t total_ = 0;
 };

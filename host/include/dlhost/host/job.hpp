@@ -17,9 +17,12 @@
 // A bad manifest or a plugin that cannot be created throws before anything is
 // downloaded (exit status 2 in the CLI). A CoordinationError mid-run stops
 // new submissions; running transfers finish; the result says so (status 1). interrupt() (from a
-// signal-watching thread) stops submitting, cancels every task, waits a few seconds for the
-// CANCELLED events and returns exit status 130; the plugin keeps `.part`
-// files for a later resume.
+// signal-watching thread) stops submitting and lets running transfers finish
+// for `interrupt_grace`; then, or at once after stop_now(), it cancels every
+// task, waits a few seconds for the CANCELLED events and returns exit status
+// 130; the plugin keeps `.part` files for a later resume.
+// stats_now() and health_now() may be called from any thread while run()
+// runs (the progress display and the status server do).
 #pragma once
 
 #include <chrono>
@@ -52,6 +55,8 @@ struct JobOptions {
   std::chrono::seconds skip_cache_ttl{3600};
   std::chrono::milliseconds lease_ttl{60000};
   std::chrono::milliseconds cancel_grace{5000};  // how long to wait after cancel
+  // After interrupt(): how long running transfers may still finish.
+  std::chrono::milliseconds interrupt_grace{5000};
   std::size_t batch_size = 256;                  // manifest entries per coordinator batch
   // Files submitted to the plugin and not yet finished, at most. Leases are
   // taken just before submission, so this is also how many leases a host
@@ -94,6 +99,14 @@ class Job {
   // Thread-safe; not async-signal-safe (call it from a thread that waits for
   // signals, not from a signal handler).
   void interrupt();
+  // A second interrupt: cancel running transfers now (thread-safe).
+  void stop_now();
+  // The stats document as --stats-json would write it now (thread-safe).
+  nlohmann::ordered_json stats_now();
+  // The plugin's health() JSON now; empty when it has none (thread-safe).
+  std::string health_now();
+  // Prints a line on stderr without garbling the progress display (thread-safe).
+  void notice(std::string_view line);
 
  private:
   struct State;

@@ -78,10 +78,14 @@ class PluginInstance {
   dlhost_status wait(std::int32_t timeout_ms);
   // The stats JSON text, or empty with `error` set (no stats(), or it failed).
   std::string stats_json(std::string &error);
+  // The health JSON text, or empty with `error` set (no health(), or it failed).
+  std::string health_json(std::string &error);
 
   const LoadedPlugin &plugin() const { return *plugin_; }
 
  private:
+  std::string sink_json(dlhost_status (*fn)(dlhost_instance *, const dlhost_sink *),
+                        const char *name, std::string &error);
   std::shared_ptr<LoadedPlugin> plugin_;
   dlhost_instance *instance_ = nullptr;
 };

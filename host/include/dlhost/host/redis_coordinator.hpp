@@ -6,10 +6,13 @@
 //   dlhost:{JOB}:lease:<file key>   string, a random token; SET NX PX, renewed
 //                                    while the transfer runs, deleted by a
 //                                    compare-and-delete script on release
+//                                    (one script call per batch of leases)
 //   dlhost:{JOB}:done               hash, file key -> "host pid unix-time"
 //   dlhost:{JOB}:skip:<url>         string with a TTL (PROXY_SKIP_CACHE_TTL)
 //   dlhost:{JOB}:totals             hash of shared counters (completed,
-//                                    failed, skipped, bytes), summed over hosts
+//                                    failed, skipped, bytes), summed over hosts;
+//                                    sent along with the next batch, flush()
+//                                    or totals()
 //
 // The file key is the destination path relative to the output directory, so
 // hosts with different output directories still share one job. Every batch
@@ -18,6 +21,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "dlhost/host/coordination.hpp"
@@ -43,16 +47,28 @@ class RedisCoordinator final : public Coordinator {
   std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) override;
   void add_totals(const JobTotals &delta) override;
   std::optional<JobTotals> totals() override;
+  void flush() override;  // sends the counters add_totals() still holds
   std::string describe() const override;
 
   const std::string &job() const { return job_; }
 
  private:
   std::string key(const char *kind, const std::string &name = {}) const;
+  // EVAL of a lease script over chunks of leases: keys, then their tokens,
+  // then `extra` (when not empty) as the last argument.
+  std::vector<RedisConnection::Command> lease_script(const char *script,
+                                                     std::span<const Lease> leases,
+                                                     const std::string &extra) const;
+
+  using Commands = std::vector<RedisConnection::Command>;
+  std::size_t take_pending_totals(Commands &commands);
+  std::vector<RedisConnection::Reply> send(Commands commands);
 
   std::string job_;
   std::string prefix_;
   RedisConnection redis_;
+  std::mutex totals_mutex_;
+  JobTotals pending_totals_;  // added by add_totals(), not yet sent
 };
 
 }  // namespace dlhost

@@ -6,7 +6,8 @@
 // descriptor with write(2); every byte is fed to SHA-256 as it leaves the
 // buffer, so the data is never read back. A file that fits the buffer is
 // hashed and written only at commit(), so the thread that commits does that
-// work (legacy uses this to overlap it with the next download). A larger
+// work (legacy's finisher thread and multi-proxy's CommitWorker use this to
+// keep it off the thread that receives). A larger
 // file is hashed on the shared HashWorker thread one full buffer at a time
 // while this thread writes that buffer and fills a second one (two buffers,
 // the second allocated on first need), so the hash runs on another core.
@@ -80,6 +81,7 @@ class PartFile {
   void wait_hashes();
   char *buf() { return bufs_[cur_].get(); }
   bool write_all(const char *data, size_t len);
+  int open_part(bool &resume);
   bool hash_existing_prefix();
   bool fail(std::string_view what, int err);
   void close_fd();
