@@ -17,6 +17,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libgtest-dev
   nginx-light tinyproxy microsocks redis-server aria2 curl python3
   abigail-tools clang-format openssl ca-certificates binutils
+  chromium  # headless, for the status page test (tests/integration/test_status.py)
 )
 
 missing=()

@@ -47,7 +47,7 @@ int work_command(const JobArgs &args);
 int plugins_command();
 int compare_command(const CompareArgs &args);        // compare_command.cpp
 int check_config_command(const JobArgs &args);       // check_config_command.cpp
-int conformance_command(const std::string &plugin);  // conformance_command.cpp
+int conformance_command(const std::string &plugin, int patience_s);  // conformance_command.cpp
 
 // --- shared by the commands (job_setup.cpp) ---------------------------------
 

@@ -138,8 +138,8 @@ int compare_command(const CompareArgs &args) {
     run_side(b, manifest);
     std::printf("\n");
     print_table(a, b);
-    const bool same = print_comparison(a.settings->get("DOWNLOAD_DIR"),
-                                       b.settings->get("DOWNLOAD_DIR"));
+    const bool same =
+        print_comparison(a.settings->get("DOWNLOAD_DIR"), b.settings->get("DOWNLOAD_DIR"));
     std::fflush(stdout);
     if (b.result.exit_code == kExitInterrupted) return static_cast<int>(kExitInterrupted);
     const bool ok = a.result.exit_code == kExitOk && b.result.exit_code == kExitOk && same;

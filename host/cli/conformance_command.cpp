@@ -31,7 +31,7 @@ fs::path make_work_dir() {
 
 }  // namespace
 
-int conformance_command(const std::string &plugin_name) {
+int conformance_command(const std::string &plugin_name, int patience_s) {
   std::shared_ptr<LoadedPlugin> plugin;
   try {
     plugin = LoadedPlugin::load(resolve_plugin(plugin_name));
@@ -43,7 +43,7 @@ int conformance_command(const std::string &plugin_name) {
   std::printf("conformance of %s (%s %s, ABI %s)\n", plugin->path().c_str(), plugin->id().c_str(),
               plugin->version().c_str(), plugin->abi().c_str());
   const auto work = make_work_dir();
-  const auto results = conformance::run_suite(*plugin, work, print_result);
+  const auto results = conformance::run_suite(*plugin, work, std::chrono::seconds(patience_s), print_result);
   std::error_code ec;
   fs::remove_all(work, ec);
   std::size_t passed = 0;

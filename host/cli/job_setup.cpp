@@ -74,8 +74,7 @@ JobOptions job_options(const Settings &settings, const JobArgs &args) {
   if (!args.stats_json.empty()) options.stats_json = args.stats_json;
   options.max_outstanding = outstanding_window(settings);
   options.lease_ttl = std::chrono::milliseconds(settings.get_int("DOWNLOAD_LEASE_TTL"));
-  options.interrupt_grace =
-      std::chrono::milliseconds(settings.get_int("DOWNLOAD_INTERRUPT_GRACE"));
+  options.interrupt_grace = std::chrono::milliseconds(settings.get_int("DOWNLOAD_INTERRUPT_GRACE"));
   if (options.lease_ttl < std::chrono::seconds(1))
     throw ConfigError("DOWNLOAD_LEASE_TTL: must be at least 1000 (ms)");
   return options;
@@ -94,11 +93,9 @@ int run_job(Job &job, const JobOptions &options, const std::string &status_addre
   std::unique_ptr<StatusServer> status;
   if (!status_address.empty()) {
     status = std::make_unique<StatusServer>(
-        status_address,
-        StatusServer::Handlers{[&job] { return job.stats_now(); },
-                               [&job] { return job.health_now(); }});
-    std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n",
-                 status->url().c_str());
+        status_address, StatusServer::Handlers{[&job] { return job.stats_now(); },
+                                               [&job] { return job.health_now(); }});
+    std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n", status->url().c_str());
   }
   SignalWatcher watcher(job, options.interrupt_grace);
   const auto result = body(job);

@@ -1,9 +1,9 @@
 // dlhost: the command line in front of the job engine.
 //
 // It only parses arguments and dispatches to one command each (run, enqueue,
-// work, compare, check-config, plugins); flags map onto settings (--out -> DOWNLOAD_DIR, --plugin ->
-// DOWNLOADER_PLUGIN, --job -> DOWNLOAD_JOB), so flags win over environment and
-// .env. Everything else lives in dlhost-engine.
+// work, compare, check-config, plugins); flags map onto settings (--out ->
+// DOWNLOAD_DIR, --plugin -> DOWNLOADER_PLUGIN, --job -> DOWNLOAD_JOB), so flags
+// win over environment and .env. Everything else lives in dlhost-engine.
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
@@ -45,8 +45,7 @@ void add_compare_options(CLI::App &cmd, CompareArgs &args) {
   cmd.add_option("--progress", args.progress, "auto, bar, plain or none (as for run)")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   cmd.add_flag("-v,--verbose", args.verbose, "print one line per finished file");
-  cmd.add_option("manifest", args.manifest, "the manifest both runs download (a file)")
-      ->required();
+  cmd.add_option("manifest", args.manifest, "the manifest both runs download (a file)")->required();
   cmd.footer(settings_help() +
              "\ncompare: 0 only when both runs succeed and the outputs are identical byte for "
              "byte (.dlhost/ ignored); 1 otherwise. Always in-process coordination.");
@@ -111,6 +110,11 @@ int main(int argc, char **argv) {
   auto *conformance = app.add_subcommand(
       "conformance", "check a plugin against the ABI contract (PASS/FAIL per check)");
   conformance->add_option("plugin", conformance_plugin, "plugin name or path to a .so")->required();
+  int conformance_patience = 30;
+  conformance
+      ->add_option("--timeout", conformance_patience,
+                   "seconds one task may take to end; a broken plugin costs a few of these")
+      ->check(CLI::Range(1, 3600));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -123,6 +127,6 @@ int main(int argc, char **argv) {
   if (plugins->parsed()) return plugins_command();
   if (compare->parsed()) return compare_command(compare_args);
   if (check_config->parsed()) return check_config_command(check_args);
-  if (conformance->parsed()) return conformance_command(conformance_plugin);
+  if (conformance->parsed()) return conformance_command(conformance_plugin, conformance_patience);
   return kExitUsage;
 }

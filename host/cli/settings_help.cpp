@@ -19,8 +19,9 @@ std::string settings_help() {
                   spec.help);
     out += line;
   }
-  out += "Exit status: 0 all done or already present, 1 some file failed, 2 usage/config/"
-         "manifest/plugin error (nothing downloaded), 130 interrupted.";
+  out +=
+      "Exit status: 0 all done or already present, 1 some file failed, 2 usage/config/"
+      "manifest/plugin error (nothing downloaded), 130 interrupted.";
   return out;
 }
 

@@ -34,7 +34,7 @@ struct Task {
   std::string url;
   Lease lease;
   std::uint64_t bytes_done = 0;
-  std::string receipt;  // the work source's, acknowledged once settled
+  std::string receipt;   // the work source's, acknowledged once settled
   bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
 };
 
@@ -742,8 +742,7 @@ Job::Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
   state_->options = std::move(options);
   state_->plugin = std::move(plugin);
   state_->coordinator = std::move(coordinator);
-  state_->progress =
-      std::make_unique<Progress>(state_->options.progress, state_->options.verbose);
+  state_->progress = std::make_unique<Progress>(state_->options.progress, state_->options.verbose);
 }
 
 Job::~Job() {

@@ -108,12 +108,11 @@ double eta_seconds(const ProgressSnapshot &s) {
 
 std::string format_progress_line(const ProgressSnapshot &s) {
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "%" PRIu64 "/%" PRIu64 " files (%" PRIu64 " failed, %" PRIu64
-                " skipped), %s, %s/s, ETA %s",
-                settled(s), s.total, s.failed, s.skipped,
-                format_bytes(static_cast<double>(s.bytes)).c_str(),
-                format_bytes(byte_rate(s)).c_str(), format_duration(eta_seconds(s)).c_str());
+  std::snprintf(
+      buf, sizeof buf,
+      "%" PRIu64 "/%" PRIu64 " files (%" PRIu64 " failed, %" PRIu64 " skipped), %s, %s/s, ETA %s",
+      settled(s), s.total, s.failed, s.skipped, format_bytes(static_cast<double>(s.bytes)).c_str(),
+      format_bytes(byte_rate(s)).c_str(), format_duration(eta_seconds(s)).c_str());
   return buf;
 }
 

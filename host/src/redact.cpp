@@ -26,7 +26,8 @@ std::string redact_proxy_list(const std::string &value) {
     if (!proxy.is_object()) continue;
     for (auto &[key, field] : proxy.items()) {
       const auto k = lower(key);
-      if ((k == "password" || k == "pass") && !(field.is_string() && field.get<std::string>().empty()))
+      if ((k == "password" || k == "pass") &&
+          !(field.is_string() && field.get<std::string>().empty()))
         field = kRedacted;
       else if (k == "url" && field.is_string())
         field = redact_url(field.get<std::string>());

@@ -204,9 +204,9 @@ StatusServer::StatusServer(const std::string &address, Handlers handlers)
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&bound), &len);
-  address_.port = ntohs(bound.ss_family == AF_INET6
-                            ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
-                            : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
+  address_.port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -251,8 +251,8 @@ std::string StatusServer::respond(const std::string &method, const std::string &
   if (method != "GET" && !head)
     return http_response(405, "Method Not Allowed", "text/plain", "GET only\n", false);
   try {
-    if (path == "/") return http_response(200, "OK", "text/html; charset=utf-8",
-                                          status_page_html(), head);
+    if (path == "/")
+      return http_response(200, "OK", "text/html; charset=utf-8", status_page_html(), head);
     if (path == "/stats")
       return http_response(200, "OK", "application/json", handlers_.stats().dump(2) + "\n", head);
     if (path == "/health") {

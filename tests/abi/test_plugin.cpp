@@ -10,7 +10,7 @@
 //   "throw-wait"    wait() and stats() throw from then on (containment)
 // A manifest "size" other than the URL's length fails verification.
 // Built with DLHOST_TEST_PLUGIN_MISBEHAVE=1 it delivers every COMPLETED twice,
-// with =2 it never delivers the terminal event of a "fail" task: the broken
+// with =2 it never delivers the terminal event of a "fail" or "missing" task: the broken
 // plugins `dlhost conformance` must reject (tests/kit).
 // stats() reports {"submits": N, "config": <the config JSON>, "proxies": [...]}
 // so tests can count submissions and see the configuration the host passed.
@@ -89,11 +89,11 @@ void transfer(dlhost_instance *inst, const Item &item) {
   const std::string part = item.dest + ".part";
   if (inst->cancel_all) return emit(inst, DLHOST_EVENT_CANCELLED, item, 0, nullptr, 0);
   emit(inst, DLHOST_EVENT_STARTED, item, 0, nullptr, 0);
+#if DLHOST_TEST_PLUGIN_MISBEHAVE == 2
+  if (has("fail") || has("missing")) return;
+#endif
   if (has("fail")) {
     inst->failed++;
-#if DLHOST_TEST_PLUGIN_MISBEHAVE == 2
-    return;
-#endif
     return emit(inst, DLHOST_EVENT_FAILED, item, DLHOST_FAILURE_HTTP, "HTTP 404 Not Found", 0);
   }
   if (has("timeout")) {

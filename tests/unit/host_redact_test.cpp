@@ -1,4 +1,6 @@
-// Redaction of secrets in settings (check-config never prints a password).
+// Redaction of secrets in settings (check-config never prints a password),
+// the status server's address rules and Prometheus text, and the tree
+// comparison of `dlhost compare`: the pure parts of the day-to-day commands.
 #include <gtest/gtest.h>
 
 #include "dlhost/host/redact.hpp"
@@ -13,9 +15,8 @@ using namespace dlhost;
 
 TEST(Redact, ProxyListPasswordsAndUrls) {
   const auto out = redact_setting(
-      "PROXY_LIST",
-      R"([{"ip":"10.0.0.1","port":3128,"username":"bob","password":"hunter2"},)"
-      R"({"url":"socks5h://al:p%40ss@10.0.0.2:1080"},{"isLocalhost":true}])");
+      "PROXY_LIST", R"([{"ip":"10.0.0.1","port":3128,"username":"bob","password":"hunter2"},)"
+                    R"({"url":"socks5h://al:p%40ss@10.0.0.2:1080"},{"isLocalhost":true}])");
   EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
   EXPECT_EQ(out.find("p%40ss"), std::string::npos) << out;
   EXPECT_NE(out.find("\"username\":\"bob\""), std::string::npos) << out;

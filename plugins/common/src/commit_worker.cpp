@@ -1,7 +1,8 @@
-// The commit thread (see commit_worker.h). The queue is taken in one swap per
-// round, so posting a burst and running it each take the lock once; vectors
-// swap back and forth and keep their capacity, so the steady state allocates
-// nothing.
+// The commit thread (see commit_worker.h). Jobs are taken one at a time from
+// the front of the queue, by the worker or by a caller that would otherwise
+// sleep (run_one_here()); the done list is swapped out in one go by
+// take_done(). Vectors and the deque keep their capacity, so the steady state
+// allocates next to nothing.
 #include "dlhost/transport/commit_worker.h"
 
 namespace dlhost::transport {
@@ -24,7 +25,7 @@ void CommitWorker::post(CommitJob *const *jobs, size_t n) {
   bool wake;
   {
     std::lock_guard lock(mu_);
-    wake = queue_.empty() && !busy_;
+    wake = worker_waiting_;
     queue_.insert(queue_.end(), jobs, jobs + n);
   }
   if (wake) work_cv_.notify_one();
@@ -43,29 +44,57 @@ bool CommitWorker::has_done() {
 
 void CommitWorker::drain() {
   std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  idle_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
+}
+
+bool CommitWorker::run_one_here() {
+  std::unique_lock lock(mu_);
+  CommitJob *job = take_locked();
+  if (job == nullptr) return false;
+  lock.unlock();
+  commit(job);
+  lock.lock();
+  finish_locked(job);  // the caller looks at the done list itself: no notify
+  return true;
+}
+
+CommitJob *CommitWorker::take_locked() {
+  if (queue_.empty()) return nullptr;
+  CommitJob *job = queue_.front();
+  queue_.pop_front();
+  ++running_;
+  return job;
+}
+
+void CommitWorker::commit(CommitJob *job) {
+  job->result = job->file->commit(job->expected_size, job->expected_sha256, &job->message);
+}
+
+// Returns true when the done list was empty before (the caller should notify).
+bool CommitWorker::finish_locked(CommitJob *job) {
+  const bool first = done_.empty();
+  done_.push_back(job);
+  --running_;
+  if (queue_.empty() && running_ == 0) idle_cv_.notify_all();
+  return first;
 }
 
 void CommitWorker::run() {
   std::unique_lock lock(mu_);
   for (;;) {
+    worker_waiting_ = true;
     work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and nothing left
-    running_.swap(queue_);
-    busy_ = true;
+    worker_waiting_ = false;
+    CommitJob *job = take_locked();
+    if (job == nullptr) return;  // stopping, and nothing left
     lock.unlock();
-    for (CommitJob *job : running_) {
-      job->result = job->file->commit(job->expected_size, job->expected_sha256, &job->message);
-      lock.lock();
-      const bool first = done_.empty();
-      done_.push_back(job);
-      lock.unlock();
-      if (first && notify_) notify_();
-    }
+    commit(job);
     lock.lock();
-    running_.clear();
-    busy_ = false;
-    if (queue_.empty()) idle_cv_.notify_all();
+    if (finish_locked(job) && notify_) {
+      lock.unlock();
+      notify_();
+      lock.lock();
+    }
   }
 }
 

@@ -117,8 +117,11 @@ void EventLoop::run() {
 
 // A busy loop collects commits on its next turn anyway, so the CommitWorker
 // wakes it only when it sleeps: the flag is raised before the last look at
-// the done list, and the worker reads it after adding to that list.
+// the done list, and the worker reads it after adding to that list. Before
+// sleeping, the loop runs one queued commit itself if the worker has not
+// taken it yet (its slot is free sooner), then goes round again.
 void EventLoop::sleep() {
+  if (committer_.run_one_here()) return;
   sleeping_.store(true);
   if (!committer_.has_done()) curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
   sleeping_.store(false);

@@ -9,7 +9,9 @@
 //      buffered, writing, verifying and renaming a small file would otherwise
 //      stall every other transfer on this thread,
 //   5. settles the transfers whose commit has come back (a verify mismatch is
-//      a retryable result like any other), refilling the freed slots at once,
+//      a retryable result like any other), refilling the freed slots at once;
+//      with nothing else to do it runs a queued commit itself rather than
+//      sleep while the worker is starved of CPU,
 //   6. sleeps in curl_multi_poll until a socket is ready, libcurl's own timer
 //      fires, the scheduler's next deadline (a retry falling due, a cooldown
 //      or rate brake ending) comes, or a host thread or the CommitWorker calls

@@ -10,6 +10,7 @@
 // that cannot be made safely (destroy() never returns) ends the run.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -30,8 +31,11 @@ std::vector<std::string> check_names();
 
 // Runs every check against `plugin`, writing downloads under `work_dir`
 // (which must exist and be empty); `report` is called after each check.
+// `patience` is how long one task may take to end (the suite's transfers are
+// small and local, so seconds are plenty).
 std::vector<CheckResult> run_suite(const LoadedPlugin &plugin,
                                    const std::filesystem::path &work_dir,
+                                   std::chrono::milliseconds patience,
                                    const std::function<void(const CheckResult &)> &report);
 
 }  // namespace dlhost::conformance

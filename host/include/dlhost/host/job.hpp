@@ -57,12 +57,12 @@ struct JobOptions {
   std::chrono::milliseconds cancel_grace{5000};  // how long to wait after cancel
   // After interrupt(): how long running transfers may still finish.
   std::chrono::milliseconds interrupt_grace{5000};
-  std::size_t batch_size = 256;                  // manifest entries per coordinator batch
+  std::size_t batch_size = 256;  // manifest entries per coordinator batch
   // Files submitted to the plugin and not yet finished, at most. Leases are
   // taken just before submission, so this is also how many leases a host
   // holds: enough to keep the plugin busy, few enough to share a job fairly.
   std::size_t max_outstanding = 64;
-  std::size_t max_failure_messages = 1000;       // kept for the final report
+  std::size_t max_failure_messages = 1000;  // kept for the final report
   ProgressMode progress = ProgressMode::kNone;
   bool verbose = false;
   std::optional<std::filesystem::path> stats_json;

@@ -15,14 +15,20 @@
 // about to sleep, and `notify` reads that announcement, no result is missed
 // (the list's mutex orders the two).
 //
+// A caller with nothing else to do (the loop about to sleep) can run the
+// oldest queued job itself with run_one_here(): when this thread is starved
+// of CPU (2 cores shared with the server and other work), commits then do not
+// pile up holding their transfer slots while the loop idles.
+//
 // Ownership: between post() and take_done() the job and its PartFile belong
-// to this thread; the caller must not touch them. drain() waits until every
-// posted job has run (the destructor drains too), so the caller can free its
-// PartFiles afterwards. Jobs run in FIFO order.
+// to the CommitWorker; the caller must not touch them. drain() waits until
+// every posted job has run (the destructor drains too), so the caller can
+// free its PartFiles afterwards. Jobs start in FIFO order.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -58,17 +64,25 @@ class CommitWorker {
   void take_done(std::vector<CommitJob *> *out);
   // True when take_done() would return something.
   bool has_done();
+  // Runs the oldest queued job on the calling thread (its result goes to the
+  // done list, without `notify`); false when none was queued.
+  bool run_one_here();
   // Blocks until every posted job has run (they stay on the done list).
   void drain();
 
  private:
   void run();
+  CommitJob *take_locked();
+  static void commit(CommitJob *job);
+  bool finish_locked(CommitJob *job);
 
   std::function<void()> notify_;
   std::mutex mu_;
   std::condition_variable work_cv_, idle_cv_;
-  std::vector<CommitJob *> queue_, running_, done_;
-  bool busy_ = false;
+  std::deque<CommitJob *> queue_;
+  std::vector<CommitJob *> done_;
+  int running_ = 0;  // jobs taken from the queue, not yet on the done list
+  bool worker_waiting_ = false;
   bool stop_ = false;
   std::thread thread_;
 };
