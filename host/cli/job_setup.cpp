@@ -32,19 +32,20 @@ void print_report(const JobResult &result, const std::string &label) {
 
 namespace {
 
-// Twice what the plugin can run at once (posts x files per post x paths, as
-// the multi-proxy plugin counts them). Alone, at least 64, so a plugin that
-// runs more than we think still has work queued; sharing a job (REDIS_URL),
-// no more than that, since every file beyond it is leased but idle, and
-// another host could be downloading it.
+// A few times what the plugin can run at once (posts x files per post x
+// paths, as the multi-proxy plugin counts them), so it never runs dry while
+// the host refills. Alone, at least 64, in case a plugin runs more than we
+// think; sharing a job (REDIS_URL), no more than 4x: every file beyond what
+// runs is leased but idle, and another host could be downloading it.
 std::size_t outstanding_window(const Settings &settings) {
   std::size_t paths = 1;
   const auto list = nlohmann::json::parse(settings.get("PROXY_LIST"), nullptr, false);
   if (list.is_array()) paths = std::max<std::size_t>(1, list.size());
   const auto per_path = static_cast<std::size_t>(settings.get_int("PROXY_POST_LIMIT")) *
                         static_cast<std::size_t>(settings.get_int("PROXY_ATTACHMENT_LIMIT"));
-  const std::size_t floor = settings.get("REDIS_URL").empty() ? 64 : 4;
-  return std::max(floor, 2 * per_path * paths);
+  const std::size_t capacity = per_path * paths;
+  if (settings.get("REDIS_URL").empty()) return std::max<std::size_t>(64, 2 * capacity);
+  return std::max<std::size_t>(4, 4 * capacity);
 }
 
 }  // namespace

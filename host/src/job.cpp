@@ -427,6 +427,8 @@ struct Job::State {
                                        std::make_move_iterator(entries.begin() + next + n));
       next += n;
       submit_leased(filter_coordinated(std::move(chunk)));
+      // Only now the bookkeeping: the plugin has its next files first.
+      drain_coordinator_work();
     }
   }
 
@@ -448,19 +450,23 @@ struct Job::State {
         if (stopping()) return 0;
         room = free_room();
       }
-      drain_coordinator_work();  // completions and releases, one batch
       if (room >= refill) return room;
+      drain_coordinator_work();  // a slow stretch: record what has finished meanwhile
     }
   }
 
   // Waits for the files other workers held: each ends recorded complete by
   // them, or we take it over when their lease expires (a worker that died).
+  // The pause starts short (the other worker is usually about to finish
+  // the file) and doubles up to revisit_pause().
   void revisit_held_elsewhere() {
+    auto pause = std::chrono::milliseconds(20);
     while (!held_elsewhere.empty() && !stopping()) {
       revisit_once();
       if (held_elsewhere.empty()) break;
       std::unique_lock lock(mutex);
-      terminal_cv.wait_for(lock, revisit_pause(), [&] { return stopping(); });
+      terminal_cv.wait_for(lock, pause, [&] { return stopping(); });
+      pause = std::min(pause * 2, revisit_pause());
     }
   }
 
