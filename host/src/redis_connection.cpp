@@ -53,12 +53,24 @@ RedisAddress parse_redis_url(const std::string &url) {
     return std::invalid_argument("REDIS_URL " + a.redacted + ": " + why);
   };
   std::string_view rest(url);
+  const auto take_userinfo = [&](std::string_view &text, std::size_t at) {
+    auto userinfo = text.substr(0, at);
+    text.remove_prefix(at + 1);
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      a.user = std::string(userinfo.substr(0, colon));
+      a.password = std::string(userinfo.substr(colon + 1));
+    } else {
+      a.password = std::string(userinfo);
+    }
+  };
   if (rest.starts_with("unix://")) {
     rest.remove_prefix(7);
+    // unix://[user:pass@]/path.sock: credentials end at the '@' before the path
+    if (const auto at = rest.find("@/"); at != std::string_view::npos) take_userinfo(rest, at);
     const auto q = rest.find('?');
     a.socket_path = std::string(rest.substr(0, q));
     if (a.socket_path.empty() || a.socket_path[0] != '/')
-      throw bad("a unix socket URL is unix:///absolute/path.sock[?db=N]");
+      throw bad("a unix socket URL is unix://[user:pass@]/absolute/path.sock[?db=N]");
     if (q != std::string_view::npos) {
       auto query = rest.substr(q + 1);
       if (!query.starts_with("db=")) throw bad("the only query parameter is db=N");
@@ -69,16 +81,7 @@ RedisAddress parse_redis_url(const std::string &url) {
   if (!rest.starts_with("redis://"))
     throw bad("must start with redis:// or unix:// (rediss:// is not supported)");
   rest.remove_prefix(8);
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    auto userinfo = rest.substr(0, at);
-    rest.remove_prefix(at + 1);
-    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-      a.user = std::string(userinfo.substr(0, colon));
-      a.password = std::string(userinfo.substr(colon + 1));
-    } else {
-      a.password = std::string(userinfo);
-    }
-  }
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) take_userinfo(rest, at);
   std::string_view hostport = rest.substr(0, rest.find('/'));
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);

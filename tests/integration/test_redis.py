@@ -197,6 +197,32 @@ class RedisJobTest(RedisTestBase):
         self.assertVerified(entries)
         self.assertEqual(self.part_files(), [])
 
+    def test_unix_socket_with_a_password(self):
+        """REDIS_URL=unix://:PASS@/path.sock against a redis-server that wants AUTH."""
+        sock = self.work / "redis.sock"
+        rdir = self.work / "redis-unix"
+        rdir.mkdir()
+        proc = subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", "0", "--unixsocket", str(sock),
+             "--requirepass", "pa55-word", "--save", "", "--appendonly", "no",
+             "--dir", str(rdir), "--logfile", str(rdir / "redis.log")])
+        self.addCleanup(lambda: (proc.terminate(), proc.wait()))
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        entries = self.files(6)
+        manifest = self.manifest(entries)
+        r = self.run_job(manifest, env={"REDIS_URL": f"unix://:pa55-word@{sock}"})
+        self.assertRc(r, 0)
+        self.assertVerified(entries)
+        # the wrong password: a configuration error, with the password hidden
+        r = self.run_job(manifest, env={"REDIS_URL": f"unix://:wrong-pw@{sock}"},
+                         out=self.work / "other")
+        self.assertRc(r, 2)
+        self.assertIn("REDIS_URL unix://:***@", r.stderr)
+        self.assertIn("authentication failed", r.stderr)
+        self.assertNotIn("wrong-pw", r.stderr)
+
     def test_jobs_are_namespaced(self):
         entries = self.files(8)
         manifest = self.manifest(entries)

@@ -30,6 +30,11 @@ TEST(RedisUrl, UnixSocket) {
   const auto a = parse_redis_url("unix:///run/redis/redis.sock?db=2");
   EXPECT_EQ(a.socket_path, "/run/redis/redis.sock");
   EXPECT_EQ(a.db, 2);
+  const auto b = parse_redis_url("unix://dl:s3cret@/run/redis.sock");
+  EXPECT_EQ(b.socket_path, "/run/redis.sock");
+  EXPECT_EQ(b.user, "dl");
+  EXPECT_EQ(b.password, "s3cret");
+  EXPECT_EQ(b.redacted, "unix://dl:***@/run/redis.sock");
 }
 
 TEST(RedisUrl, ErrorsNameTheSettingAndHideThePassword) {

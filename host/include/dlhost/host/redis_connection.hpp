@@ -24,7 +24,7 @@ struct redisReply;
 namespace dlhost {
 
 // A parsed REDIS_URL: redis://[user:pass@]host[:port][/db] or
-// unix:///path/to.sock[?db=N]. `redacted` is safe to print.
+// unix://[user:pass@]/path/to.sock[?db=N]. `redacted` is safe to print.
 struct RedisAddress {
   std::string host;
   int port = 6379;
