@@ -11,7 +11,7 @@ import time
 import unittest
 
 import dlfix
-from dlfix import DlhostTestCase
+
 
 
 def setUpModule():
@@ -19,14 +19,7 @@ def setUpModule():
     warnings.simplefilter("ignore", ResourceWarning)
 
 
-class Interrupt(DlhostTestCase):
-    plugin = "multi-proxy"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.origin = dlfix.FaultServer().start()
-        cls.addClassCleanup(cls.origin.stop)
+class Interrupt(dlfix.FaultOriginTestCase):
 
     def entries(self, name, n, delay, size=100000):
         return [{"url": self.origin.url(f"/slow/{size}/{name}/f{i}.bin?delay={delay}"),

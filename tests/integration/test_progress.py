@@ -8,7 +8,7 @@ hand in tmux.
 import unittest
 
 import dlfix
-from dlfix import DlhostTestCase
+
 
 
 def setUpModule():
@@ -16,14 +16,7 @@ def setUpModule():
     warnings.simplefilter("ignore", ResourceWarning)
 
 
-class PlainProgress(DlhostTestCase):
-    plugin = "multi-proxy"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.origin = dlfix.FaultServer().start()
-        cls.addClassCleanup(cls.origin.stop)
+class PlainProgress(dlfix.FaultOriginTestCase):
 
     def entries(self, n, delay, prefix="g"):
         return [{"url": self.origin.url(f"/slow/20000/{prefix}/f{i}.bin?delay={delay}"),

@@ -17,7 +17,7 @@ import subprocess
 from html.parser import HTMLParser
 
 import dlfix
-from dlfix import DlhostTestCase, run_dlhost
+from dlfix import run_dlhost
 
 CHROMIUM = shutil.which("chromium")
 
@@ -62,14 +62,10 @@ def dump_dom(url, profile):
     return p.stdout
 
 
-class StatusServer(DlhostTestCase):
-    plugin = "multi-proxy"
-
+class StatusServer(dlfix.FaultOriginTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.origin = dlfix.FaultServer().start()
-        cls.addClassCleanup(cls.origin.stop)
         cls.proxy = dlfix.Tinyproxy("127.0.0.2", workdir=cls.class_tmp / "tp").start()
         cls.addClassCleanup(cls.proxy.stop)
 
