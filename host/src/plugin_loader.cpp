@@ -3,6 +3,8 @@
 #define BOOST_DLL_USE_STD_FS
 #include "dlhost/host/plugin_loader.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstddef>
@@ -138,6 +140,14 @@ fs::path resolve_plugin(const std::string &name_or_path) {
   throw PluginError("plugin " + name_or_path + ": " + file + " not found in " + searched);
 }
 
+// RTLD_NODELETE: a plugin stays mapped until the process exits, even after
+// its last handle is closed. Its thread-local storage and any thread it
+// forgot to join then stay valid; unloading code that may still be
+// referenced buys nothing for a process that loads a plugin or two.
+// (Boost.DLL passes the mode to dlopen() as it is.)
+constexpr auto kLoadMode = static_cast<boost::dll::load_mode::type>(
+    boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local | RTLD_NODELETE);
+
 std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const fs::path &path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw PluginError("plugin " + quote(path) + ": no such file");
@@ -146,8 +156,7 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const fs::path &path) {
   plugin->library_ = std::make_unique<Library>();
   auto &lib = plugin->library_->lib;
   try {
-    lib.load(fs::absolute(path),
-             boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    lib.load(fs::absolute(path), kLoadMode);
   } catch (const std::exception &e) {
     throw PluginError("plugin " + quote(path) + ": cannot load: " + e.what());
   }

@@ -98,11 +98,12 @@ RedisAddress parse_redis_url(const std::string &url) {
   return a;
 }
 
-RedisConnection::RedisConnection(const RedisAddress &address) : address_(address) { connect(); }
-
-RedisConnection::~RedisConnection() {
-  if (ctx_) redisFree(ctx_);
+RedisConnection::RedisConnection(const RedisAddress &address)
+    : address_(address), ctx_(nullptr, redisFree) {
+  connect();
 }
+
+RedisConnection::~RedisConnection() = default;
 
 void RedisConnection::fail(const std::string &what) const {
   const std::string why = ctx_ && ctx_->err ? ctx_->errstr : what;
@@ -115,13 +116,13 @@ void RedisConnection::check(const Reply &reply, const std::string &what) const {
 
 void RedisConnection::connect() {
   const auto timeout = to_timeval(kConnectTimeout);
-  ctx_ = address_.socket_path.empty()
-             ? redisConnectWithTimeout(address_.host.c_str(), address_.port, timeout)
-             : redisConnectUnixWithTimeout(address_.socket_path.c_str(), timeout);
+  ctx_.reset(address_.socket_path.empty()
+                 ? redisConnectWithTimeout(address_.host.c_str(), address_.port, timeout)
+                 : redisConnectUnixWithTimeout(address_.socket_path.c_str(), timeout));
   if (!ctx_) throw CoordinationError("REDIS_URL " + address_.redacted + ": out of memory");
   if (ctx_->err) fail("cannot connect");
-  redisSetTimeout(ctx_, to_timeval(kCommandTimeout));
-  if (address_.socket_path.empty()) redisEnableKeepAlive(ctx_);  // notice a dead peer
+  redisSetTimeout(ctx_.get(), to_timeval(kCommandTimeout));
+  if (address_.socket_path.empty()) redisEnableKeepAlive(ctx_.get());  // notice a dead peer
   if (!address_.password.empty()) {
     const auto r = address_.user.empty() ? command({"AUTH", address_.password})
                                          : command({"AUTH", address_.user, address_.password});
@@ -136,10 +137,10 @@ std::vector<RedisConnection::Reply> RedisConnection::pipeline(
   std::vector<Reply> replies;
   replies.reserve(commands.size());
   std::lock_guard lock(mutex_);
-  for (const auto &c : commands) append(ctx_, c);
+  for (const auto &c : commands) append(ctx_.get(), c);
   for (std::size_t i = 0; i < commands.size(); i++) {
     void *raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK) fail("connection lost");
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) fail("connection lost");
     replies.emplace_back(static_cast<redisReply *>(raw), freeReplyObject);
   }
   return replies;

@@ -68,7 +68,8 @@ class RedisConnection {
 
   RedisAddress address_;
   std::mutex mutex_;
-  redisContext *ctx_ = nullptr;
+  // Freed by its deleter also when connect() throws out of the constructor.
+  std::unique_ptr<redisContext, void (*)(redisContext *)> ctx_;
 };
 
 }  // namespace dlhost
