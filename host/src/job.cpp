@@ -87,7 +87,9 @@ struct Job::State {
   std::unique_ptr<PluginInstance> instance;
   std::unique_ptr<Progress> progress;
   fs::path out_dir;
-  SteadyClock::time_point started;
+  // Atomic: the status server's thread reads it (elapsed time) while run()
+  // may be setting it.
+  std::atomic<SteadyClock::rep> started_ticks{SteadyClock::now().time_since_epoch().count()};
 
   std::atomic<bool> interrupted{false};
   // After interrupt(), running transfers may finish until this deadline
@@ -276,6 +278,7 @@ struct Job::State {
   }
 
   double elapsed_seconds() const {
+    const SteadyClock::time_point started{SteadyClock::duration{started_ticks.load()}};
     return std::chrono::duration<double>(SteadyClock::now() - started).count();
   }
 
@@ -808,7 +811,7 @@ JobResult Job::run(const ManifestSource &manifest) {
 
 JobResult Job::run(WorkSource &source) {
   State &s = *state_;
-  s.started = SteadyClock::now();
+  s.started_ticks = SteadyClock::now().time_since_epoch().count();
   s.source = &source;
   s.total = source.known_total().value_or(0);
 
