@@ -51,7 +51,9 @@ struct dlhost_instance {
   std::mutex mutex;
   std::condition_variable cv;
   std::deque<Item> queue;
-  bool started = false, stopping = false, busy = false;
+  bool started = false, busy = false;
+  // Written under `mutex`, read without it by a sleeping transfer.
+  std::atomic<bool> stopping{false};
   std::atomic<bool> cancel_all{false};
   std::atomic<bool> bad_stats{false};
   std::atomic<bool> throw_wait{false};
