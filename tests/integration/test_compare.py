@@ -6,7 +6,7 @@ two output trees, and that each run went into its own directory.
 import unittest
 
 import dlfix
-from dlfix import DlhostTestCase, run_dlhost
+from dlfix import run_dlhost
 
 
 def setUpModule():
@@ -14,16 +14,7 @@ def setUpModule():
     warnings.simplefilter("ignore", ResourceWarning)
 
 
-class CompareAgainstNginx(DlhostTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.data = cls.class_tmp / "data"
-        cls.data.mkdir()
-        cls.nginx = dlfix.Nginx(cls.data, workdir=cls.class_tmp / "nginx").start()
-        cls.addClassCleanup(cls.nginx.stop)
-
+class CompareAgainstNginx(dlfix.NginxOriginTestCase):
     def compare(self, manifest, *extra):
         return run_dlhost(["compare", "--a", "legacy", "--b", "multi-proxy",
                            "--out", self.work / "cmp", "--progress", "none", *extra, manifest],

@@ -19,16 +19,8 @@ def setUpModule():
     warnings.simplefilter("ignore", ResourceWarning)
 
 
-class LegacyAgainstNginx(DlhostTestCase):
+class LegacyAgainstNginx(dlfix.NginxOriginTestCase):
     """Jobs against an nginx origin serving deterministic files."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.data = cls.class_tmp / "data"
-        cls.data.mkdir()
-        cls.nginx = dlfix.Nginx(cls.data, workdir=cls.class_tmp / "nginx").start()
-        cls.addClassCleanup(cls.nginx.stop)
 
     def files(self, n, size, prefix, per_group=0):
         return dlfix.make_files(self.data, n, size, prefix=prefix, per_group=per_group,
