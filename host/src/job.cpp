@@ -13,11 +13,13 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "dlhost/host/settings.hpp"
+#include "local_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -66,18 +68,6 @@ std::string one_line(std::string s) {
   return s;
 }
 
-// A file counts as present when it exists and, if the manifest gives a size,
-// has that size. The sha256 is not re-read: that would cost a full read of
-// every file on every rerun; the plugin verified it when it wrote the file.
-bool already_present(const fs::path &dest, std::int64_t expected_size) {
-  std::error_code ec;
-  const auto status = fs::status(dest, ec);
-  if (ec || !fs::is_regular_file(status)) return false;
-  if (expected_size < 0) return true;
-  const auto size = fs::file_size(dest, ec);
-  return !ec && static_cast<std::int64_t>(size) == expected_size;
-}
-
 }  // namespace
 
 struct Job::State {
@@ -86,7 +76,7 @@ struct Job::State {
   std::shared_ptr<Coordinator> coordinator;
   std::unique_ptr<PluginInstance> instance;
   std::unique_ptr<Progress> progress;
-  fs::path out_dir;
+  std::optional<LocalFiles> local;  // the output directory, set by run()
   // Atomic: the status server's thread reads it (elapsed time) while run()
   // may be setting it.
   std::atomic<SteadyClock::rep> started_ticks{SteadyClock::now().time_since_epoch().count()};
@@ -130,7 +120,6 @@ struct Job::State {
   std::thread renew_thread;
 
   std::unordered_set<std::uint64_t> seen_paths;
-  fs::path last_created_dir;  // see create_parent()
   std::uint64_t duplicates = 0;
   // Files another worker held a lease on when we reached them: revisited at
   // the end, so a file of a worker that died is taken over once its lease
@@ -342,7 +331,8 @@ struct Job::State {
     deferred++;
     progress->file_finished(entry.path, "deferred",
                             "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL "
-                            "runs out: " + reason);
+                            "runs out: " +
+                                reason);
   }
 
   void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const std::string &why) {
@@ -359,13 +349,14 @@ struct Job::State {
   // Removes duplicates and files already on disk; returns what still needs work.
   std::vector<ManifestEntry> filter_local(std::vector<ManifestEntry> &batch) {
     std::vector<ManifestEntry> rest;
+    local->forget();  // directories may have been made since the last batch
     for (auto &entry : batch) {
       if (!seen_paths.insert(path_hash(entry.path)).second) {
         ++duplicates;
         settle(entry);
         continue;
       }
-      if (already_present(out_dir / entry.path, entry.size)) {
+      if (local->present(entry.path, entry.size)) {
         count_skip(entry, "already present");
         continue;
       }
@@ -500,31 +491,20 @@ struct Job::State {
         to_release.push_back(lease);
         continue;
       }
-      const auto dest = out_dir / entry.path;
+      const std::string dest = local->dest(entry.path);
       std::error_code ec;
-      create_parent(dest, ec);
-      if (ec) {
-        fail_before_submit(entry, lease,
-                           "cannot create " + dest.parent_path().string() + ": " + ec.message());
+      if (!local->make_parent(dest, ec)) {
+        fail_before_submit(
+            entry, lease,
+            "cannot create " + fs::path(dest).parent_path().string() + ": " + ec.message());
         continue;
       }
       submit_with_backpressure(entry, lease, dest);
     }
   }
 
-  // create_directories() costs several stat calls even when the directory
-  // exists; manifests list the files of one directory together, so the last
-  // directory made is remembered and not made again.
-  void create_parent(const fs::path &dest, std::error_code &ec) {
-    fs::path parent = dest.parent_path();
-    if (parent == last_created_dir) return;
-    fs::create_directories(parent, ec);
-    if (!ec) last_created_dir = std::move(parent);
-  }
-
   void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
-                                const fs::path &dest) {
-    const std::string dest_text = dest.string();
+                                const std::string &dest) {
     std::uint64_t id;
     {
       // Registered before submit(): the plugin may deliver events for the
@@ -537,7 +517,7 @@ struct Job::State {
     task.struct_size = sizeof task;
     task.id = id;
     task.url = entry.url.c_str();
-    task.dest_path = dest_text.c_str();
+    task.dest_path = dest.c_str();
     task.group = entry.group.c_str();
     task.sha256 = entry.sha256.empty() ? nullptr : entry.sha256.c_str();
     task.size = entry.size;
@@ -816,10 +796,11 @@ JobResult Job::run(WorkSource &source) {
   s.total = source.known_total().value_or(0);
 
   std::error_code ec;
-  s.out_dir = fs::absolute(s.options.out_dir, ec);
-  fs::create_directories(s.out_dir, ec);
+  const fs::path out_dir = fs::absolute(s.options.out_dir, ec);
+  fs::create_directories(out_dir, ec);
   if (ec)
-    throw ConfigError("DOWNLOAD_DIR: cannot create " + s.out_dir.string() + ": " + ec.message());
+    throw ConfigError("DOWNLOAD_DIR: cannot create " + out_dir.string() + ": " + ec.message());
+  s.local.emplace(out_dir.string());
 
   s.instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
                                                 &State::on_event_thunk, &s);

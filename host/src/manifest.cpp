@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "flat_json.hpp"
+
 namespace dlhost {
 namespace {
 
@@ -182,40 +184,110 @@ bool ManifestReader::next(ManifestEntry &entry) {
   return false;
 }
 
+// One of the known keys of a JSON line, as either parser found it. A null
+// value counts as missing.
+struct ManifestReader::Field {
+  enum class Kind { kMissing, kString, kInteger, kUnsigned, kOther } kind = Kind::kMissing;
+  std::string text;
+  std::int64_t integer = 0;
+  std::uint64_t unsigned_integer = 0;
+};
+
 void ManifestReader::parse_json_line(std::string_view line, ManifestEntry &entry) const {
+  Fields fields;
+  FlatJsonObject flat;
+  if (flat.scan(line)) {
+    read_flat_fields(flat, fields);
+  } else {
+    read_json_fields(line, fields);
+  }
+  apply_fields(fields, entry);
+}
+
+// The fast path (flat_json.hpp): a flat line of plain values.
+void ManifestReader::read_flat_fields(const FlatJsonObject &flat, Fields &fields) const {
+  for (size_t i = 0; i < kFieldNames.size(); ++i) {
+    const FlatJsonValue *v = flat.find(kFieldNames[i]);
+    if (v == nullptr || v->kind == FlatJsonValue::Kind::kNull) continue;
+    Field &f = fields[i];
+    switch (v->kind) {
+      case FlatJsonValue::Kind::kString:
+        f.kind = Field::Kind::kString;
+        f.text.assign(v->text);
+        break;
+      case FlatJsonValue::Kind::kInteger:
+        f.kind =
+            v->integer < 0 || v->text[0] == '-' ? Field::Kind::kInteger : Field::Kind::kUnsigned;
+        f.integer = v->integer;
+        f.unsigned_integer = static_cast<std::uint64_t>(v->integer);
+        break;
+      default:
+        f.kind = Field::Kind::kOther;
+    }
+  }
+}
+
+// Everything else goes through nlohmann::json, which also judges validity.
+void ManifestReader::read_json_fields(std::string_view line, Fields &fields) const {
   // Not const: the string fields are moved out of the parsed object, not copied.
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) fail("not a valid JSON object");
+  for (size_t i = 0; i < kFieldNames.size(); ++i) {
+    const auto it = j.find(kFieldNames[i]);
+    if (it == j.end() || it->is_null()) continue;
+    Field &f = fields[i];
+    if (it->is_string()) {
+      f.kind = Field::Kind::kString;
+      f.text = std::move(it->get_ref<std::string &>());
+    } else if (it->is_number_unsigned()) {
+      f.kind = Field::Kind::kUnsigned;
+      f.unsigned_integer = it->get<std::uint64_t>();
+    } else if (it->is_number_integer()) {
+      f.kind = Field::Kind::kInteger;
+      f.integer = it->get<std::int64_t>();
+    } else {
+      f.kind = Field::Kind::kOther;
+    }
+  }
+}
+
+void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
   // True when the key is present and not null.
-  auto string_field = [&](const char *key, std::string &out, bool required) {
-    const auto it = j.find(key);
-    if (it == j.end() || it->is_null()) {
+  auto string_field = [&](FieldIndex index, std::string &out, bool required) {
+    Field &f = fields[index];
+    const char *key = kFieldNames[index];
+    if (f.kind == Field::Kind::kMissing) {
       if (required) fail(std::string("\"") + key + "\" is required");
       return false;
     }
-    if (!it->is_string()) fail(std::string("\"") + key + "\" must be a string");
-    out = std::move(it->get_ref<std::string &>());
+    if (f.kind != Field::Kind::kString) fail(std::string("\"") + key + "\" must be a string");
+    out = std::move(f.text);
     return true;
   };
-  string_field("url", entry.url, true);
-  const bool has_path = string_field("path", entry.path, false);
-  string_field("group", entry.group, false);
-  if (string_field("sha256", entry.sha256, false)) {
+  string_field(kUrl, entry.url, true);
+  const bool has_path = string_field(kPath, entry.path, false);
+  string_field(kGroup, entry.group, false);
+  if (string_field(kSha256, entry.sha256, false)) {
     if (!is_sha256_hex(entry.sha256)) {
       fail("\"sha256\" must be 64 hex digits: " + entry.sha256);
     }
     entry.sha256 = lowercase(std::move(entry.sha256));
   }
-  if (const auto it = j.find("size"); it != j.end() && !it->is_null()) {
-    if (!it->is_number_integer()) fail("\"size\" must be an integer");
-    if (it->is_number_unsigned()) {
-      if (it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+  const Field &size = fields[kSize];
+  switch (size.kind) {
+    case Field::Kind::kMissing:
+      break;
+    case Field::Kind::kUnsigned:
+      if (size.unsigned_integer > static_cast<std::uint64_t>(INT64_MAX))
         fail("\"size\" is too large");
-      entry.size = it->get<std::int64_t>();
-    } else {
-      entry.size = it->get<std::int64_t>();
+      entry.size = static_cast<std::int64_t>(size.unsigned_integer);
+      break;
+    case Field::Kind::kInteger:
+      entry.size = size.integer;
       if (entry.size < 0) fail("\"size\" must not be negative: " + std::to_string(entry.size));
-    }
+      break;
+    default:
+      fail("\"size\" must be an integer");
   }
   if (auto problem = url_problem(entry.url)) fail(*problem);
   if (has_path) {

@@ -14,6 +14,7 @@
 // file first (removed when the source is destroyed).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <istream>
@@ -24,6 +25,8 @@
 #include <string_view>
 
 namespace dlhost {
+
+class FlatJsonObject;
 
 struct ManifestError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -59,8 +62,17 @@ class ManifestReader {
   bool next(ManifestEntry &entry);
 
  private:
+  struct Field;
+  enum FieldIndex { kUrl, kPath, kGroup, kSha256, kSize, kFieldCount };
+  static constexpr std::array<const char *, kFieldCount> kFieldNames{"url", "path", "group",
+                                                                     "sha256", "size"};
+  using Fields = std::array<Field, kFieldCount>;
+
   [[noreturn]] void fail(const std::string &message) const;
   void parse_json_line(std::string_view line, ManifestEntry &entry) const;
+  void read_flat_fields(const FlatJsonObject &flat, Fields &fields) const;
+  void read_json_fields(std::string_view line, Fields &fields) const;
+  void apply_fields(Fields &fields, ManifestEntry &entry) const;
   void parse_url_line(std::string_view line, ManifestEntry &entry) const;
   void complete_defaults(ManifestEntry &entry) const;
 
