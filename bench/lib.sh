@@ -46,6 +46,7 @@ bench_origin_start() {
   local cmd="${line#* }"
   ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT"
   MANIFEST="$ORIGIN_DIR/manifest.jsonl"
+  MANIFEST_NOSHA="$ORIGIN_DIR/manifest-nosha.jsonl"  # no sha256: nothing to verify
   URLS="$ORIGIN_DIR/urls.txt"
   CURL_CONF="$ORIGIN_DIR/curl.conf"
   # shellcheck disable=SC2086
@@ -219,10 +220,10 @@ bench_require_dlhost() {
 # Runners. Each takes an empty output directory.
 # dlhost reads its settings from the environment (PROXY_LIST, PROXY_POST_LIMIT,
 # ...) and an empty env file, so a stray ./.env cannot change a benchmark.
-run_dlhost_plugin() { # PLUGIN OUTDIR  (dlhost's own output: $BENCH_DIR/dlhost.log)
+run_dlhost_plugin() { # PLUGIN OUTDIR [MANIFEST]  (dlhost's own output: $BENCH_DIR/dlhost.log)
   : >"$BENCH_DIR/empty.env"
   if ! "$DLHOST" run --plugin "$1" --out "$2" --progress none --env-file "$BENCH_DIR/empty.env" \
-      --stats-json "$BENCH_DIR/dlhost-stats.json" "$MANIFEST" >"$BENCH_DIR/dlhost.log" 2>&1; then
+      --stats-json "$BENCH_DIR/dlhost-stats.json" "${3:-$MANIFEST}" >"$BENCH_DIR/dlhost.log" 2>&1; then
     tail -n 20 "$BENCH_DIR/dlhost.log" >&2
     return 1
   fi

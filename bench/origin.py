@@ -6,6 +6,7 @@
       Creates DIR/data (deterministic files; kept and reused when the same
       N/size were made before), DIR/nginx/nginx.conf on a free loopback port,
       and, for that port, DIR/manifest.jsonl (url, path, group, sha256, size),
+      DIR/manifest-nosha.jsonl (the same without sha256: nothing to verify),
       DIR/urls.txt, DIR/curl.conf (url/output pairs for ONE curl run) and
       DIR/aria2.txt (aria2c -i input: url, then "  out=path").
       --rate/--burst: nginx limit_req per client IP, excess answered 429 at
@@ -50,10 +51,12 @@ def prepare(a):
                      **limit_options(a))
     ng.conf.write_text(ng.config_text())
     with open(d / "manifest.jsonl", "w") as m, open(d / "urls.txt", "w") as u, \
-            open(d / "curl.conf", "w") as c, open(d / "aria2.txt", "w") as r:
+            open(d / "curl.conf", "w") as c, open(d / "aria2.txt", "w") as r, \
+            open(d / "manifest-nosha.jsonl", "w") as n:
         for e in entries:
             url = ng.url(e["path"])
             m.write(json.dumps({"url": url, **e}) + "\n")
+            n.write(json.dumps({"url": url, **{k: v for k, v in e.items() if k != "sha256"}}) + "\n")
             u.write(url + "\n")
             c.write(f'url = "{url}"\noutput = "{e["path"]}"\n')
             r.write(f'{url}\n  out={e["path"]}\n')
