@@ -1,6 +1,8 @@
 // Progress display; see progress.hpp for the design.
 #include "dlhost/host/progress.hpp"
 
+#include <pthread.h>
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -211,6 +213,7 @@ void Progress::stop() {
 }
 
 void Progress::run() {
+  pthread_setname_np(pthread_self(), "dlhost-progress");  // top -H, perf
   const auto interval = mode_ == ProgressMode::kBar
                             ? std::chrono::duration_cast<std::chrono::milliseconds>(kBarInterval)
                             : std::chrono::duration_cast<std::chrono::milliseconds>(kPlainInterval);

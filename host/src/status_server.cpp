@@ -5,6 +5,8 @@
 // head (at most 8 KiB); anything else is answered 400/404/405 and closed.
 #include "dlhost/host/status_server.hpp"
 
+#include <pthread.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -222,6 +224,7 @@ std::string StatusServer::url() const {
 }
 
 void StatusServer::serve() {
+  pthread_setname_np(pthread_self(), "dlhost-status");  // top -H, perf
   while (true) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;

@@ -2,6 +2,8 @@
 // legacy_worker.h for the design).
 #include "legacy_worker.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 namespace dlhost::legacy {
@@ -113,6 +115,7 @@ bool LegacyInstance::stopping() const {
 // ---- worker ---------------------------------------------------------------
 
 void LegacyInstance::run() {
+  pthread_setname_np(pthread_self(), "dlhost-legacy");  // top -H, perf
   if (cfg_.proxies.size() > 1)
     emitter_.log(
         DLHOST_LOG_INFO, 0,
@@ -233,6 +236,7 @@ void LegacyInstance::record_latency() {
 // ---- finisher -------------------------------------------------------------
 
 void LegacyInstance::run_finisher() {
+  pthread_setname_np(pthread_self(), "dlhost-finisher");  // top -H, perf
   for (;;) {
     Handoff h;
     {

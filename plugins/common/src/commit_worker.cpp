@@ -5,6 +5,8 @@
 // allocates next to nothing.
 #include "dlhost/transport/commit_worker.h"
 
+#include <pthread.h>
+
 namespace dlhost::transport {
 
 CommitWorker::CommitWorker(std::function<void()> notify)
@@ -80,6 +82,7 @@ bool CommitWorker::finish_locked(CommitJob *job) {
 }
 
 void CommitWorker::run() {
+  pthread_setname_np(pthread_self(), "dlhost-commit");  // top -H, perf
   std::unique_lock lock(mu_);
   for (;;) {
     worker_waiting_ = true;

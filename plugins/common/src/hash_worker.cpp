@@ -1,6 +1,8 @@
 // The shared hashing thread (see hash_worker.h).
 #include "dlhost/transport/hash_worker.h"
 
+#include <pthread.h>
+
 namespace dlhost::transport {
 
 HashWorker &HashWorker::shared() {
@@ -42,6 +44,7 @@ void HashWorker::wait(HashJob &job) {
 }
 
 void HashWorker::run() {
+  pthread_setname_np(pthread_self(), "dlhost-hash");  // top -H, perf
   std::unique_lock lock(mu_);
   for (;;) {
     work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });

@@ -1,6 +1,8 @@
 // The event loop (see event_loop.h).
 #include "event_loop.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
@@ -103,6 +105,7 @@ nlohmann::json EventLoop::stats_json() const {
 }
 
 void EventLoop::run() {
+  pthread_setname_np(pthread_self(), "dlhost-mp-loop");  // top -H, perf
   for (;;) {
     if (!take_requests()) return;
     dispatch();
