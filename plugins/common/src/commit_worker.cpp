@@ -5,6 +5,8 @@
 // allocates next to nothing.
 #include "dlhost/transport/commit_worker.h"
 
+#include <algorithm>
+
 #include <pthread.h>
 
 namespace dlhost::transport {
@@ -49,8 +51,9 @@ void CommitWorker::drain() {
   idle_cv_.wait(lock, [this] { return queue_.empty() && running_ == 0; });
 }
 
-bool CommitWorker::run_one_here() {
+bool CommitWorker::run_one_here(size_t min_queued) {
   std::unique_lock lock(mu_);
+  if (queue_.size() < std::max<size_t>(min_queued, 1)) return false;
   CommitJob *job = take_locked();
   if (job == nullptr) return false;
   lock.unlock();

@@ -42,7 +42,9 @@ EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::Prox
       pool_(cfg_, paths_, emit_),
       committer_([this] {
         if (sleeping_.load()) curl_multi_wakeup(multi_);
-      }) {
+      }),
+      commit_backlog_to_help_(
+          static_cast<size_t>(std::max(1L, total_concurrency(scfg, paths_.size()) / 2))) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
   long total = total_concurrency(scfg, paths_.size());
@@ -120,11 +122,14 @@ void EventLoop::run() {
 
 // A busy loop collects commits on its next turn anyway, so the CommitWorker
 // wakes it only when it sleeps: the flag is raised before the last look at
-// the done list, and the worker reads it after adding to that list. Before
-// sleeping, the loop runs one queued commit itself if the worker has not
-// taken it yet (its slot is free sooner), then goes round again.
+// the done list, and the worker reads it after adding to that list.
+// Before sleeping, the loop runs one queued commit itself, but only once
+// half the transfer slots wait on commits (the worker is starved of CPU).
+// Helping earlier delays the sends and receives that keep the server busy:
+// on 2 cores (2000 x 64 KiB, 16 in flight) helping at every idle moment took
+// 1.05x curl's time, never helping 1.02x, helping from half the slots 0.96x.
 void EventLoop::sleep() {
-  if (committer_.run_one_here()) return;
+  if (committer_.run_one_here(commit_backlog_to_help_)) return;
   sleeping_.store(true);
   if (!committer_.has_done()) curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(), nullptr);
   sleeping_.store(false);

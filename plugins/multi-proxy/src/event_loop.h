@@ -10,8 +10,9 @@
 //      stall every other transfer on this thread,
 //   5. settles the transfers whose commit has come back (a verify mismatch is
 //      a retryable result like any other), refilling the freed slots at once;
-//      with nothing else to do it runs a queued commit itself rather than
-//      sleep while the worker is starved of CPU,
+//      with nothing else to do and half the slots waiting on commits, it runs
+//      a queued commit itself rather than sleep while the worker is starved
+//      of CPU,
 //   6. sleeps in curl_multi_poll until a socket is ready, libcurl's own timer
 //      fires, the scheduler's next deadline (a retry falling due, a cooldown
 //      or rate brake ending) comes, or a host thread or the CommitWorker calls
@@ -96,6 +97,7 @@ class EventLoop {
   // does a finished commit need to wake it (see sleep()).
   std::atomic<bool> sleeping_{false};
   transport::CommitWorker committer_;
+  const size_t commit_backlog_to_help_;  // see sleep()
   std::vector<transport::CommitJob *> to_commit_, committed_;
   std::unordered_set<uint64_t> cancelled_in_commit_;
   std::thread thread_;

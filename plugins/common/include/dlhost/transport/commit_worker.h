@@ -16,9 +16,10 @@
 // (the list's mutex orders the two).
 //
 // A caller with nothing else to do (the loop about to sleep) can run the
-// oldest queued job itself with run_one_here(): when this thread is starved
-// of CPU (2 cores shared with the server and other work), commits then do not
-// pile up holding their transfer slots while the loop idles.
+// oldest queued job itself with run_one_here(min_queued) once at least
+// min_queued jobs wait: when this thread is starved of CPU (2 cores shared
+// with the server and other work), commits then do not pile up holding their
+// transfer slots while the loop idles.
 //
 // Ownership: between post() and take_done() the job and its PartFile belong
 // to the CommitWorker; the caller must not touch them. drain() waits until
@@ -65,8 +66,9 @@ class CommitWorker {
   // True when take_done() would return something.
   bool has_done();
   // Runs the oldest queued job on the calling thread (its result goes to the
-  // done list, without `notify`); false when none was queued.
-  bool run_one_here();
+  // done list, without `notify`) if at least `min_queued` (>= 1) wait; false
+  // when it ran none.
+  bool run_one_here(size_t min_queued = 1);
   // Blocks until every posted job has run (they stay on the done list).
   void drain();
 
