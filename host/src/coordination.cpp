@@ -39,6 +39,35 @@ std::string InProcessCoordinator::new_token() {
   return s.str();
 }
 
+std::vector<Coordinator::Claim> Coordinator::claim(std::span<const std::string> keys,
+                                                   std::span<const std::string> skip_keys,
+                                                   Millis ttl) {
+  std::vector<Claim> out(keys.size());
+  const auto done = completed(keys);
+  const auto skips =
+      skip_keys.empty() ? std::vector<std::optional<std::string>>(keys.size()) : skipped(skip_keys);
+  std::vector<std::string> wanted;
+  std::vector<std::size_t> wanted_at;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (done[i]) {
+      out[i].kind = Claim::Kind::kDone;
+    } else if (skips[i]) {
+      out[i].kind = Claim::Kind::kSkipped;
+      out[i].reason = *skips[i];
+    } else {
+      wanted.push_back(keys[i]);
+      wanted_at.push_back(i);
+    }
+  }
+  const auto leases = take_leases(wanted, ttl);
+  for (std::size_t j = 0; j < wanted.size(); ++j) {
+    if (!leases[j]) continue;  // kHeld
+    out[wanted_at[j]].kind = Claim::Kind::kLeased;
+    out[wanted_at[j]].lease = *leases[j];
+  }
+  return out;
+}
+
 std::vector<std::optional<Lease>> InProcessCoordinator::take_leases(
     std::span<const std::string> keys, Millis ttl) {
   std::lock_guard lock(mutex_);

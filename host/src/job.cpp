@@ -292,9 +292,13 @@ struct Job::State {
       if (!complete.empty()) coordinator->record_completed(complete);
       if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
       if (!release.empty()) coordinator->release_leases(release);
-      // After the completion records: an entry acknowledged is never handed
-      // out again, so its file must be recorded first.
-      if (!ack.empty() && source) source->acknowledge(ack);
+      // After the completion records (sent, not just queued): an entry
+      // acknowledged is never handed out again, so its file must be
+      // recorded first.
+      if (!ack.empty() && source) {
+        coordinator->flush();
+        source->acknowledge(ack);
+      }
       publish_totals();
     } catch (const CoordinationError &e) {
       note_coordination_failure(e);
@@ -367,39 +371,35 @@ struct Job::State {
     return rest;
   }
 
-  // Asks the coordinator about completion and the skip cache, then takes
-  // leases; returns the entries we may download, with their leases.
+  // Asks the coordinator about completion and the skip cache and takes
+  // leases, in one call; returns the entries we may download, with their
+  // leases.
   std::vector<std::pair<ManifestEntry, Lease>> filter_coordinated(
       std::vector<ManifestEntry> batch) {
     std::vector<std::string> keys, urls;
-    for (const auto &e : batch) {
-      keys.push_back(e.path);
-      urls.push_back(e.url);
-    }
-    const auto done = coordinator->completed(keys);
+    keys.reserve(batch.size());
+    for (const auto &e : batch) keys.push_back(e.path);
     // PROXY_SKIP_CACHE_TTL=0 turns the skip cache off, old entries included.
-    const auto skips = options.skip_cache_ttl.count() > 0
-                           ? coordinator->skipped(urls)
-                           : std::vector<std::optional<std::string>>(urls.size());
-    std::vector<ManifestEntry> wanted;
-    std::vector<std::string> wanted_keys;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (done[i]) {
-        count_skip(batch[i], "recorded complete (by this job, on any host)");
-      } else if (skips[i]) {
-        count_deferred(batch[i], *skips[i]);
-      } else {
-        wanted_keys.push_back(batch[i].path);
-        wanted.push_back(std::move(batch[i]));
-      }
+    if (options.skip_cache_ttl.count() > 0) {
+      urls.reserve(batch.size());
+      for (const auto &e : batch) urls.push_back(e.url);
     }
-    const auto leases = coordinator->take_leases(wanted_keys, options.lease_ttl);
+    auto claims = coordinator->claim(keys, urls, options.lease_ttl);
     std::vector<std::pair<ManifestEntry, Lease>> out;
-    for (std::size_t i = 0; i < wanted.size(); ++i) {
-      if (!leases[i]) {
-        held_elsewhere.push_back(std::move(wanted[i]));
-      } else {
-        out.emplace_back(std::move(wanted[i]), *leases[i]);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      switch (claims[i].kind) {
+        case Coordinator::Claim::Kind::kDone:
+          count_skip(batch[i], "recorded complete (by this job, on any host)");
+          break;
+        case Coordinator::Claim::Kind::kSkipped:
+          count_deferred(batch[i], claims[i].reason);
+          break;
+        case Coordinator::Claim::Kind::kHeld:
+          held_elsewhere.push_back(std::move(batch[i]));
+          break;
+        case Coordinator::Claim::Kind::kLeased:
+          out.emplace_back(std::move(batch[i]), std::move(claims[i].lease));
+          break;
       }
     }
     return out;

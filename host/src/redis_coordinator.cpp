@@ -28,6 +28,22 @@ constexpr const char *kRenewScript =
 constexpr const char *kReleaseScript =
     "local n = 0 for i, k in ipairs(KEYS) do "
     "if redis.call('get', k) == ARGV[i] then n = n + redis.call('del', k) end end return n";
+// KEYS: the done hash, n lease keys, then n skip keys when ARGV[3] == "1".
+// ARGV: n, ttl, skip?, then n file keys (the done hash's fields), then n
+// tokens. One answer per file: "d" done, "s<reason>" in the skip cache, "l"
+// leased with its token, "h" held by another worker. The done check and the
+// SET NX run as one step, so a file another host finishes meanwhile is seen
+// as done (it records completion before it releases its lease).
+constexpr const char *kClaimScript =
+    "local n = tonumber(ARGV[1]) local ttl = ARGV[2] local skip = ARGV[3] == '1' "
+    "local out = {} "
+    "for i = 1, n do "
+    "if redis.call('hexists', KEYS[1], ARGV[3 + i]) == 1 then out[i] = 'd' "
+    "else "
+    "local r = skip and redis.call('get', KEYS[1 + n + i]) "
+    "if r then out[i] = 's' .. r "
+    "elseif redis.call('set', KEYS[1 + i], ARGV[3 + n + i], 'NX', 'PX', ttl) then out[i] = 'l' "
+    "else out[i] = 'h' end end end return out";
 constexpr std::size_t kChunk = 1000;  // fields per HSET / HMGET / MGET, leases per EVAL
 
 using Commands = std::vector<RedisConnection::Command>;
@@ -79,7 +95,9 @@ std::uint64_t integer_field(const redisReply *r) {
 
 }  // namespace
 
-std::string redis_job_prefix(const std::string &job) { return "dlhost:{" + job + "}:"; }
+std::string redis_job_prefix(const std::string &job) {
+  return "dlhost:{" + job + "}:";
+}
 
 RedisCoordinator::RedisCoordinator(const RedisAddress &address, std::string job)
     : job_(std::move(job)), prefix_(redis_job_prefix(job_)), redis_(address) {}
@@ -139,10 +157,69 @@ std::vector<std::optional<Lease>> RedisCoordinator::take_leases(std::span<const 
   return out;
 }
 
+// One EVAL of kClaimScript per chunk of files, all in one pipeline.
+std::vector<Coordinator::Claim> RedisCoordinator::claim(std::span<const std::string> keys,
+                                                        std::span<const std::string> skip_keys,
+                                                        Millis ttl) {
+  if (keys.empty()) return {};
+  const bool skip = !skip_keys.empty();
+  const auto px = std::to_string(ttl.count());
+  std::vector<std::string> tokens;
+  tokens.reserve(keys.size());
+  Commands commands;
+  for (std::size_t i = 0; i < keys.size(); i += kChunk) {
+    const std::size_t n = std::min(kChunk, keys.size() - i);
+    RedisConnection::Command c{"EVAL", kClaimScript, std::to_string(1 + n * (skip ? 2 : 1)),
+                               key("done")};
+    c.reserve(4 + 5 * n + 3);
+    for (std::size_t j = i; j < i + n; j++) c.push_back(key("lease:", keys[j]));
+    if (skip)
+      for (std::size_t j = i; j < i + n; j++) c.push_back(key("skip:", skip_keys[j]));
+    c.insert(c.end(), {std::to_string(n), px, skip ? "1" : "0"});
+    for (std::size_t j = i; j < i + n; j++) c.push_back(keys[j]);
+    for (std::size_t j = i; j < i + n; j++) {
+      tokens.push_back(random_token());
+      c.push_back(tokens.back());
+    }
+    commands.push_back(std::move(c));
+  }
+  std::vector<Claim> out;
+  out.reserve(keys.size());
+  for (const auto &r : send(std::move(commands))) {
+    redis_.check(r, "claim files");
+    for (std::size_t j = 0; r->type == REDIS_REPLY_ARRAY && j < r->elements; j++) {
+      const auto *e = r->element[j];
+      const std::string_view answer =
+          e->type == REDIS_REPLY_STRING ? std::string_view(e->str, e->len) : "h";
+      Claim c;
+      const std::size_t at = out.size();
+      switch (answer.empty() ? 'h' : answer[0]) {
+        case 'd':
+          c.kind = Claim::Kind::kDone;
+          break;
+        case 's':
+          c.kind = Claim::Kind::kSkipped;
+          c.reason = answer.substr(1);
+          break;
+        case 'l':
+          c.kind = Claim::Kind::kLeased;
+          c.lease = Lease{keys[at], tokens[at]};
+          break;
+        default:
+          c.kind = Claim::Kind::kHeld;
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  if (out.size() != keys.size())
+    throw CoordinationError("Redis " + redis_.address().redacted +
+                            ": claim files: unexpected reply");
+  return out;
+}
+
 // EVAL script n key1..keyn token1..tokenn [extra]: one per chunk of leases.
-std::vector<RedisConnection::Command> RedisCoordinator::lease_script(const char *script,
-                                                        std::span<const Lease> leases,
-                                                        const std::string &extra) const {
+std::vector<RedisConnection::Command> RedisCoordinator::lease_script(
+    const char *script, std::span<const Lease> leases, const std::string &extra) const {
   Commands commands;
   for (std::size_t i = 0; i < leases.size(); i += kChunk) {
     const auto chunk = leases.subspan(i, std::min(kChunk, leases.size() - i));
@@ -174,13 +251,26 @@ void RedisCoordinator::release_leases(std::span<const Lease> leases) {
     redis_.check(r, "release leases");
 }
 
+// Completion records and skip marks go out at the front of the next
+// pipeline this coordinator sends (the lease releases that follow them in the
+// job, at the latest flush()): a completion still reaches Redis before the
+// lease of its file is released, and the batch costs no round trip of its own.
 void RedisCoordinator::record_completed(std::span<const std::string> keys) {
+  if (keys.empty()) return;
   const auto record = completion_record();
-  const auto commands = chunked(keys, {"HSET", key("done")}, [&](auto &c, const auto &k) {
+  auto commands = chunked(keys, {"HSET", key("done")}, [&](auto &c, const auto &k) {
     c.push_back(k);
     c.push_back(record);
   });
-  for (const auto &r : send(commands)) redis_.check(r, "HSET done");
+  queue_writes(std::move(commands), "HSET done");
+}
+
+void RedisCoordinator::queue_writes(Commands commands, const char *what) {
+  std::lock_guard lock(pending_mutex_);
+  for (auto &c : commands) {
+    pending_writes_.push_back(std::move(c));
+    pending_what_.push_back(what);
+  }
 }
 
 std::vector<bool> RedisCoordinator::completed(std::span<const std::string> keys) {
@@ -196,11 +286,11 @@ std::vector<bool> RedisCoordinator::completed(std::span<const std::string> keys)
 }
 
 void RedisCoordinator::mark_skipped(std::span<const SkipMark> marks, Seconds ttl) {
-  if (ttl.count() <= 0) return;
+  if (ttl.count() <= 0 || marks.empty()) return;
   Commands commands;
   for (const auto &m : marks)
     commands.push_back({"SET", key("skip:", m.key), m.reason, "EX", std::to_string(ttl.count())});
-  for (const auto &r : redis_.pipeline(commands)) redis_.check(r, "SET skip");
+  queue_writes(std::move(commands), "SET skip");
 }
 
 std::vector<std::optional<std::string>> RedisCoordinator::skipped(
@@ -227,7 +317,7 @@ std::vector<std::optional<std::string>> RedisCoordinator::skipped(
 // every batch of completions. They are statistics: a host killed before its
 // next batch loses at most that last delta, as it would lose its final one.
 void RedisCoordinator::add_totals(const JobTotals &delta) {
-  std::lock_guard lock(totals_mutex_);
+  std::lock_guard lock(pending_mutex_);
   pending_totals_.completed += delta.completed;
   pending_totals_.failed += delta.failed;
   pending_totals_.skipped += delta.skipped;
@@ -238,7 +328,7 @@ void RedisCoordinator::add_totals(const JobTotals &delta) {
 std::size_t RedisCoordinator::take_pending_totals(Commands &commands) {
   JobTotals delta;
   {
-    std::lock_guard lock(totals_mutex_);
+    std::lock_guard lock(pending_mutex_);
     std::swap(delta, pending_totals_);
   }
   const auto before = commands.size();
@@ -252,22 +342,38 @@ std::size_t RedisCoordinator::take_pending_totals(Commands &commands) {
   return commands.size() - before;
 }
 
-// pipeline() plus the pending counters at the end; their replies are checked
-// and dropped, so the caller sees one reply per command of its own.
+// pipeline() with the queued writes in front and the pending counters at the
+// end; their replies are checked and dropped, so the caller sees one reply
+// per command of its own.
 std::vector<RedisConnection::Reply> RedisCoordinator::send(Commands commands) {
-  const auto own = commands.size();
-  if (own == 0) return {};
-  const auto extra = take_pending_totals(commands);
-  auto replies = redis_.pipeline(commands);
-  for (std::size_t i = own; i < own + extra; i++) redis_.check(replies[i], "HINCRBY totals");
-  replies.erase(replies.begin() + static_cast<std::ptrdiff_t>(own), replies.end());
+  if (commands.empty()) return {};
+  return send_with_pending(std::move(commands));
+}
+
+std::vector<RedisConnection::Reply> RedisCoordinator::send_with_pending(Commands own) {
+  Commands all;
+  std::vector<const char *> what;
+  {
+    std::lock_guard lock(pending_mutex_);
+    all.swap(pending_writes_);
+    what.swap(pending_what_);
+  }
+  const auto writes = all.size();
+  all.insert(all.end(), std::make_move_iterator(own.begin()), std::make_move_iterator(own.end()));
+  const auto mine = all.size() - writes;
+  const auto extra = take_pending_totals(all);
+  if (all.empty()) return {};
+  auto replies = redis_.pipeline(all);
+  for (std::size_t i = 0; i < writes; i++) redis_.check(replies[i], what[i]);
+  for (std::size_t i = writes + mine; i < writes + mine + extra; i++)
+    redis_.check(replies[i], "HINCRBY totals");
+  replies.erase(replies.begin() + static_cast<std::ptrdiff_t>(writes + mine), replies.end());
+  replies.erase(replies.begin(), replies.begin() + static_cast<std::ptrdiff_t>(writes));
   return replies;
 }
 
 void RedisCoordinator::flush() {
-  Commands commands;
-  if (take_pending_totals(commands) == 0) return;
-  for (const auto &r : redis_.pipeline(commands)) redis_.check(r, "HINCRBY totals");
+  send_with_pending({});
 }
 
 // "completed" is the number of completion records (each file once, whoever

@@ -236,6 +236,34 @@ class RedisJobTest(RedisTestBase):
         self.assertRc(r, 0)
         self.assertVerified(entries, out=self.work / "other")
 
+    def test_skip_cache_is_shared_through_redis(self):
+        # A URL that timed out on one host is deferred on every host of the
+        # job (no request) until PROXY_SKIP_CACHE_TTL runs out.
+        from dlfix.fault import FaultServer
+        fs = FaultServer().start()
+        self.addCleanup(fs.stop)
+        name = "stall-shared.bin"
+        stall = {"url": fs.url(f"stall/200000/{name}?after=1000"), "path": name,
+                 **dlfix.expected(name, 200000)}
+        good = self.files(2)
+        manifest = self.manifest([stall, *good])
+        env = self.env(PROXY_DOWNLOAD_TIMEOUT=1500, PROXY_SKIP_CACHE_TTL=3600,
+                       PROXY_MAX_RETRIES=0, PROXY_STALL_TIMEOUT=600000)
+        r = self.run_job(manifest, env=env, out=self.work / "out-a")
+        self.assertRc(r, 1)
+        asked = len(fs.requests_for(name))
+        self.assertGreaterEqual(asked, 1)
+        self.assertVerified(good, out=self.work / "out-a")
+
+        r = self.run_job(manifest, env=env, out=self.work / "out-b")
+        self.assertEqual(len(fs.requests_for(name)), asked,
+                         "another host of the job asked the origin for a URL in the skip cache")
+        self.assertRc(r, 1)
+        self.assertIn("deferred", r.stderr)
+        self.assertAbsent(self.work / "out-b" / name)
+        # the good files are recorded complete: the second host skips them too
+        self.assertFalse((self.work / "out-b" / good[0]["path"]).exists())
+
 
 class WorkerModeTest(RedisTestBase):
     """dlhost enqueue + dlhost work: a job on a Redis Stream."""

@@ -80,12 +80,27 @@ class Coordinator {
   // One result per key: the reason when the key is in the skip cache.
   virtual std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) = 0;
 
+  // What claim() found for one file.
+  struct Claim {
+    enum class Kind { kLeased, kDone, kSkipped, kHeld } kind = Kind::kHeld;
+    Lease lease;         // kLeased: ours now
+    std::string reason;  // kSkipped: why the skip cache holds it
+  };
+  // For each key, in order: recorded complete, in the skip cache (looked up
+  // by skip_keys[i]; pass no skip_keys to leave the skip cache out), leased
+  // to us now, or held by another worker. It answers what completed(),
+  // skipped() and take_leases() answer together, and the job asks it before
+  // handing a batch of files to the plugin. This default calls those three;
+  // Redis answers it all in one round trip.
+  virtual std::vector<Claim> claim(std::span<const std::string> keys,
+                                   std::span<const std::string> skip_keys, Millis ttl);
   // Adds this worker's counts to the job's shared totals; totals() reads them
   // back (nullopt when the backend keeps none, as in-process does).
   virtual void add_totals(const JobTotals &delta) { (void)delta; }
   virtual std::optional<JobTotals> totals() { return std::nullopt; }
 
-  // Persist whatever must outlive the process (called at the end of a job).
+  // Persist whatever must outlive the process, send whatever is queued
+  // (called at the end of a job, and before work-queue acknowledgements).
   virtual void flush() {}
   // How the coordinator is described in logs ("in-process", "redis://...").
   virtual std::string describe() const = 0;

@@ -15,7 +15,10 @@
 //                                    or totals()
 //
 // The file key is the destination path relative to the output directory, so
-// hosts with different output directories still share one job. Every batch
+// hosts with different output directories still share one job. claim() asks
+// "done? skipped? free?" and takes the lease for a whole batch of files in
+// one script call; completion records and skip marks ride in front of the
+// next pipeline (the lease releases that follow them); every other batch
 // method is one pipelined round trip. A lost connection raises
 // CoordinationError; the job then stops handing out files.
 #pragma once
@@ -39,6 +42,8 @@ class RedisCoordinator final : public Coordinator {
 
   std::vector<std::optional<Lease>> take_leases(std::span<const std::string> keys,
                                                 Millis ttl) override;
+  std::vector<Claim> claim(std::span<const std::string> keys,
+                           std::span<const std::string> skip_keys, Millis ttl) override;
   std::vector<bool> renew_leases(std::span<const Lease> leases, Millis ttl) override;
   void release_leases(std::span<const Lease> leases) override;
   void record_completed(std::span<const std::string> keys) override;
@@ -47,7 +52,7 @@ class RedisCoordinator final : public Coordinator {
   std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) override;
   void add_totals(const JobTotals &delta) override;
   std::optional<JobTotals> totals() override;
-  void flush() override;  // sends the counters add_totals() still holds
+  void flush() override;  // sends the queued writes and counters
   std::string describe() const override;
 
   const std::string &job() const { return job_; }
@@ -62,13 +67,17 @@ class RedisCoordinator final : public Coordinator {
 
   using Commands = std::vector<RedisConnection::Command>;
   std::size_t take_pending_totals(Commands &commands);
+  void queue_writes(Commands commands, const char *what);
   std::vector<RedisConnection::Reply> send(Commands commands);
+  std::vector<RedisConnection::Reply> send_with_pending(Commands own);
 
   std::string job_;
   std::string prefix_;
   RedisConnection redis_;
-  std::mutex totals_mutex_;
+  std::mutex pending_mutex_;  // guards the three below
   JobTotals pending_totals_;  // added by add_totals(), not yet sent
+  Commands pending_writes_;   // completion records and skip marks, see send()
+  std::vector<const char *> pending_what_;
 };
 
 }  // namespace dlhost
