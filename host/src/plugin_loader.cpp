@@ -3,6 +3,8 @@
 #define BOOST_DLL_USE_STD_FS
 #include "dlhost/host/plugin_loader.hpp"
 
+#include <dlhost/status_text.h>
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -86,32 +88,9 @@ void append_unique(std::vector<fs::path> &dirs, fs::path dir) {
 }  // namespace
 
 std::string status_text(dlhost_status status) {
-  switch (status) {
-    case DLHOST_OK:
-      return "ok";
-    case DLHOST_E_INVALID_ARGUMENT:
-      return "invalid argument";
-    case DLHOST_E_CONFIG:
-      return "invalid configuration";
-    case DLHOST_E_AGAIN:
-      return "queue full, try again";
-    case DLHOST_E_TIMEOUT:
-      return "timed out";
-    case DLHOST_E_STATE:
-      return "invalid state";
-    case DLHOST_E_NOT_FOUND:
-      return "not found";
-    case DLHOST_E_NO_MEMORY:
-      return "out of memory";
-    case DLHOST_E_INTERNAL:
-      return "internal error";
-    case DLHOST_E_UNSUPPORTED:
-      return "unsupported";
-    case DLHOST_E_IO:
-      return "I/O error";
-    default:
-      return "unknown status " + std::to_string(status);
-  }
+  std::string text = dlhost_status_text(status);
+  if (text == DLHOST_STATUS_TEXT_UNKNOWN) text += " " + std::to_string(status);
+  return text;
 }
 
 std::vector<fs::path> plugin_search_dirs() {

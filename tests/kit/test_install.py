@@ -71,6 +71,7 @@ class InstalledKit(unittest.TestCase):
         expected = sorted([
             "bin/dlhost",
             "include/dlhost/plugin.h",
+            "include/dlhost/status_text.h",
             f"{LIBDIR}/cmake/dlhost/dlhostConfig.cmake",
             f"{LIBDIR}/cmake/dlhost/dlhostConfigVersion.cmake",
             f"{LIBDIR}/cmake/dlhost/dlhostTargets.cmake",

@@ -3,6 +3,11 @@
 // tests/abi.
 #include <gtest/gtest.h>
 
+#include <dlhost/status_text.h>
+
+#include <set>
+#include <string>
+
 #include "dlhost/host/plugin_loader.hpp"
 
 namespace fs = std::filesystem;
@@ -10,10 +15,25 @@ using namespace dlhost;
 
 TEST(PluginLoader, StatusTextCoversKnownAndUnknownCodes) {
   EXPECT_EQ(status_text(DLHOST_OK), "ok");
-  EXPECT_EQ(status_text(DLHOST_E_AGAIN), "queue full, try again");
-  EXPECT_EQ(status_text(DLHOST_E_IO), "I/O error");
+  EXPECT_EQ(status_text(DLHOST_E_AGAIN), "queue full, try again after a task ends");
+  EXPECT_EQ(status_text(DLHOST_E_IO), "file system error");
   EXPECT_EQ(status_text(99), "unknown status 99");
   EXPECT_EQ(status_text(-1), "unknown status -1");
+}
+
+// The host and the plugins share one table (dlhost/status_text.h): every
+// known code has its own text, the same on both sides, never the unknown one.
+TEST(PluginLoader, StatusTextIsTheSharedTable) {
+  std::set<std::string> seen;
+  for (dlhost_status s = DLHOST_OK; s <= DLHOST_E_IO; ++s) {
+    const char *shared = dlhost_status_text(s);
+    ASSERT_NE(shared, nullptr);
+    EXPECT_STRNE(shared, DLHOST_STATUS_TEXT_UNKNOWN) << s;
+    EXPECT_EQ(status_text(s), shared) << s;
+    EXPECT_TRUE(seen.insert(shared).second) << "duplicate text for " << s << ": " << shared;
+  }
+  EXPECT_STREQ(dlhost_status_text(DLHOST_E_IO + 1), DLHOST_STATUS_TEXT_UNKNOWN);
+  EXPECT_STREQ(dlhost_status_text(-1), "unknown status");
 }
 
 TEST(PluginLoader, PathsAreTakenAsGiven) {

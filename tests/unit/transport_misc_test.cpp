@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "dlhost/status_text.h"
 #include "dlhost/transport/abi_glue.h"
 #include "dlhost/transport/easy_setup.h"
 #include "dlhost/transport/events.h"
@@ -66,7 +67,10 @@ TEST(AbiGlue, StrerrorAndErrbuf) {
   EXPECT_STREQ(status_strerror(DLHOST_OK), "ok");
   EXPECT_STREQ(status_strerror(DLHOST_E_AGAIN), "queue full, try again after a task ends");
   EXPECT_STREQ(status_strerror(12345), "unknown status");
-  for (dlhost_status s = 0; s <= DLHOST_E_IO; ++s) EXPECT_NE(status_strerror(s), nullptr);
+  for (dlhost_status s = 0; s <= DLHOST_E_IO; ++s) {
+    ASSERT_NE(status_strerror(s), nullptr);
+    EXPECT_STREQ(status_strerror(s), dlhost_status_text(s)) << s;  // the kit's one table
+  }
   char buf[8];
   write_error(buf, sizeof buf, "line one\nline two");
   EXPECT_STREQ(buf, "line on");

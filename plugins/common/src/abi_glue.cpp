@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "dlhost/status_text.h"
 #include "dlhost/transport/redact.h"
 #include "dlhost/transport/sha256.h"
 
@@ -31,32 +32,7 @@ bool is_http_url(std::string_view url) {
 }  // namespace
 
 const char *status_strerror(dlhost_status status) {
-  switch (status) {
-    case DLHOST_OK:
-      return "ok";
-    case DLHOST_E_INVALID_ARGUMENT:
-      return "invalid argument";
-    case DLHOST_E_CONFIG:
-      return "invalid configuration";
-    case DLHOST_E_AGAIN:
-      return "queue full, try again after a task ends";
-    case DLHOST_E_TIMEOUT:
-      return "timed out";
-    case DLHOST_E_STATE:
-      return "call not valid in this state";
-    case DLHOST_E_NOT_FOUND:
-      return "no such task";
-    case DLHOST_E_NO_MEMORY:
-      return "out of memory";
-    case DLHOST_E_INTERNAL:
-      return "internal error";
-    case DLHOST_E_UNSUPPORTED:
-      return "not supported";
-    case DLHOST_E_IO:
-      return "file system error";
-    default:
-      return "unknown status";
-  }
+  return dlhost_status_text(status);
 }
 
 void write_error(char *errbuf, size_t errbuf_size, std::string_view message) {

@@ -30,7 +30,8 @@ struct PluginError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Text for a status code; "unknown status N" for codes this host does not know.
+// Text for a status code, from <dlhost/status_text.h> (the table plugins use
+// too); "unknown status N" for codes this host does not know.
 std::string status_text(dlhost_status status);
 
 // Directories searched for plugins by name, in order, without duplicates.
