@@ -5,10 +5,13 @@
 // in a bounded FIFO (256); submit() answers DLHOST_E_AGAIN when it is full.
 // Each file is fetched once: no retries, at most PROXY_MAX_REDIRECTS
 // redirects, any non-2xx status fails it, PROXY_DOWNLOAD_TIMEOUT aborts it
-// (FAILED with DLHOST_FAILURE_TIMEOUT). Bytes go to "<dest>.part", are hashed
-// once on their way to disk, checked, then renamed. An existing .part is
-// resumed with a Range request. Only the first PROXY_LIST entry is used
-// (legacy had one connection); the rest are ignored with a LOG event.
+// (FAILED with DLHOST_FAILURE_TIMEOUT). A proxy that rejects its credentials
+// (common's classify(): a 407, a 401 that the proxy gave) fails the file with
+// DLHOST_FAILURE_PROXY_AUTH, worded as in multi-proxy, with no password shown.
+// Bytes go to "<dest>.part", are hashed once on their way to disk, checked,
+// then renamed. An existing .part is resumed with a Range request. Only the
+// first PROXY_LIST entry is used (legacy had one connection); the rest are
+// ignored with a LOG event.
 //
 // Two plugin threads form a two-stage pipeline:
 //  - the worker downloads file N into one of two PartFiles;

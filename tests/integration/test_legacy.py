@@ -138,6 +138,49 @@ class LegacyAgainstNginx(dlfix.NginxOriginTestCase):
         self.assertRc(r, 1)
         self.assertAbsent(self.work / "out2" / e["path"])
 
+    # -- proxy authentication ----------------------------------------------------
+
+    def test_wrong_proxy_password_fails_as_proxy_auth(self):
+        # tinyproxy answers wrong BasicAuth on plain HTTP with a 401 (realm
+        # "Tinyproxy"), not a 407: still the proxy's refusal, not the origin's.
+        secret = "Wr0ng-Pa55word"
+        tp = dlfix.Tinyproxy("127.0.0.3", basic_auth=("dluser", "Right-Pa55word"),
+                             workdir=self.class_tmp / "tp-auth").start()
+        self.addCleanup(tp.stop)
+        entries = self.files(3, 2048, "pxauth")
+        manifest = self.manifest(entries)
+        stats_path = self.work / "stats.json"
+        m = self.nginx.mark()
+        r = self.run_job(manifest, "--stats-json", stats_path, timeout=60,
+                         env={"PROXY_LIST": json.dumps([{**tp.entry(), "password": secret}])})
+        self.assertRc(r, 1)
+        self.assertEqual(self.files_under(), [])
+        self.assertEqual(self.requests(m), [], "nothing reached the origin")
+        for e in entries:
+            lines = [ln for ln in r.stderr.splitlines() if e["url"] in ln]
+            self.assertTrue(lines, f"{e['url']} is not named:\n{r.stderr}")
+            for ln in lines:
+                self.assertIn("the proxy rejected its credentials", ln)
+        stats = self.load_json(stats_path)
+        self.assertEqual(stats["files"]["failed"], 3)
+        self.assertEqual(stats["files"]["completed"], 0)
+        proxies = {p["id"]: p for p in stats["proxies"]}
+        self.assertEqual(set(proxies), {tp.url}, "the proxy is named without credentials")
+        self.assertEqual(proxies[tp.url]["failed"], 3)
+        self.assertEqual(proxies[tp.url]["completed"], 0)
+        for label, text in (("stdout", r.stdout), ("stderr", r.stderr),
+                            ("the stats JSON", stats_path.read_text())):
+            self.assertNotIn(secret, text, f"the password appears in {label}")
+
+        # the same job with the right password goes through that proxy
+        out = self.work / "out-right"
+        m = self.nginx.mark()
+        r = self.run_job(manifest, out=out, env={"PROXY_LIST": json.dumps([tp.entry()])},
+                         timeout=60)
+        self.assertRc(r, 0)
+        self.assertVerified(entries, out=out)
+        self.assertEqual({x["remote_addr"] for x in self.requests(m)}, {"127.0.0.3"})
+
     # -- manifest and configuration errors --------------------------------------
 
     def test_bad_manifest_line_names_the_line(self):
@@ -245,6 +288,16 @@ class LegacyAgainstFaults(DlhostTestCase):
         return {"url": self.fs.url(f"ok/{size}/{name}"), "path": name,
                 **dlfix.expected(name, size)}
 
+    def assertBadFileLeftOut(self, bad, good, label="manifest"):
+        """A job of `bad` then `good`: exit 1, nothing at bad's path, good
+        verified, and stderr names bad's URL."""
+        out = self.work / f"out-{label}"
+        r = self.run_job(self.manifest([bad, good], name=f"{label}.jsonl"), out=out)
+        self.assertRc(r, 1)
+        self.assertAbsent(out / bad["path"])
+        self.assertVerified([good], out=out)
+        self.assertIn(bad["url"], r.stderr)
+
     def test_truncated_response_leaves_no_file(self):
         good = self.good("tr-good.bin")
         cases = {
@@ -254,12 +307,7 @@ class LegacyAgainstFaults(DlhostTestCase):
         }
         for label, bad in cases.items():
             with self.subTest(label):
-                out = self.work / f"out-{label}"
-                r = self.run_job(self.manifest([bad, good], name=f"{label}.jsonl"), out=out)
-                self.assertRc(r, 1)
-                self.assertAbsent(out / bad["path"])
-                self.assertVerified([good], out=out)
-                self.assertIn(bad["url"], r.stderr)
+                self.assertBadFileLeftOut(bad, good, label)
 
     def test_wrong_bytes_with_sha256_leave_no_file(self):
         good = self.good("wr-good.bin")
@@ -271,19 +319,12 @@ class LegacyAgainstFaults(DlhostTestCase):
         }
         for label, bad in cases.items():
             with self.subTest(label):
-                out = self.work / f"out-{label}"
-                r = self.run_job(self.manifest([bad, good], name=f"{label}.jsonl"), out=out)
-                self.assertRc(r, 1)
-                self.assertAbsent(out / bad["path"])
-                self.assertVerified([good], out=out)
+                self.assertBadFileLeftOut(bad, good, label)
 
     def test_connection_reset_leaves_no_file(self):
         good = self.good("rs-good.bin")
         bad = {"url": self.fs.url("reset/rs1.bin?size=5000&after=1000"), "path": "rs1.bin"}
-        r = self.run_job(self.manifest([bad, good]))
-        self.assertRc(r, 1)
-        self.assertAbsent(self.out / "rs1.bin")
-        self.assertVerified([good])
+        self.assertBadFileLeftOut(bad, good)
 
     def test_status_fails_without_retry(self):
         # legacy makes one attempt: a 503 fails the file (no retries)

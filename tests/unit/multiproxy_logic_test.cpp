@@ -2,6 +2,7 @@
 // backoff, health, rate limits, outcome mapping. No network, fake time.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "backoff.h"
@@ -309,17 +310,29 @@ TEST(Outcome, BlockPageDetection) {
   EXPECT_FALSE(looks_like_block_page("text/html", "https://h"));
 }
 
+// The detection itself is common's (transport_failure_test.cpp); here: every
+// way a proxy refuses its credentials ends the path for the run.
 TEST(Outcome, ProxyCredentialRejection) {
-  EXPECT_TRUE(proxy_rejected_credentials(true, 407, 0, ""));
-  EXPECT_TRUE(proxy_rejected_credentials(true, 401, 0, ""));
-  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 407, ""));
-  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"Tinyproxy\""));
-  EXPECT_FALSE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"members\""));
-  EXPECT_FALSE(proxy_rejected_credentials(false, 0, 401, "Basic realm=\"Tinyproxy\""));
-  EXPECT_FALSE(proxy_rejected_credentials(true, 200, 200, ""));
-  auto r = proxy_auth_result("http://h/x", 407);
-  EXPECT_EQ(r.outcome, Outcome::kProxyAuth);
-  EXPECT_EQ(r.failure, DLHOST_FAILURE_PROXY_AUTH);
+  auto via_proxy = [](long connect_code, long status, std::string www_authenticate) {
+    transport::TransferOutcome o;
+    o.code = connect_code ? CURLE_RECV_ERROR : CURLE_OK;
+    o.via_proxy = true;
+    o.connect_code = connect_code;
+    o.http_status = status;
+    o.www_authenticate = std::move(www_authenticate);
+    o.url = "http://u:pw@h/x";
+    return attempt_result(transport::classify(o), status, {});
+  };
+  for (auto r : {via_proxy(407, 0, ""), via_proxy(401, 0, ""), via_proxy(0, 407, ""),
+                 via_proxy(0, 401, "Basic realm=\"Tinyproxy\"")}) {
+    EXPECT_EQ(r.outcome, Outcome::kProxyAuth) << r.message;
+    EXPECT_EQ(r.failure, DLHOST_FAILURE_PROXY_AUTH) << r.message;
+    EXPECT_NE(r.message.find("the proxy rejected its credentials"), std::string::npos) << r.message;
+    EXPECT_EQ(r.message.find("pw"), std::string::npos) << r.message;
+  }
+  auto origin = via_proxy(0, 401, "Basic realm=\"members\"");  // the origin wants a login
+  EXPECT_EQ(origin.outcome, Outcome::kFatal);
+  EXPECT_EQ(origin.failure, DLHOST_FAILURE_HTTP);
 }
 
 }  // namespace

@@ -136,6 +136,61 @@ TEST(Classify, ProxyFaults) {
   EXPECT_EQ(classify(refused).kind, DLHOST_FAILURE_PROXY);
 }
 
+TEST(ProxyRejectedCredentials, Cases) {
+  EXPECT_TRUE(proxy_rejected_credentials(true, 407, 0, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 401, 0, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 407, ""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"Tinyproxy\""));
+  EXPECT_TRUE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"PROXY login\""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 0, 401, "Basic realm=\"members\""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 0, 401, ""));
+  EXPECT_FALSE(proxy_rejected_credentials(false, 0, 401, "Basic realm=\"Tinyproxy\""));
+  EXPECT_FALSE(proxy_rejected_credentials(false, 407, 407, ""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 200, 200, ""));
+  EXPECT_FALSE(proxy_rejected_credentials(true, 0, 403, "Basic realm=\"Tinyproxy\""));
+}
+
+// Every way a proxy refuses our credentials: PROXY_AUTH, the proxy's fault, not
+// worth another attempt, one wording, and the password never shown.
+TEST(Classify, ProxyRejectedCredentials) {
+  struct Case {
+    long connect_code;
+    long status;
+    const char *www_authenticate;
+    const char *answer;
+  };
+  for (const Case &c :
+       {Case{0, 401, "Basic realm=\"Tinyproxy\"", "(HTTP 401)"}, Case{0, 407, "", "(HTTP 407)"},
+        Case{401, 0, "", "(CONNECT 401)"}, Case{407, 0, "", "(CONNECT 407)"}}) {
+    TransferOutcome o = http(c.status, "http://user:S3cret-pw@127.0.0.1:8080/a.bin");
+    o.code = c.connect_code ? CURLE_RECV_ERROR : CURLE_OK;
+    o.via_proxy = true;
+    o.connect_code = c.connect_code;
+    o.www_authenticate = c.www_authenticate;
+    Failure f = classify(o);
+    EXPECT_EQ(f.kind, DLHOST_FAILURE_PROXY_AUTH) << c.answer;
+    EXPECT_FALSE(f.retryable) << c.answer;
+    EXPECT_TRUE(f.proxy_fault) << c.answer;
+    EXPECT_EQ(f.message, std::string("the proxy rejected its credentials ") + c.answer +
+                             " for http://***@127.0.0.1:8080/a.bin");
+    EXPECT_EQ(f.message.find("S3cret-pw"), std::string::npos) << f.message;
+  }
+  // An origin asking for its own login (through the proxy, or without one) is an HTTP error.
+  TransferOutcome origin = http(401);
+  origin.via_proxy = true;
+  origin.www_authenticate = "Basic realm=\"members\"";
+  EXPECT_EQ(classify(origin).kind, DLHOST_FAILURE_HTTP);
+  EXPECT_EQ(classify(origin).message, "HTTP 401 for http://127.0.0.1:8080/a.bin");
+  TransferOutcome direct = http(401);
+  direct.www_authenticate = "Basic realm=\"Tinyproxy\"";
+  EXPECT_EQ(classify(direct).kind, DLHOST_FAILURE_HTTP);
+  // A cancel still wins.
+  TransferOutcome cancelled = http(407);
+  cancelled.via_proxy = true;
+  cancelled.cancelled = true;
+  EXPECT_TRUE(classify(cancelled).cancelled);
+}
+
 TEST(Classify, OwnFlags) {
   TransferOutcome o = curl_failed(CURLE_ABORTED_BY_CALLBACK);
   o.cancelled = true;

@@ -1,9 +1,11 @@
 // Failure classification and Retry-After parsing (see failure.h).
 // The rules follow DESIGN.md: the origin's definite answers (404, 410, ...)
 // fail at once; transient statuses and connection trouble may be retried;
-// proxy trouble blames the proxy; 407 means its credentials are wrong.
+// proxy trouble blames the proxy; 407 (or a 401 that the proxy gave, see
+// proxy_rejected_credentials()) means its credentials are wrong.
 #include "dlhost/transport/failure.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -23,16 +25,20 @@ std::string with_detail(std::string head, const TransferOutcome &o) {
   return head;
 }
 
+// One wording for every way a proxy refuses our credentials; `answer` says
+// which ("HTTP 401", "CONNECT 407", "SOCKS5"). Only the redacted URL is shown.
+Failure proxy_auth_failure(const std::string &answer, const std::string &url) {
+  Failure f = make(DLHOST_FAILURE_PROXY_AUTH, false,
+                   "the proxy rejected its credentials (" + answer + ") for " + url);
+  f.proxy_fault = true;
+  return f;
+}
+
 Failure classify_status(const TransferOutcome &o, const std::string &url) {
   long s = o.http_status;
-  std::string msg = "HTTP " + std::to_string(s) + " for " + url;
-  if (s == 407) {
-    Failure f =
-        make(DLHOST_FAILURE_PROXY_AUTH, false, "proxy authentication failed (HTTP 407) for " + url);
-    f.proxy_fault = true;
-    return f;
-  }
-  Failure f = make(DLHOST_FAILURE_HTTP, is_transient_status(s), msg);
+  if (s == 407) return proxy_auth_failure("HTTP 407", url);  // even without a proxy of ours
+  Failure f = make(DLHOST_FAILURE_HTTP, is_transient_status(s),
+                   "HTTP " + std::to_string(s) + " for " + url);
   f.rate_limited = s == 429 || s == 503;
   return f;
 }
@@ -44,13 +50,7 @@ bool socks_auth_rejected(const TransferOutcome &o) {
 }
 
 Failure classify_proxy(const TransferOutcome &o, const std::string &url) {
-  if (o.connect_code == 407 || socks_auth_rejected(o)) {
-    Failure f = make(DLHOST_FAILURE_PROXY_AUTH, false,
-                     std::string("proxy rejected its credentials (") +
-                         (o.connect_code == 407 ? "CONNECT 407" : "SOCKS5") + ") for " + url);
-    f.proxy_fault = true;
-    return f;
-  }
+  if (socks_auth_rejected(o)) return proxy_auth_failure("SOCKS5", url);
   std::string head =
       o.connect_code != 0
           ? "proxy CONNECT answered " + std::to_string(o.connect_code) + " for " + url
@@ -92,7 +92,22 @@ Failure classify_curl(const TransferOutcome &o, const std::string &url) {
   }
 }
 
+bool contains_proxy(std::string_view s) {
+  constexpr std::string_view kProxy = "proxy";
+  auto it = std::search(s.begin(), s.end(), kProxy.begin(), kProxy.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
+  return it != s.end();
+}
+
 }  // namespace
+
+bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
+                                std::string_view www_authenticate) {
+  if (!via_proxy) return false;
+  if (connect_code == 401 || connect_code == 407 || http_status == 407) return true;
+  return http_status == 401 && contains_proxy(www_authenticate);
+}
 
 bool is_transient_status(long s) {
   return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
@@ -119,6 +134,10 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.timeout_ms = timeout_ms;
   o.max_redirects = max_redirects;
   o.expected_size = ctx.expected_size;
+  curl_header *h = nullptr;
+  if (via_proxy && o.http_status == 401 &&
+      curl_easy_header(easy, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+    o.www_authenticate = h->value;
   return o;
 }
 
@@ -129,14 +148,18 @@ Failure classify(const TransferOutcome &o) {
     f.cancelled = true;
     return f;
   }
+  if (proxy_rejected_credentials(o.via_proxy, o.connect_code, o.http_status, o.www_authenticate)) {
+    return o.connect_code == 401 || o.connect_code == 407
+               ? proxy_auth_failure("CONNECT " + std::to_string(o.connect_code), url)
+               : proxy_auth_failure("HTTP " + std::to_string(o.http_status), url);
+  }
   if (o.write_failed) return make(DLHOST_FAILURE_IO, false, o.io_error + " (for " + url + ")");
   if (o.too_large) {
     return make(DLHOST_FAILURE_VERIFY, true,
                 "size mismatch: more than the expected " + std::to_string(o.expected_size) +
                     " bytes from " + url);
   }
-  if (o.via_proxy && (o.connect_code == 407 || (o.connect_code >= 300 && o.code != CURLE_OK)))
-    return classify_proxy(o, url);
+  if (o.via_proxy && o.connect_code >= 300 && o.code != CURLE_OK) return classify_proxy(o, url);
   if (o.via_proxy && is_proxy_code(o.code)) return classify_proxy(o, url);
   if (o.via_proxy && o.code == CURLE_COULDNT_CONNECT) return classify_proxy(o, url);
   if (o.code != CURLE_OK) return classify_curl(o, url);

@@ -84,21 +84,4 @@ AttemptResult block_page_result(std::string_view redacted_url) {
   return r;
 }
 
-bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
-                                std::string_view www_authenticate) {
-  if (!via_proxy) return false;
-  if (connect_code == 401 || connect_code == 407 || http_status == 407) return true;
-  return http_status == 401 && lower(www_authenticate).find("proxy") != std::string::npos;
-}
-
-AttemptResult proxy_auth_result(std::string_view redacted_url, long status) {
-  AttemptResult r;
-  r.outcome = Outcome::kProxyAuth;
-  r.failure = DLHOST_FAILURE_PROXY_AUTH;
-  r.http_status = static_cast<int>(status);
-  r.message = "the proxy rejected its credentials (HTTP " + std::to_string(status) + ") for " +
-              std::string(redacted_url);
-  return r;
-}
-
 }  // namespace dlhost::mp

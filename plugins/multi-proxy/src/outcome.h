@@ -8,7 +8,9 @@
 // makes that decision; it is pure and unit-tested.
 //
 //   cancelled                          -> kCancelled
-//   407 / CONNECT 407                  -> kProxyAuth  (path dead for the run)
+//   proxy rejected our credentials     -> kProxyAuth  (path dead for the run;
+//                                         classify()'s PROXY_AUTH: 407, CONNECT
+//                                         401/407, SOCKS5, a proxy's own 401)
 //   other proxy faults                 -> kProxyFault (counts against health)
 //   403, HTML block page               -> kBanned     (move to another path)
 //   404, 410, other 4xx, TLS, I/O      -> kFatal      (fail now)
@@ -35,15 +37,5 @@ AttemptResult attempt_result(const transport::Failure &f, long http_status,
 bool looks_like_block_page(std::string_view content_type, std::string_view url);
 
 AttemptResult block_page_result(std::string_view redacted_url);
-
-// Did the proxy (not the origin) refuse our credentials? A 407 always means
-// that (common's classify() already says so); so does a 401 or 407 answer to
-// CONNECT, which only the proxy can give. Some proxies (tinyproxy 1.11 with
-// BasicAuth) answer wrong credentials on plain-HTTP requests with a 401 whose
-// WWW-Authenticate realm names the proxy; that is recognised too.
-bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
-                                std::string_view www_authenticate);
-
-AttemptResult proxy_auth_result(std::string_view redacted_url, long status);
 
 }  // namespace dlhost::mp

@@ -41,12 +41,6 @@ std::optional<Millis> retry_after(CURL *easy) {
   return Millis(*ms);
 }
 
-std::string_view header(CURL *easy, const char *name) {
-  curl_header *h = nullptr;
-  if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return {};
-  return h->value;
-}
-
 }  // namespace
 
 Transfer::Transfer(size_t path, const transport::TransportConfig &cfg,
@@ -98,12 +92,6 @@ AttemptResult Transfer::conclude(CURLcode code) {
                                        cfg_.download_timeout_ms, cfg_.max_redirects);
   transport::Failure f = transport::classify(facts);
   AttemptResult r = attempt_result(f, facts.http_status, retry_after(easy()));
-  if (r.outcome != Outcome::kCancelled && r.outcome != Outcome::kProxyAuth &&
-      proxy_rejected_credentials(via_proxy_, facts.connect_code, facts.http_status,
-                                 header(easy(), "WWW-Authenticate"))) {
-    r = proxy_auth_result(transport::redact_url(url_),
-                          facts.connect_code ? facts.connect_code : facts.http_status);
-  }
   if (r.outcome == Outcome::kSuccess) return prepare_commit(r);
   if (facts.http_status == 416 && ctx_.resume_from > 0) {
     file_.discard();  // the server will not continue this .part: start over

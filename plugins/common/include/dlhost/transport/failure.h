@@ -2,8 +2,9 @@
 //
 // classify() maps the raw facts of one attempt (CURLcode, HTTP status, the
 // proxy's CONNECT answer or SOCKS error, our own write/verify flags) onto a
-// dlhost_failure (a SOCKS5 proxy refusing our user/password, or asking for
-// credentials we do not have, is PROXY_AUTH like a 407),
+// dlhost_failure (a proxy refusing our credentials is PROXY_AUTH: see
+// proxy_rejected_credentials(); so is a SOCKS5 proxy refusing our
+// user/password, or asking for credentials we do not have),
 // says whether another attempt could help (retryable), whether the origin
 // asked us to slow down (rate_limited), whether the proxy is to blame
 // (proxy_fault, counts against its health), and writes a one-line message
@@ -29,9 +30,10 @@ namespace dlhost::transport {
 
 struct TransferOutcome {
   CURLcode code = CURLE_OK;
-  long http_status = 0;   // CURLINFO_RESPONSE_CODE (last response)
-  long connect_code = 0;  // CURLINFO_HTTP_CONNECTCODE (proxy CONNECT answer)
-  long proxy_error = 0;   // CURLINFO_PROXY_ERROR (a CURLproxycode: why SOCKS failed)
+  long http_status = 0;          // CURLINFO_RESPONSE_CODE (last response)
+  long connect_code = 0;         // CURLINFO_HTTP_CONNECTCODE (proxy CONNECT answer)
+  long proxy_error = 0;          // CURLINFO_PROXY_ERROR (a CURLproxycode: why SOCKS failed)
+  std::string www_authenticate;  // the last response's WWW-Authenticate (read on a 401)
   bool via_proxy = false;
   std::string url;         // as requested; shown redacted
   std::string curl_error;  // libcurl's error buffer text, may be empty
@@ -60,6 +62,17 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
                              int64_t max_redirects);
 
 Failure classify(const TransferOutcome &outcome);
+
+// Did the proxy (not the origin) refuse our credentials? A 407 always means
+// that; so does a 401 or 407 answer to CONNECT, which only the proxy can
+// give. Some proxies (tinyproxy 1.11 with BasicAuth) answer wrong credentials
+// on plain-HTTP requests with a 401 whose WWW-Authenticate realm names the
+// proxy; that is recognised too. Never true without a proxy. classify() uses
+// it: such an attempt is PROXY_AUTH with the message "the proxy rejected its
+// credentials (HTTP 401) for <url>" ("CONNECT 407", "SOCKS5", ... for the
+// other ways of saying so); the URL is redacted, the password never shown.
+bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
+                                std::string_view www_authenticate);
 
 // True for statuses worth another attempt: 408, 425, 429, 500, 502, 503, 504.
 bool is_transient_status(long status);
