@@ -16,11 +16,12 @@
 //
 // A bad manifest or a plugin that cannot be created throws before anything is
 // downloaded (exit status 2 in the CLI). A CoordinationError mid-run stops
-// new submissions; running transfers finish; the result says so (status 1). interrupt() (from a
-// signal-watching thread) stops submitting and lets running transfers finish
-// for `interrupt_grace`; then, or at once after stop_now(), it cancels every
-// task, waits a few seconds for the CANCELLED events and returns exit status
-// 130; the plugin keeps `.part` files for a later resume.
+// new submissions; running transfers finish; the result says so (status 1).
+// interrupt() (from a signal-watching thread) stops submitting and lets
+// running transfers finish for `interrupt_grace`; then, or at once after
+// stop_now(), it cancels every task, waits a few seconds for the CANCELLED
+// events and returns exit status 130; the plugin keeps `.part` files for a
+// later resume.
 // stats_now() and health_now() may be called from any thread while run()
 // runs (the progress display and the status server do).
 #pragma once

@@ -1,0 +1,176 @@
+// The job engine's state: one Job::State per Job, shared by three threads.
+//
+// The caller's thread (inside Job::run) feeds the plugin and does all
+// coordinator work; the plugin's event thread updates counters and queues
+// that work; the renew thread extends leases. Counters read from anywhere
+// (progress display, status server) are atomics; the files in flight and the
+// queues of coordinator work are guarded by `mutex`, which is never held
+// across a call into the plugin or the coordinator.
+//
+// The member functions live in one file per concern:
+//   job_events.cpp        what the plugin reports (its event thread)
+//   job_submit.cpp        feeding the plugin from the work source
+//   job_coordination.cpp  talking to the coordinator; the renew thread
+//   job.cpp               the public Job methods and the end of a run
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "dlhost/host/job.hpp"
+#include "local_files.hpp"
+
+namespace dlhost {
+
+struct Job::State {
+  using SteadyClock = std::chrono::steady_clock;
+
+  // How often the waiting thread looks for interrupts.
+  static constexpr std::int32_t kWaitSliceMs = 200;
+
+  struct Task {
+    std::string key;  // relative destination path
+    std::string url;
+    Lease lease;
+    std::uint64_t bytes_done = 0;
+    std::string receipt;   // the work source's, acknowledged once settled
+    bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
+  };
+
+  static std::string one_line(std::string s) {
+    for (auto &c : s) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    return s;
+  }
+
+  JobOptions options;
+  std::shared_ptr<LoadedPlugin> plugin;
+  std::shared_ptr<Coordinator> coordinator;
+  std::unique_ptr<PluginInstance> instance;
+  std::unique_ptr<Progress> progress;
+  std::optional<LocalFiles> local;  // the output directory, set by run()
+  // Atomic: the status server's thread reads it (elapsed time) while run()
+  // may be setting it.
+  std::atomic<SteadyClock::rep> started_ticks{SteadyClock::now().time_since_epoch().count()};
+
+  std::atomic<bool> interrupted{false};
+  // After interrupt(), running transfers may finish until this deadline
+  // (steady clock ticks); stop_now() or the deadline cancels them.
+  std::atomic<SteadyClock::rep> drain_deadline{0};
+  std::atomic<bool> cancel_now{false};
+  // Held to call into the instance from other threads (progress, status
+  // server) and to destroy it, so neither outlives the other.
+  std::mutex instance_mutex;
+  std::atomic<bool> coordination_lost{false};
+  std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0}, deferred{0};
+  std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
+
+  std::mutex mutex;  // guards everything below
+  std::condition_variable terminal_cv;
+  std::uint64_t terminal_events = 0;
+  // The submitter (waiting for room in the window, or held back by
+  // DLHOST_E_AGAIN) sleeps until terminal_events reaches this: on_terminal
+  // wakes it once per batch, not once per file (two context switches a file).
+  std::uint64_t submitter_wake_at = UINT64_MAX;
+  std::unordered_map<std::uint64_t, Task> in_flight;
+  // Leases taken for a batch but not yet submitted; renewed like running ones
+  // because back-pressure may keep them waiting for a while.
+  std::deque<Lease> queued_leases;
+  std::vector<Lease> to_release;
+  std::vector<std::string> to_complete;
+  std::vector<SkipMark> to_skip;
+  std::vector<std::string> to_ack;  // receipts of settled entries
+  WorkSource *source = nullptr;
+  std::vector<std::string> failures;
+  std::uint64_t failures_not_kept = 0;
+  std::uint64_t next_id = 0;
+  std::string coordination_failure;  // the first CoordinationError
+
+  std::mutex renew_mutex;
+  std::condition_variable renew_cv;
+  bool renew_stop = false;
+  std::thread renew_thread;
+
+  std::unordered_set<std::uint64_t> seen_paths;
+  std::uint64_t duplicates = 0;
+  // Files another worker held a lease on when we reached them: revisited at
+  // the end, so a file of a worker that died is taken over once its lease
+  // expires. Bounded by what other workers have in flight at once.
+  std::vector<ManifestEntry> held_elsewhere;
+  JobTotals published;  // what add_totals() has already been told
+
+  // --- called on the plugin's event thread (job_events.cpp) ---------------
+  static void on_event_thunk(void *user, const dlhost_event *event) noexcept;
+  void on_event(const dlhost_event &e);
+  void on_update(const dlhost_event &e);
+  void on_terminal(const dlhost_event &e);
+  void on_log(const dlhost_event &e);
+  // Bookkeeping under `mutex`; the caller's thread uses some of it too.
+  void update_bytes_locked(Task &task, std::uint64_t bytes_done);
+  void on_completed_locked(Task &task, const dlhost_event &e);
+  std::string on_failed_locked(Task &task, const dlhost_event &e);
+  void on_cancelled_locked(Task &task);
+  void settle_locked(const std::string &receipt);
+  void remember_failure_locked(const std::string &key, const std::string &message);
+  void finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it);
+
+  // --- the caller's thread: feeding the plugin (job_submit.cpp) -----------
+  void pump(WorkSource &work);
+  void process_batch(std::vector<ManifestEntry> &batch);
+  std::vector<ManifestEntry> filter_local(std::vector<ManifestEntry> &batch);
+  std::vector<std::pair<ManifestEntry, Lease>> filter_coordinated(std::vector<ManifestEntry> batch);
+  void lease_and_submit(std::vector<ManifestEntry> entries);
+  std::size_t wait_for_room();
+  void revisit_held_elsewhere();
+  void revisit_once();
+  std::chrono::milliseconds revisit_pause() const;
+  void submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work);
+  void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
+                                const std::string &dest);
+  void wait_for_terminal_event(std::uint64_t generation);
+  void withdraw(std::uint64_t id, const ManifestEntry &entry, const std::string &error);
+  void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const std::string &why);
+  void settle(const ManifestEntry &entry);
+  void count_skip(const ManifestEntry &entry, const std::string &reason);
+  void count_deferred(const ManifestEntry &entry, const std::string &reason);
+
+  // --- the caller's thread: the coordinator (job_coordination.cpp) -------
+  void drain_coordinator_work();
+  void publish_totals();
+  void note_coordination_failure(const CoordinationError &e);
+  void publish_totals_and_flush();
+  std::optional<JobTotals> shared_totals();
+
+  // --- the renew thread, and starting and stopping it (job_coordination.cpp)
+  void renew_loop();
+  void renew_running_leases();
+  void start_renewing();
+  void stop_renewing();
+
+  // --- the caller's thread: waiting and cancelling; any thread (job.cpp) --
+  ProgressSnapshot sample() const;
+  double elapsed_seconds() const;
+  bool stopping() const { return interrupted || coordination_lost; }
+  bool cancel_due() const;
+  std::string plugin_json(bool health);
+  void destroy_instance();
+  void cancel_not_started();
+  void wait_until_idle();
+  void cancel_and_wait();
+  bool wait_slice();
+};
+
+}  // namespace dlhost

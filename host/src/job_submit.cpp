@@ -1,0 +1,307 @@
+// Feeding the plugin from the work source, on the caller's thread; see
+// job_state.hpp.
+//
+// For each batch of entries, in order: skip duplicate destinations and files
+// already complete on disk (no request at all); then ask the coordinator, in
+// one call, which files are done, which are in the skip cache and which
+// another worker holds, taking leases on the rest; then create their parent
+// directories and submit them. Leases are taken only for as many files as the
+// outstanding window has room for. On DLHOST_E_AGAIN the submitter sleeps
+// until enough files have finished for a burst of new submissions.
+//
+// Duplicate destinations are found with a set of 64-bit FNV-1a hashes of the
+// relative path (8 bytes per file instead of the whole string). Two different
+// paths with the same hash would make the second one be skipped as a
+// duplicate; with 64-bit hashes the chance is about n^2 / 2^65 (about 3 in 10^8
+// for a million files), which we accept for the memory it saves.
+#include "job_state.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace fs = std::filesystem;
+
+namespace dlhost {
+namespace {
+
+constexpr auto kAgainRecheck = std::chrono::seconds(1);
+
+}  // namespace
+
+// Feeds the plugin from the source; files other workers hold are looked at
+// again now and then, and once more until settled when the source ends.
+void Job::State::pump(WorkSource &work) {
+  std::vector<ManifestEntry> batch;
+  auto last_revisit = SteadyClock::now();
+  try {
+    while (!stopping()) {
+      batch.clear();
+      if (!work.next_batch(options.batch_size, batch)) break;
+      if (!work.known_total()) total += batch.size();
+      process_batch(batch);
+      drain_coordinator_work();
+      if (!held_elsewhere.empty() && SteadyClock::now() - last_revisit > revisit_pause()) {
+        revisit_once();
+        last_revisit = SteadyClock::now();
+      }
+    }
+    revisit_held_elsewhere();
+  } catch (const CoordinationError &e) {
+    note_coordination_failure(e);
+  }
+}
+
+void Job::State::process_batch(std::vector<ManifestEntry> &batch) {
+  lease_and_submit(filter_local(batch));
+  batch.clear();
+}
+
+// Removes duplicates and files already on disk; returns what still needs work.
+std::vector<ManifestEntry> Job::State::filter_local(std::vector<ManifestEntry> &batch) {
+  std::vector<ManifestEntry> rest;
+  local->forget();  // directories may have been made since the last batch
+  for (auto &entry : batch) {
+    if (!seen_paths.insert(path_hash(entry.path)).second) {
+      ++duplicates;
+      settle(entry);
+      continue;
+    }
+    if (local->present(entry.path, entry.size)) {
+      count_skip(entry, "already present");
+      continue;
+    }
+    rest.push_back(std::move(entry));
+  }
+  return rest;
+}
+
+// Asks the coordinator about completion and the skip cache and takes
+// leases, in one call; returns the entries we may download, with their
+// leases.
+std::vector<std::pair<ManifestEntry, Lease>> Job::State::filter_coordinated(
+    std::vector<ManifestEntry> batch) {
+  std::vector<std::string> keys, urls;
+  keys.reserve(batch.size());
+  for (const auto &e : batch) keys.push_back(e.path);
+  // PROXY_SKIP_CACHE_TTL=0 turns the skip cache off, old entries included.
+  if (options.skip_cache_ttl.count() > 0) {
+    urls.reserve(batch.size());
+    for (const auto &e : batch) urls.push_back(e.url);
+  }
+  auto claims = coordinator->claim(keys, urls, options.lease_ttl);
+  std::vector<std::pair<ManifestEntry, Lease>> out;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    switch (claims[i].kind) {
+      case Coordinator::Claim::Kind::kDone:
+        count_skip(batch[i], "recorded complete (by this job, on any host)");
+        break;
+      case Coordinator::Claim::Kind::kSkipped:
+        count_deferred(batch[i], claims[i].reason);
+        break;
+      case Coordinator::Claim::Kind::kHeld:
+        held_elsewhere.push_back(std::move(batch[i]));
+        break;
+      case Coordinator::Claim::Kind::kLeased:
+        out.emplace_back(std::move(batch[i]), std::move(claims[i].lease));
+        break;
+    }
+  }
+  return out;
+}
+
+// Leases only as many files as the outstanding window has room for, so a
+// host never sits on leases for files its plugin has merely queued: other
+// hosts sharing the job take those instead.
+void Job::State::lease_and_submit(std::vector<ManifestEntry> entries) {
+  std::size_t next = 0;
+  while (next < entries.size() && !stopping()) {
+    const std::size_t room = wait_for_room();
+    if (room == 0) break;  // stopping
+    const std::size_t n = std::min(room, entries.size() - next);
+    std::vector<ManifestEntry> chunk(std::make_move_iterator(entries.begin() + next),
+                                     std::make_move_iterator(entries.begin() + next + n));
+    next += n;
+    submit_leased(filter_coordinated(std::move(chunk)));
+    // Only now the bookkeeping: the plugin has its next files first.
+    drain_coordinator_work();
+  }
+}
+
+// Blocks until at least a quarter of the window is free (so leases are
+// taken in batches, not one round trip per file); returns the free room.
+std::size_t Job::State::wait_for_room() {
+  const std::size_t window = std::max<std::size_t>(options.max_outstanding, 1);
+  const std::size_t refill = std::max<std::size_t>(window / 4, 1);
+  while (true) {
+    std::size_t room;
+    {
+      std::unique_lock lock(mutex);
+      const auto free_room = [&] { return window - std::min(window, in_flight.size()); };
+      // Each terminal event frees one slot: be woken once, at the refill.
+      submitter_wake_at = terminal_events + (refill - std::min(refill, free_room()));
+      terminal_cv.wait_for(lock, std::chrono::milliseconds(kWaitSliceMs),
+                           [&] { return free_room() >= refill || stopping(); });
+      submitter_wake_at = UINT64_MAX;
+      if (stopping()) return 0;
+      room = free_room();
+    }
+    if (room >= refill) return room;
+    drain_coordinator_work();  // a slow stretch: record what has finished meanwhile
+  }
+}
+
+// Waits for the files other workers held: each ends recorded complete by
+// them, or we take it over when their lease expires (a worker that died).
+// The pause starts short (the other worker is usually about to finish
+// the file) and doubles up to revisit_pause().
+void Job::State::revisit_held_elsewhere() {
+  auto pause = std::chrono::milliseconds(20);
+  while (!held_elsewhere.empty() && !stopping()) {
+    revisit_once();
+    if (held_elsewhere.empty()) break;
+    std::unique_lock lock(mutex);
+    terminal_cv.wait_for(lock, pause, [&] { return stopping(); });
+    pause = std::min(pause * 2, revisit_pause());
+  }
+}
+
+void Job::State::revisit_once() {
+  std::vector<ManifestEntry> batch;
+  batch.swap(held_elsewhere);
+  lease_and_submit(std::move(batch));
+  drain_coordinator_work();
+}
+
+std::chrono::milliseconds Job::State::revisit_pause() const {
+  return std::clamp(options.lease_ttl / 4, std::chrono::milliseconds(50),
+                    std::chrono::milliseconds(2000));
+}
+
+void Job::State::submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work) {
+  {
+    std::lock_guard lock(mutex);
+    for (const auto &item : work) queued_leases.push_back(item.second);
+  }
+  for (auto &[entry, lease] : work) {
+    {
+      std::lock_guard lock(mutex);
+      queued_leases.pop_front();
+    }
+    if (stopping()) {
+      std::lock_guard lock(mutex);
+      to_release.push_back(lease);
+      continue;
+    }
+    const std::string dest = local->dest(entry.path);
+    std::error_code ec;
+    if (!local->make_parent(dest, ec)) {
+      fail_before_submit(
+          entry, lease,
+          "cannot create " + fs::path(dest).parent_path().string() + ": " + ec.message());
+      continue;
+    }
+    submit_with_backpressure(entry, lease, dest);
+  }
+}
+
+void Job::State::submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,
+                                          const std::string &dest) {
+  std::uint64_t id;
+  {
+    // Registered before submit(): the plugin may deliver events for the
+    // task before submit() returns.
+    std::lock_guard lock(mutex);
+    id = ++next_id;
+    in_flight[id] = Task{entry.path, entry.url, lease, 0, entry.receipt};
+  }
+  dlhost_task task{};
+  task.struct_size = sizeof task;
+  task.id = id;
+  task.url = entry.url.c_str();
+  task.dest_path = dest.c_str();
+  task.group = entry.group.c_str();
+  task.sha256 = entry.sha256.empty() ? nullptr : entry.sha256.c_str();
+  task.size = entry.size;
+  while (true) {
+    std::uint64_t generation;
+    {
+      std::lock_guard lock(mutex);
+      generation = terminal_events;
+    }
+    std::string error;
+    const auto status = instance->submit(task, error);
+    if (status == DLHOST_OK) return;
+    if (status != DLHOST_E_AGAIN || stopping()) {
+      if (status == DLHOST_E_AGAIN) error = "stopped";
+      withdraw(id, entry, error);
+      return;
+    }
+    wait_for_terminal_event(generation);
+    drain_coordinator_work();
+  }
+}
+
+// Back-pressure: the plugin's queue is full. Sleep until a quarter of the
+// files in flight (at least one) have finished since `generation`, then
+// refill in one burst: waking this thread for every finished file costs two
+// context switches per file, a large share of a small file's time.
+void Job::State::wait_for_terminal_event(std::uint64_t generation) {
+  std::unique_lock lock(mutex);
+  submitter_wake_at = generation + std::max<std::uint64_t>(1, in_flight.size() / 4);
+  terminal_cv.wait_for(lock, kAgainRecheck,
+                       [&] { return terminal_events >= submitter_wake_at || stopping(); });
+  submitter_wake_at = UINT64_MAX;
+}
+
+// A task the plugin did not take: forget it and count it (unless we are
+// stopping, when it simply stays undone).
+void Job::State::withdraw(std::uint64_t id, const ManifestEntry &entry, const std::string &error) {
+  Lease lease;
+  {
+    std::lock_guard lock(mutex);
+    auto it = in_flight.find(id);
+    if (it == in_flight.end()) return;
+    lease = std::move(it->second.lease);
+    in_flight.erase(it);
+  }
+  if (stopping()) {
+    std::lock_guard lock(mutex);
+    to_release.push_back(std::move(lease));
+    return;
+  }
+  fail_before_submit(entry, lease, "rejected by the plugin: " + one_line(error));
+}
+
+void Job::State::fail_before_submit(const ManifestEntry &entry, const Lease &lease,
+                                    const std::string &why) {
+  failed++;
+  {
+    std::lock_guard lock(mutex);
+    settle_locked(entry.receipt);
+    remember_failure_locked(entry.path, why);
+    to_release.push_back(lease);
+  }
+  progress->file_finished(entry.path, "failed", why);
+}
+
+void Job::State::settle(const ManifestEntry &entry) {
+  std::lock_guard lock(mutex);
+  settle_locked(entry.receipt);
+}
+
+void Job::State::count_skip(const ManifestEntry &entry, const std::string &reason) {
+  settle(entry);
+  skipped++;
+  progress->file_finished(entry.path, "skipped", reason);
+}
+
+void Job::State::count_deferred(const ManifestEntry &entry, const std::string &reason) {
+  settle(entry);
+  deferred++;
+  progress->file_finished(entry.path, "deferred",
+                          "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL "
+                          "runs out: " +
+                              reason);
+}
+
+}  // namespace dlhost
