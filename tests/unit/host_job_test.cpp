@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 
 #include "dlhost/host/job.hpp"
+#include "test_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace dlhost;
@@ -49,15 +51,13 @@ class ScriptedCoordinator final : public Coordinator {
 };
 
 struct JobFixture : ::testing::Test {
+  std::optional<dlhost::testing::TestDir> tmp;
   fs::path dir;
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("dlhost-job-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    tmp.emplace("dlhost-job");
+    dir = tmp->path();
   }
-  void TearDown() override { fs::remove_all(dir); }
+  void TearDown() override { tmp.reset(); }
 
   JobResult run(const std::string &manifest_text, std::shared_ptr<Coordinator> coordinator,
                 JobOptions options = {}) {

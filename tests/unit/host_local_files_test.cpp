@@ -4,10 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
+#include <optional>
 
 #include "../../host/src/local_files.hpp"
+#include "test_dir.hpp"
 
 using namespace dlhost;
 namespace fs = std::filesystem;
@@ -17,13 +17,11 @@ namespace {
 class LocalFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("dlhost-local-files-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    tmp_.emplace("dlhost-local-files");
+    root_ = tmp_->path();
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override { tmp_.reset(); }
+  std::optional<dlhost::testing::TestDir> tmp_;
   void write(const std::string &relative, size_t bytes) {
     fs::create_directories((root_ / relative).parent_path());
     std::ofstream(root_ / relative) << std::string(bytes, 'x');

@@ -1,16 +1,17 @@
 // PartFile: buffered writes, commit/verify, discard/keep, resume hashing.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "dlhost/transport/part_file.h"
 #include "dlhost/transport/sha256.h"
+#include "test_dir.hpp"
 
 namespace fs = std::filesystem;
 using dlhost::transport::CommitResult;
@@ -22,14 +23,12 @@ namespace {
 class PartFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dlhost-partfile-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    tmp_.emplace("dlhost-partfile");
+    dir_ = tmp_->path();
     dest_ = (dir_ / "file.bin").string();
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tmp_.reset(); }
+  std::optional<dlhost::testing::TestDir> tmp_;
 
   static std::string read_all(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
