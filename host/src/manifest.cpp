@@ -365,7 +365,7 @@ ManifestSummary validate_manifest(const ManifestSource &source) {
   auto in = source.open_stream();
   ManifestReader reader(*in, source.display_name());
   ManifestSummary summary;
-  // 8 bytes per distinct destination; see job.cpp on hash collisions.
+  // 8 bytes per distinct destination; see job_submit.cpp on hash collisions.
   std::unordered_set<std::uint64_t> seen;
   ManifestEntry entry;
   while (reader.next(entry)) {
