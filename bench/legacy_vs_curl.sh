@@ -9,10 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [[ "${1:-}" == --disk ]]; then BENCH_OUT=disk; shift; fi
-FILES="${1:-2000}"
-SIZE="${2:-65536}"
-bench_require_dlhost
+bench_args 2000 65536 "$@"
 bench_origin_start "$FILES" "$SIZE"
 
 side_dlhost() { run_dlhost_plugin legacy "$1"; }

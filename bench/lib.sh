@@ -159,6 +159,11 @@ bench_time() {
 # then BENCH_REPEAT rounds, the order rotating each round. Every output is
 # verified; any failure stops the benchmark. Wall times land in
 # BENCH_WALL[SIDE] and CPU times in BENCH_CPU[SIDE] (space-separated lists).
+# Optional hooks, called when the script defines them: bench_before_side SIDE
+# (just before the timed run), bench_after_side SIDE ROUND (just after it,
+# before the output is verified; ROUND < 1 is the warm-up) and
+# bench_side_note SIDE ROUND (prints text to add to the round's log line;
+# it runs in a subshell, so it must not set anything).
 bench_compare() {
   local sides=("$@") n=$# r k side t t_cpu line
   for ((r = 1 - BENCH_WARMUP; r <= BENCH_REPEAT; r++)); do
@@ -167,15 +172,22 @@ bench_compare() {
       side="${sides[(r + k + n) % n]}"
       sleep "${BENCH_GAP:-0}"  # e.g. let a rate limiter's bucket drain
       bench_fresh_out "$side"
+      bench_hook bench_before_side "$side"
       bench_time t "side_$side" "$BENCH_OUT_DIR" || { bench_log "$side failed (round $r)"; return 1; }
+      bench_hook bench_after_side "$side" "$r"
       bench_verify "$BENCH_OUT_DIR" || { bench_log "$side output failed verification"; return 1; }
       bench_out_done "$BENCH_OUT_DIR"
-      line+=" $side ${t}s"
+      line+=" $side ${t}s$(bench_hook bench_side_note "$side" "$r")"
       ((r >= 1)) || continue
       BENCH_WALL[$side]+="$t "; BENCH_CPU[$side]+="$t_cpu "
     done
     if ((r >= 1)); then bench_log "round $r:$line (load $(bench_load))"; else bench_log "warm-up:$line"; fi
   done
+}
+
+# bench_hook NAME ARGS...: runs the function NAME if the script defined it.
+bench_hook() {
+  if declare -F "$1" >/dev/null; then "$@"; fi
 }
 
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -208,6 +220,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a/b; else
 # bench_verify OUTDIR: every manifest file present with its size and sha256
 bench_verify() {
   "$PYTHON" "$BENCH_LIB_DIR/origin.py" verify --manifest "$MANIFEST" --out "$1"
+}
+
+# bench_args DEFAULT_FILES DEFAULT_SIZE "$@": the common command line
+# [--disk] [FILES [SIZE]]; sets BENCH_OUT, FILES and SIZE, and checks that
+# dlhost is built.
+bench_args() {
+  local default_files="$1" default_size="$2"; shift 2
+  if [[ "${1:-}" == --disk ]]; then BENCH_OUT=disk; shift; fi
+  FILES="${1:-$default_files}"
+  SIZE="${2:-$default_size}"
+  bench_require_dlhost
 }
 
 bench_require_dlhost() {

@@ -8,10 +8,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [[ "${1:-}" == --disk ]]; then BENCH_OUT=disk; shift; fi
-FILES="${1:-4}"
-SIZE="${2:-134217728}"
-bench_require_dlhost
+bench_args 4 134217728 "$@"
 bench_origin_start "$FILES" "$SIZE"
 unset PROXY_LIST
 

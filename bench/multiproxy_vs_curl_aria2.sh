@@ -20,10 +20,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [[ "${1:-}" == --disk ]]; then BENCH_OUT=disk; shift; fi
-FILES="${1:-2000}"
-SIZE="${2:-65536}"
-bench_require_dlhost
+bench_args 2000 65536 "$@"
 command -v aria2c >/dev/null || { bench_log "aria2c is not installed"; exit 2; }
 bench_origin_start "$FILES" "$SIZE"   # groups of 10 files (post-NNNN)
 unset PROXY_LIST

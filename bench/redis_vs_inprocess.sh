@@ -23,10 +23,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [[ "${1:-}" == --disk ]]; then BENCH_OUT=disk; shift; fi
-FILES="${1:-2000}"
-SIZE="${2:-65536}"
-bench_require_dlhost
+bench_args 2000 65536 "$@"
 command -v redis-server >/dev/null || { bench_log "redis-server is not installed"; exit 2; }
 command -v redis-cli >/dev/null || { bench_log "redis-cli is not installed"; exit 2; }
 bench_origin_start "$FILES" "$SIZE"   # groups of 10 files (post-NNNN)
@@ -115,33 +112,23 @@ redis_report() { # SIDE LABEL
     "$2" "$cmds" "$(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')" "$reads" "$cpu"
 }
 
-# --- the comparison (bench_compare's scheme, plus the Redis hooks) ----------
-SIDES=(inprocess redis redis2)
-declare -A SHARE=()
-n=${#SIDES[@]}
-for ((r = 1 - BENCH_WARMUP; r <= BENCH_REPEAT; r++)); do
-  line=""
-  for ((k = 0; k < n; k++)); do
-    side="${SIDES[(r + k + n) % n]}"
-    next_job
-    bench_fresh_out "$side"
-    [[ "$side" == inprocess ]] || redis_before
-    bench_time t "side_$side" "$BENCH_OUT_DIR" || { bench_log "$side failed (round $r)"; exit 1; }
-    ((r >= 1)) && [[ "$side" != inprocess ]] && redis_after "$side"
-    bench_verify "$BENCH_OUT_DIR" || { bench_log "$side output failed verification"; exit 1; }
-    bench_out_done "$BENCH_OUT_DIR"
-    if [[ "$side" == redis2 ]]; then
-      SHARE[$r]=$("$PYTHON" -c 'import json,sys; print("/".join(str(json.load(open(p))["files"]["completed"]) for p in sys.argv[1:]))' \
-                  "$BENCH_DIR/redis2-a.stats.json" "$BENCH_DIR/redis2-b.stats.json")
-      line+=" $side ${t}s (files per host ${SHARE[$r]})"
-    else
-      line+=" $side ${t}s"
-    fi
-    ((r >= 1)) || continue
-    BENCH_WALL[$side]+="$t "; BENCH_CPU[$side]+="$t_cpu "
-  done
-  if ((r >= 1)); then bench_log "round $r:$line (load $(bench_load))"; else bench_log "warm-up:$line"; fi
-done
+# --- the comparison: bench_compare, with Redis's INFO taken around each run -
+declare -A SHARE=()  # round -> files completed by each of the 2 hosts
+bench_before_side() { # SIDE
+  next_job
+  [[ "$1" == inprocess ]] || redis_before
+}
+bench_after_side() { # SIDE ROUND
+  if (($2 >= 1)) && [[ "$1" != inprocess ]]; then redis_after "$1"; fi
+  if [[ "$1" == redis2 ]]; then
+    SHARE[$2]=$("$PYTHON" -c 'import json,sys; print("/".join(str(json.load(open(p))["files"]["completed"]) for p in sys.argv[1:]))' \
+                "$BENCH_DIR/redis2-a.stats.json" "$BENCH_DIR/redis2-b.stats.json")
+  fi
+}
+bench_side_note() { # SIDE ROUND (in a subshell: only prints)
+  if [[ "$1" == redis2 ]]; then echo " (files per host ${SHARE[$2]})"; fi
+}
+bench_compare inprocess redis redis2
 
 mi=$(bench_median_of inprocess); mr=$(bench_median_of redis)
 ratio_r=$(ratio "$mr" "$mi")
