@@ -110,50 +110,18 @@ std::string RedisCoordinator::key(const char *kind, const std::string &name) con
   return prefix_ + kind + name;
 }
 
-// SET NX for every key, then (same pipeline, so after the SETs) HMGET of
-// their completion records. The job asks completed() before take_leases(),
-// but another host may finish a file between the two calls: it records the
-// completion and then releases its lease, and our SET NX would succeed on a
-// file that is already done. A completion recorded before our SET is seen
-// by the HMGET that follows it; one recorded after it must come from a host
-// whose lease had expired (a takeover, which is allowed). Such leases are
-// given back at once and reported as held elsewhere: the job looks at the
-// file again later, finds it complete and skips it.
+// claim() without the skip cache: a file recorded done is not leased (the
+// script checks and leases in one step), it is reported like a held one.
 std::vector<std::optional<Lease>> RedisCoordinator::take_leases(std::span<const std::string> keys,
                                                                 Millis ttl) {
-  if (keys.empty()) return {};
-  Commands commands;
-  std::vector<std::string> tokens;
-  const auto px = std::to_string(ttl.count());
-  for (const auto &k : keys) {
-    tokens.push_back(random_token());
-    commands.push_back({"SET", key("lease:", k), tokens.back(), "NX", "PX", px});
-  }
-  const auto done_checks =
-      chunked(keys, {"HMGET", key("done")}, [](auto &c, const auto &k) { c.push_back(k); });
-  commands.insert(commands.end(), done_checks.begin(), done_checks.end());
-  const auto replies = send(std::move(commands));
-  std::vector<bool> done;
-  for (std::size_t i = keys.size(); i < replies.size(); i++) {
-    redis_.check(replies[i], "HMGET done");
-    for (std::size_t j = 0; j < replies[i]->elements; j++)
-      done.push_back(replies[i]->element[j]->type == REDIS_REPLY_STRING);
-  }
-  done.resize(keys.size(), false);
   std::vector<std::optional<Lease>> out;
-  std::vector<Lease> give_back;
-  for (std::size_t i = 0; i < keys.size(); i++) {
-    redis_.check(replies[i], "SET lease");
-    if (replies[i]->type != REDIS_REPLY_STATUS) {
-      out.emplace_back(std::nullopt);  // nil: another worker holds it
-    } else if (done[i]) {
-      give_back.push_back(Lease{keys[i], tokens[i]});
-      out.emplace_back(std::nullopt);  // finished by another worker just now
+  for (auto &c : claim(keys, {}, ttl)) {
+    if (c.kind == Claim::Kind::kLeased) {
+      out.emplace_back(std::move(c.lease));
     } else {
-      out.emplace_back(Lease{keys[i], tokens[i]});
+      out.emplace_back(std::nullopt);
     }
   }
-  release_leases(give_back);
   return out;
 }
 
