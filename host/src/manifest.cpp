@@ -216,8 +216,8 @@ void ManifestReader::read_flat_fields(const FlatJsonObject &flat, Fields &fields
         f.text.assign(v->text);
         break;
       case FlatJsonValue::Kind::kInteger:
-        f.kind =
-            v->integer < 0 || v->text[0] == '-' ? Field::Kind::kInteger : Field::Kind::kUnsigned;
+        // As nlohmann does: a number with a minus sign (-0 too) is signed.
+        f.kind = v->text[0] == '-' ? Field::Kind::kInteger : Field::Kind::kUnsigned;
         f.integer = v->integer;
         f.unsigned_integer = static_cast<std::uint64_t>(v->integer);
         break;
