@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "../../host/src/flat_json.hpp"
+#include "../../host/src/input/flat_json.hpp"
 #include "dlhost/host/manifest.hpp"
 
 using namespace dlhost;

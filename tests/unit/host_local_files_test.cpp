@@ -6,7 +6,7 @@
 #include <fstream>
 #include <optional>
 
-#include "../../host/src/local_files.hpp"
+#include "../../host/src/engine/local_files.hpp"
 #include "test_dir.hpp"
 
 using namespace dlhost;

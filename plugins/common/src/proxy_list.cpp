@@ -5,11 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "dlhost/transport/redact.h"
+#include "dlhost/util/text.h"
 
 namespace dlhost::transport {
 namespace {
 
 using nlohmann::json;
+using util::percent_decode;
 
 bool known_scheme(std::string_view s) {
   return s == "http" || s == "https" || s == "socks5" || s == "socks5h";
@@ -18,27 +20,6 @@ bool known_scheme(std::string_view s) {
 // Entries are numbered from 1, as a person counts them in the list.
 std::string entry_error(size_t index, std::string_view what) {
   return "PROXY_LIST: entry " + std::to_string(index + 1) + ": " + std::string(what);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// userinfo in a URL is percent-encoded ("p%40ss" for "p@ss").
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 // Checks a host and a decimal port 1..65535; builds "scheme://host:port".

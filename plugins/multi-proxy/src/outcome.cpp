@@ -1,6 +1,8 @@
 // Attempt outcome mapping (see outcome.h).
 #include "outcome.h"
 
+#include <dlhost/util/text.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -36,11 +38,7 @@ Outcome failure_outcome(const transport::Failure &f, long http_status) {
   return Outcome::kFatal;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using util::lower;
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

@@ -41,6 +41,10 @@ RedisAddress parse_redis_url(const std::string &url);
 // Replaces the password of a redis:// URL with "***" (for messages).
 std::string redact_redis_url(const std::string &url);
 
+// This machine's host name: how completion records and consumer names say
+// who wrote them.
+std::string this_host_name();
+
 class RedisConnection {
  public:
   using Reply = std::unique_ptr<redisReply, void (*)(void *)>;

@@ -5,15 +5,12 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "dlhost/util/text.h"
+
 namespace dlhost {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using util::lower;
 
 std::string not_shown(std::string_view why) {
   return "(not shown: " + std::string(why) + ")";

@@ -28,15 +28,13 @@ std::string entry_line(const ManifestEntry &e) {
 }
 
 std::string consumer_name() {
-  char host[256] = "";
-  gethostname(host, sizeof host - 1);
-  return std::string(host) + "-" + std::to_string(getpid()) + "-" +
+  return this_host_name() + "-" + std::to_string(getpid()) + "-" +
          std::to_string(std::random_device{}() % 100000);
 }
 
 std::string reply_text(const redisReply *r) {
   return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-                r->type == REDIS_REPLY_ERROR)
+               r->type == REDIS_REPLY_ERROR)
              ? std::string(r->str, r->len)
              : std::string();
 }
@@ -119,9 +117,9 @@ bool RedisStreamSource::next_batch(std::size_t max, std::vector<ManifestEntry> &
 // Entries delivered to some worker and not acknowledged for claim_idle: that
 // worker is presumably dead. Takes them over.
 void RedisStreamSource::claim_idle_entries(std::size_t max, std::vector<ManifestEntry> &out) {
-  const auto r = redis_.command({"XAUTOCLAIM", queue_, kGroup, consumer_,
-                                 std::to_string(claim_idle_.count()), "0-0", "COUNT",
-                                 std::to_string(max)});
+  const auto r =
+      redis_.command({"XAUTOCLAIM", queue_, kGroup, consumer_, std::to_string(claim_idle_.count()),
+                      "0-0", "COUNT", std::to_string(max)});
   redis_.check(r, "XAUTOCLAIM");
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
   const auto *entries = r->element[1];

@@ -2,6 +2,7 @@
 #include "dlhost/host/redis_connection.hpp"
 
 #include <hiredis/hiredis.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <chrono>
@@ -19,7 +20,9 @@ int parse_int(std::string_view text, const std::string &what) {
   return value;
 }
 
-timeval to_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
+timeval to_timeval(std::chrono::seconds s) {
+  return timeval{static_cast<time_t>(s.count()), 0};
+}
 
 void append(redisContext *ctx, const RedisConnection::Command &args) {
   std::vector<const char *> argv;
@@ -34,6 +37,12 @@ void append(redisContext *ctx, const RedisConnection::Command &args) {
 }
 
 }  // namespace
+
+std::string this_host_name() {
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  return host;
+}
 
 std::string redact_redis_url(const std::string &url) {
   const auto scheme = url.find("://");

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "dlhost/util/text.h"
+
 #ifndef DLHOST_VERSION
 #define DLHOST_VERSION "0.0.0"
 #endif
@@ -71,12 +73,7 @@ std::string default_user_agent() {
   return "dlhost/" + std::string(project_version());
 }
 
-std::string_view trim(std::string_view s) {
-  const auto *ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
+using util::trim;
 
 bool is_valid_key(std::string_view key) {
   if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "dlhost/host/job.hpp"
+#include "dlhost/util/text.h"
 #include "local_files.hpp"
 
 namespace dlhost {
@@ -49,12 +50,7 @@ struct Job::State {
     bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
   };
 
-  static std::string one_line(std::string s) {
-    for (auto &c : s) {
-      if (c == '\n' || c == '\r') c = ' ';
-    }
-    return s;
-  }
+  static std::string one_line(std::string s) { return util::one_line(std::move(s)); }
 
   JobOptions options;
   std::shared_ptr<LoadedPlugin> plugin;

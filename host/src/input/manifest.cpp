@@ -11,39 +11,15 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "dlhost/util/text.h"
 #include "flat_json.hpp"
 
 namespace dlhost {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  const auto *ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 &&
-        hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
+using util::hex_value;
+using util::percent_decode;
+using util::trim;
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -89,11 +65,6 @@ std::string printable(std::string s) {
   for (auto &c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
-  return s;
-}
-
-std::string lowercase(std::string s) {
-  for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -271,7 +242,7 @@ void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
     if (!is_sha256_hex(entry.sha256)) {
       fail("\"sha256\" must be 64 hex digits: " + entry.sha256);
     }
-    entry.sha256 = lowercase(std::move(entry.sha256));
+    entry.sha256 = util::lower(entry.sha256);
   }
   const Field &size = fields[kSize];
   switch (size.kind) {

@@ -5,6 +5,8 @@
 // URLs, so it stays small; expired lines are dropped on load and on save.
 #include "dlhost/host/coordination.hpp"
 
+#include "dlhost/util/text.h"
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -14,13 +16,6 @@ namespace {
 
 bool storable(const std::string &s) {
   return s.find_first_of("\t\r\n") == std::string::npos;
-}
-
-std::string one_line(std::string s) {
-  for (auto &c : s) {
-    if (c == '\t' || c == '\r' || c == '\n') c = ' ';
-  }
-  return s;
 }
 
 }  // namespace
@@ -127,7 +122,7 @@ void InProcessCoordinator::mark_skipped(std::span<const SkipMark> marks, Seconds
   std::lock_guard lock(mutex_);
   const auto expires = clock_() + ttl;
   for (const auto &mark : marks) {
-    skips_[mark.key] = Skip{expires, one_line(mark.reason)};
+    skips_[mark.key] = Skip{expires, util::one_line(mark.reason)};
     skips_dirty_ = true;
   }
 }

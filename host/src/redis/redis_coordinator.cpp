@@ -68,12 +68,10 @@ std::string random_token() {
 }
 
 std::string completion_record() {
-  char host[256] = "";
-  gethostname(host, sizeof host - 1);
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  return std::string(host) + " " + std::to_string(getpid()) + " " + std::to_string(now);
+  return this_host_name() + " " + std::to_string(getpid()) + " " + std::to_string(now);
 }
 
 // Commands over `keys` in chunks: head... k1 v1 k2 v2 (or head... k1 k2).
