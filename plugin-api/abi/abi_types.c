@@ -3,7 +3,9 @@
  * plugin.h, whose one exported function mentions every type of the ABI, so
  * libabigail's abidw records them all (abidw only sees types reachable from
  * exported symbols). tests/kit compares its abidw output with the committed
- * baseline, dlhost-plugin-abi.xml. The body is irrelevant; only the types.
+ * baselines, dlhost-plugin-abi-<version>.xml. The body is irrelevant; only
+ * the types. A type added in a later minor gets a probe function of its own
+ * (an added function is an addition; a changed parameter list is not).
  */
 #include <dlhost/plugin.h>
 
@@ -28,4 +30,11 @@ uint32_t dlhost_abi_probe(const dlhost_plugin_descriptor *descriptor, dlhost_plu
   return descriptor->struct_size + task->struct_size + event->struct_size + sink->struct_size +
          params->struct_size + (uint32_t)status + (uint32_t)event_type + (uint32_t)failure +
          (uint32_t)level;
+}
+
+/* ABI 1.1: the "dlhost.proxies/1" extension. */
+DLHOST_EXPORT uint32_t dlhost_abi_probe_1_1(const dlhost_proxies_ext *proxies);
+
+uint32_t dlhost_abi_probe_1_1(const dlhost_proxies_ext *proxies) {
+  return proxies->struct_size;
 }

@@ -86,6 +86,7 @@ static dlhost_plugin_descriptor descriptor = {
     b_wait,
     b_destroy,
     NULL,
+    NULL,
     NULL};
 
 DLHOST_EXPORT const dlhost_plugin_descriptor *dlhost_plugin_entry(uint32_t major, uint32_t minor);

@@ -6,7 +6,9 @@ usage: run_host_tests.py DLHOST PLUGIN_DIR refuse KIND
 
 `refuse` runs `dlhost run --plugin <broken plugin>` and checks exit status 2
 and a single stderr line naming the file. `e2e` runs one engine scenario with
-the well-behaved test plugin (tests/abi/test_plugin.cpp).
+the well-behaved test plugin (tests/abi/test_plugin.cpp); with
+DLHOST_TEST_PLUGIN_FILE=test-plugin-1.0.so in the environment it runs it with
+that plugin built against the frozen ABI 1.0 header instead.
 """
 import json
 import os
@@ -17,7 +19,7 @@ import tempfile
 import time
 
 DLHOST, PLUGIN_DIR = sys.argv[1], sys.argv[2]
-TEST_PLUGIN = os.path.join(PLUGIN_DIR, "test-plugin.so")
+TEST_PLUGIN = os.path.join(PLUGIN_DIR, os.environ.get("DLHOST_TEST_PLUGIN_FILE", "test-plugin.so"))
 CLEAN_ENV = {k: v for k, v in os.environ.items()
              if not (k.startswith("PROXY_") or k.startswith("DOWNLOAD") or k == "REDIS_URL")}
 
@@ -65,7 +67,7 @@ def refuse(kind, tmp):
     check(rc == 2, "exit status %d, expected 2; stderr: %r" % (rc, err))
     check(len(lines) == 1, "expected one stderr line, got %r" % err)
     check(path in lines[0], "stderr does not name %s: %r" % (path, err))
-    expected = {"wrong-major": ["2.0", "1.0"], "no-entry": ["dlhost_plugin_entry"],
+    expected = {"wrong-major": ["speaks ABI 2.0, this host speaks 1.1"], "no-entry": ["dlhost_plugin_entry"],
                 "small-struct": ["16 bytes"], "null-function": ["submit"],
                 "null-entry": ["no descriptor"], "missing-file": ["no such file"]}[kind]
     for word in expected:

@@ -14,6 +14,11 @@
 // plugins `dlhost conformance` must reject (tests/kit).
 // stats() reports {"submits": N, "config": <the config JSON>, "proxies": [...]}
 // so tests can count submissions and see the configuration the host passed.
+// Built against ABI 1.1 it also has the "dlhost.proxies/1" extension: a
+// change is recorded (stats: "proxy_changes", "proxy_list") and a list that
+// is not a JSON array is refused. The same source is built against the
+// frozen ABI 1.0 header (tests/abi/1.0) as test-plugin-1.0.so, which has no
+// get_extension() at all: an old plugin binary, for the compatibility tests.
 #include <dlhost/plugin.h>
 
 #ifndef DLHOST_TEST_PLUGIN_MISBEHAVE
@@ -58,6 +63,8 @@ struct dlhost_instance {
   std::atomic<bool> bad_stats{false};
   std::atomic<bool> throw_wait{false};
   std::atomic<std::uint64_t> submits{0}, completed{0}, failed{0}, bytes{0};
+  std::string proxy_list;  // the last set_proxies() list; under `mutex`
+  std::uint64_t proxy_changes = 0;
   std::thread worker;
 };
 
@@ -222,11 +229,35 @@ dlhost_status t_stats(dlhost_instance *inst, const dlhost_sink *sink) {
            std::to_string(inst->completed.load()) +
            ",\"failed\":" + std::to_string(inst->failed.load()) +
            ",\"retries\":0,\"rate_limited\":0,\"bytes\":" + std::to_string(inst->bytes.load()) +
-           ",\"latency_ms\":{\"p50\":0,\"p95\":0}}]}";
+           ",\"latency_ms\":{\"p50\":0,\"p95\":0}}]";
+    std::lock_guard lock(inst->mutex);
+    text += ",\"proxy_changes\":" + std::to_string(inst->proxy_changes) + ",\"proxy_list\":" +
+            (inst->proxy_list.empty() ? std::string("null") : inst->proxy_list) + "}";
   }
   sink->write(sink->user, text.data(), text.size());
   return DLHOST_OK;
 }
+
+#if DLHOST_ABI_MINOR >= 1
+dlhost_status t_set_proxies(dlhost_instance *inst, const char *json, char *errbuf,
+                            size_t errbuf_size) {
+  const std::string list = json ? json : "";
+  if (!list.empty() && list.front() != '[') {
+    if (errbuf && errbuf_size) std::snprintf(errbuf, errbuf_size, "PROXY_LIST: not a JSON array");
+    return DLHOST_E_CONFIG;
+  }
+  std::lock_guard lock(inst->mutex);
+  inst->proxy_list = list.empty() ? "[]" : list;
+  inst->proxy_changes++;
+  return DLHOST_OK;
+}
+
+const dlhost_proxies_ext kProxies = {sizeof(dlhost_proxies_ext), 0, t_set_proxies};
+
+const void *t_get_extension(const char *id) {
+  return id && std::strcmp(id, DLHOST_EXT_PROXIES) == 0 ? &kProxies : nullptr;
+}
+#endif
 
 const dlhost_plugin_descriptor kDescriptor = {
     DLHOST_ABI_MAJOR,
@@ -246,6 +277,9 @@ const dlhost_plugin_descriptor kDescriptor = {
     t_destroy,
     t_stats,
     nullptr,
+#if DLHOST_ABI_MINOR >= 1
+    t_get_extension,
+#endif
 };
 
 }  // namespace

@@ -14,9 +14,11 @@ target_link_libraries(host_unit_tests PRIVATE dlhost::engine dlhost::redis GTest
 gtest_discover_tests(host_unit_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)
 
 # The engine embedded, driven through the test plugin built in tests/abi.
-add_executable(host_job_tests ${CMAKE_CURRENT_LIST_DIR}/host_job_test.cpp)
+add_executable(host_job_tests ${CMAKE_CURRENT_LIST_DIR}/host_job_test.cpp
+                              ${CMAKE_CURRENT_LIST_DIR}/host_plugin_extension_test.cpp)
 target_link_libraries(host_job_tests PRIVATE dlhost::engine GTest::gtest_main)
 target_compile_definitions(host_job_tests PRIVATE
-  DLHOST_TEST_PLUGIN="$<TARGET_FILE:dlhost-test-plugin>")
-add_dependencies(host_job_tests dlhost-test-plugin)
+  DLHOST_TEST_PLUGIN="$<TARGET_FILE:dlhost-test-plugin>"
+  DLHOST_TEST_PLUGIN_1_0="$<TARGET_FILE:dlhost-test-plugin-1.0>")
+add_dependencies(host_job_tests dlhost-test-plugin dlhost-test-plugin-1.0)
 gtest_discover_tests(host_job_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)

@@ -29,7 +29,6 @@ struct LoadedPlugin::Library {
 
 namespace {
 
-constexpr std::size_t kDescriptorV1Size = sizeof(dlhost_plugin_descriptor);
 constexpr const char *kPrefix = "dlhost-";
 constexpr const char *kSuffix = ".so";
 
@@ -156,10 +155,10 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const fs::path &path) {
                       "." + std::to_string(raw->abi_minor) + ", this host speaks " +
                       std::to_string(DLHOST_ABI_MAJOR) + "." + std::to_string(DLHOST_ABI_MINOR));
   }
-  if (raw->struct_size < kDescriptorV1Size) {
+  if (raw->struct_size < DLHOST_DESCRIPTOR_SIZE_1_0) {
     throw PluginError("plugin " + quote(path) + ": descriptor is " +
                       std::to_string(raw->struct_size) + " bytes, smaller than the " +
-                      std::to_string(kDescriptorV1Size) + " bytes of ABI 1.0");
+                      std::to_string(DLHOST_DESCRIPTOR_SIZE_1_0) + " bytes of ABI 1.0");
   }
   // Read only what both sides know; newer fields of a newer plugin are ignored.
   std::memcpy(&plugin->desc_, raw, std::min<std::size_t>(raw->struct_size, sizeof(plugin->desc_)));
@@ -176,6 +175,22 @@ std::string LoadedPlugin::id() const {
 
 std::string LoadedPlugin::version() const {
   return desc_.version && *desc_.version ? desc_.version : "?";
+}
+
+// get_extension() exists from ABI 1.1 on: a 1.0 descriptor (shorter) reads
+// as NULL, since load() copied only the bytes the plugin has.
+const dlhost_proxies_ext *LoadedPlugin::proxies_extension() const {
+  if (!desc_.get_extension) return nullptr;
+  const void *ext = nullptr;
+  try {
+    ext = desc_.get_extension(DLHOST_EXT_PROXIES);
+  } catch (...) {
+    return nullptr;
+  }
+  const auto *proxies = static_cast<const dlhost_proxies_ext *>(ext);
+  if (!proxies || proxies->struct_size < DLHOST_PROXIES_EXT_SIZE_1 || !proxies->set_proxies)
+    return nullptr;
+  return proxies;
 }
 
 std::string LoadedPlugin::abi() const {
@@ -233,6 +248,23 @@ dlhost_status PluginInstance::cancel(std::uint64_t task_id) {
 
 dlhost_status PluginInstance::wait(std::int32_t timeout_ms) {
   return guarded([&] { return plugin_->descriptor().wait(instance_, timeout_ms); });
+}
+
+dlhost_status PluginInstance::set_proxies(const std::string &proxy_list_json, std::string &error) {
+  const dlhost_proxies_ext *ext = plugin_->proxies_extension();
+  if (!ext) {
+    error = "plugin " + plugin_->id() + " (ABI " + plugin_->abi() +
+            ") cannot change proxies while running";
+    return DLHOST_E_UNSUPPORTED;
+  }
+  char errbuf[1024] = {};
+  const auto status = guarded(
+      [&] { return ext->set_proxies(instance_, proxy_list_json.c_str(), errbuf, sizeof errbuf); });
+  if (status != DLHOST_OK) {
+    errbuf[sizeof(errbuf) - 1] = '\0';
+    error = errbuf[0] ? std::string(errbuf) : status_text(status);
+  }
+  return status;
 }
 
 namespace {

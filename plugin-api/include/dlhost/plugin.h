@@ -1,5 +1,5 @@
 /*
- * dlhost plugin ABI, version 1.
+ * dlhost plugin ABI, version 1.1.
  *
  * A downloader plugin is a shared library that exports exactly one symbol,
  * DLHOST_PLUGIN_ENTRY_SYMBOL, a function returning a pointer to a static
@@ -12,6 +12,13 @@
  *  - Every struct carries its size in its first field and only ever grows at
  *    the end. A reader copies min(struct_size, sizeof(struct)) bytes into a
  *    zeroed struct, so fields a writer does not know read as 0 / NULL.
+ *  - Each struct's size as ABI 1.0 defined it is a named constant
+ *    (DLHOST_*_SIZE_1_0 below): a reader checks a struct_size against the
+ *    smallest version it accepts, never against its own sizeof, so a newer
+ *    reader keeps accepting older writers.
+ *  - Optional features beyond the function table are extensions, looked up
+ *    by a versioned id with get_extension() (ABI 1.1), in CLAP's style: an
+ *    incompatible change of an extension gets a new id, never a new layout.
  *  - Status codes, event types and failure kinds are fixed-width integers and
  *    are only ever appended. Treat unknown values as "internal error" /
  *    "ignore event" / "other failure".
@@ -41,7 +48,7 @@ extern "C" {
 #endif
 
 #define DLHOST_ABI_MAJOR 1u
-#define DLHOST_ABI_MINOR 0u
+#define DLHOST_ABI_MINOR 1u
 
 /* The one symbol a plugin exports. */
 #define DLHOST_PLUGIN_ENTRY_SYMBOL "dlhost_plugin_entry"
@@ -276,7 +283,10 @@ typedef struct dlhost_plugin_descriptor {
    * {"proxies":[{"id","state","completed","failed","retries","rate_limited",
    *  "bytes","latency_ms":{"p50","p95"}}]}. Proxy ids never carry
    * credentials. Optional (may be NULL).
-   * Thread: any host thread, concurrently with wait() and cancel().
+   * Thread: any host thread, concurrently with any other call on `inst`
+   * except create() and destroy(): the host's progress display and status
+   * server call it while the job's thread submit()s, wait()s and cancel()s.
+   * Two stats()/health() calls may overlap each other too.
    * Ownership: sink borrowed for the call.
    */
   dlhost_status (*stats)(dlhost_instance *inst, const dlhost_sink *sink);
@@ -287,7 +297,73 @@ typedef struct dlhost_plugin_descriptor {
    * Optional (may be NULL). Threads and ownership as stats().
    */
   dlhost_status (*health)(dlhost_instance *inst, const dlhost_sink *sink);
+
+  /* --- v1.1: read only when struct_size >= DLHOST_DESCRIPTOR_SIZE_1_1 ----- */
+
+  /*
+   * The plugin's optional features, by id: returns a pointer to a static,
+   * plugin-owned struct for `id` (for example DLHOST_EXT_PROXIES below), or
+   * NULL when the plugin does not implement it. An extension's struct starts
+   * with its struct_size and only grows at the end; its id carries a version
+   * ("/1"), and an incompatible change gets a new id. A host assumes no
+   * extension: without it, the feature is simply not available.
+   * May be NULL (no extensions). Thread: any, at any time.
+   * Ownership: `id` borrowed for the call; the result static, owned by the
+   * plugin, valid until the library is unloaded.
+   */
+  const void *(*get_extension)(const char *id);
 } dlhost_plugin_descriptor;
+
+/* ------------------------------------------------------------------------ */
+/* Extension "dlhost.proxies/1": change a running instance's proxies        */
+/* ------------------------------------------------------------------------ */
+
+#define DLHOST_EXT_PROXIES "dlhost.proxies/1"
+
+typedef struct dlhost_proxies_ext {
+  uint32_t struct_size; /* sizeof(dlhost_proxies_ext) as the plugin knows it */
+  uint32_t reserved;    /* 0 */
+  /*
+   * Replace the paths of a running (or not yet started) instance with
+   * `proxy_list_json`: a PROXY_LIST JSON array as config_json carries it
+   * ("" or "[]" = the direct line only). Paths are matched by their id
+   * ("direct", "http://host:port"; never credentials):
+   *  - a path in both lists keeps its state (health, rates, statistics) and
+   *    takes the new entry's settings (weight, credentials);
+   *  - a new path starts healthy and takes work at once;
+   *  - a removed path takes no new file; files in flight on it finish there,
+   *    and a retry of one goes elsewhere. No task is lost or ended by the
+   *    change itself.
+   * Returns DLHOST_OK once the new list is in force for every file not yet
+   * started. On DLHOST_E_CONFIG (the list is invalid) nothing changed, and
+   * errbuf holds one line naming the entry, without credentials.
+   * Thread: any host thread, concurrently with submit(), wait(), cancel(),
+   * stats() and health(); not concurrently with itself, create() or
+   * destroy(). Ownership: proxy_list_json borrowed for the call; errbuf
+   * owned by the caller.
+   */
+  dlhost_status (*set_proxies)(dlhost_instance *inst, const char *proxy_list_json, char *errbuf,
+                               size_t errbuf_size);
+} dlhost_proxies_ext;
+
+/* ------------------------------------------------------------------------ */
+/* Sizes by ABI version                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The size of each struct as a version of the ABI defined it: the end of its
+ * last field in that version. A reader accepts any struct_size at least as
+ * large as the oldest version it supports, and reads fields beyond that only
+ * when struct_size covers them.
+ */
+#define DLHOST_END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+#define DLHOST_TASK_SIZE_1_0 DLHOST_END_OF(dlhost_task, size)
+#define DLHOST_EVENT_SIZE_1_0 DLHOST_END_OF(dlhost_event, proxy_id)
+#define DLHOST_SINK_SIZE_1_0 DLHOST_END_OF(dlhost_sink, write)
+#define DLHOST_CREATE_PARAMS_SIZE_1_0 DLHOST_END_OF(dlhost_create_params, user)
+#define DLHOST_DESCRIPTOR_SIZE_1_0 DLHOST_END_OF(dlhost_plugin_descriptor, health)
+#define DLHOST_DESCRIPTOR_SIZE_1_1 DLHOST_END_OF(dlhost_plugin_descriptor, get_extension)
+#define DLHOST_PROXIES_EXT_SIZE_1 DLHOST_END_OF(dlhost_proxies_ext, set_proxies)
 
 /*
  * The entry point: returns a pointer to a static descriptor, or NULL if the

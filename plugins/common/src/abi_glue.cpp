@@ -45,7 +45,7 @@ void write_error(char *errbuf, size_t errbuf_size, std::string_view message) {
 }
 
 dlhost_status json_to_sink(const nlohmann::json &value, const dlhost_sink *sink) {
-  if (sink == nullptr || sink->struct_size < sizeof(dlhost_sink) || sink->write == nullptr)
+  if (sink == nullptr || sink->struct_size < DLHOST_SINK_SIZE_1_0 || sink->write == nullptr)
     return DLHOST_E_INVALID_ARGUMENT;
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   sink->write(sink->user, text.data(), text.size());
@@ -55,7 +55,7 @@ dlhost_status json_to_sink(const nlohmann::json &value, const dlhost_sink *sink)
 dlhost_status copy_task(const dlhost_task *task, OwnedTask *out, std::string *error) {
   dlhost_task t;
   if (task == nullptr || !read_sized(task, &t) ||
-      t.struct_size < offsetof(dlhost_task, size) + sizeof(t.size)) {
+      t.struct_size < DLHOST_TASK_SIZE_1_0) {
     *error = "task: NULL or struct_size too small";
     return DLHOST_E_INVALID_ARGUMENT;
   }
@@ -83,7 +83,7 @@ dlhost_status copy_task(const dlhost_task *task, OwnedTask *out, std::string *er
 dlhost_status read_create_params(const dlhost_create_params *params, dlhost_create_params *out,
                                  std::string *error) {
   if (params == nullptr || !read_sized(params, out) ||
-      out->struct_size < offsetof(dlhost_create_params, user) + sizeof(void *)) {
+      out->struct_size < DLHOST_CREATE_PARAMS_SIZE_1_0) {
     *error = "create: params NULL or struct_size too small";
     return DLHOST_E_INVALID_ARGUMENT;
   }

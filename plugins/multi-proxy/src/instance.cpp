@@ -33,17 +33,22 @@ std::vector<transport::ProxySpec> paths_of(const transport::TransportConfig &c) 
 
 }  // namespace
 
-dlhost_status make_instance(std::string_view config_json, dlhost_event_fn on_event, void *user,
-                            dlhost_instance **out, std::string *error) {
+dlhost_status MultiProxyPlugin::create(std::string_view config_json, dlhost_event_fn on_event,
+                                       void *user, std::unique_ptr<MultiProxyPlugin> *out,
+                                       std::string *error) {
   transport::TransportConfig cfg;
   if (!transport::parse_transport_config(config_json, &cfg, error)) return DLHOST_E_CONFIG;
   SchedulerConfig scfg;
   if (!scheduler_config(cfg, &scfg, error)) return DLHOST_E_CONFIG;
   std::vector<transport::ProxySpec> paths = paths_of(cfg);
-  auto inst = std::make_unique<dlhost_instance>();
-  inst->loop = std::make_unique<EventLoop>(std::move(cfg), std::move(paths), scfg, on_event, user);
-  *out = inst.release();
+  *out = std::make_unique<MultiProxyPlugin>(std::move(cfg), std::move(paths), scfg, on_event, user);
   return DLHOST_OK;
+}
+
+dlhost_status MultiProxyPlugin::submit(transport::OwnedTask t, std::string *error) {
+  return EventLoop::submit(TaskSpec{t.id, std::move(t.url), std::move(t.dest_path),
+                                    std::move(t.group), std::move(t.sha256), t.size},
+                           error);
 }
 
 }  // namespace dlhost::mp

@@ -52,7 +52,10 @@ class LoadedPlugin {
   const std::filesystem::path &path() const { return path_; }
   std::string id() const;       // never empty (file stem if the plugin gives none)
   std::string version() const;  // "?" if the plugin gives none
-  std::string abi() const;      // "1.0"
+  std::string abi() const;      // "1.1"
+  // The "dlhost.proxies/1" extension, or NULL (an ABI 1.0 plugin, or one
+  // that cannot change its proxies while running).
+  const dlhost_proxies_ext *proxies_extension() const;
 
  private:
   struct Library;
@@ -81,6 +84,12 @@ class PluginInstance {
   std::string stats_json(std::string &error);
   // The health JSON text, or empty with `error` set (no health(), or it failed).
   std::string health_json(std::string &error);
+  // Replaces the running instance's proxies (PROXY_LIST JSON text) through
+  // the "dlhost.proxies/1" extension. DLHOST_E_UNSUPPORTED with "... cannot
+  // change proxies while running" when the plugin lacks it; any other
+  // failure leaves the old list in force, with the plugin's message.
+  // Thread: any host thread while the instance lives.
+  dlhost_status set_proxies(const std::string &proxy_list_json, std::string &error);
 
   const LoadedPlugin &plugin() const { return *plugin_; }
 
