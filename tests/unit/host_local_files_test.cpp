@@ -66,11 +66,11 @@ TEST_F(LocalFilesTest, AMissingDirectoryDoesNotHideASiblingWithACommonPrefix) {
 
 TEST_F(LocalFilesTest, MakeParentCreatesNestedDirectories) {
   LocalFiles local(root_.string());
-  std::error_code ec;
-  EXPECT_TRUE(local.make_parent(local.dest("x/y/z.bin"), ec)) << ec.message();
+  std::string error;
+  EXPECT_TRUE(local.make_parent(local.dest("x/y/z.bin"), &error)) << error;
   EXPECT_TRUE(fs::is_directory(root_ / "x/y"));
-  EXPECT_TRUE(local.make_parent(local.dest("top.bin"), ec));
+  EXPECT_TRUE(local.make_parent(local.dest("top.bin"), &error)) << error;
   write("file", 1);
-  EXPECT_FALSE(local.make_parent(local.dest("file/under.bin"), ec));
-  EXPECT_TRUE(ec);
+  EXPECT_FALSE(local.make_parent(local.dest("file/under.bin"), &error));
+  EXPECT_EQ(error, (root_ / "file").string() + " is not a directory");
 }
