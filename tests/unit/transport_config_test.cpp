@@ -50,7 +50,26 @@ TEST(TransportConfig, Defaults) {
     EXPECT_TRUE(c.headers.empty());
     EXPECT_EQ(c.cookies_file, "");
     EXPECT_FALSE(c.fsync);
+    EXPECT_EQ(c.output_dir, "");
+    EXPECT_FALSE(c.follow_symlinks);
+    EXPECT_EQ(c.max_file_size, 0);
   }
+}
+
+TEST(TransportConfig, OutputDirectoryAndLimits) {
+  TransportConfig c = parsed(R"({"DOWNLOAD_DIR": "/data/job1", "DOWNLOAD_FOLLOW_SYMLINKS": 1,
+                                 "DOWNLOAD_MAX_FILE_SIZE": "1048576"})");
+  EXPECT_EQ(c.output_dir, "/data/job1");
+  EXPECT_TRUE(c.follow_symlinks);
+  EXPECT_EQ(c.max_file_size, 1048576);
+  TransportConfig bad;
+  std::string err;
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_DIR": "relative/dir"})", &bad, &err));
+  EXPECT_EQ(err, "DOWNLOAD_DIR: must be an absolute path (the host resolves it), got \"relative/dir\"");
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_FOLLOW_SYMLINKS": 2})", &bad, &err));
+  EXPECT_EQ(err, "DOWNLOAD_FOLLOW_SYMLINKS: must be 0 or 1, got 2");
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_MAX_FILE_SIZE": -1})", &bad, &err));
+  EXPECT_EQ(err, "DOWNLOAD_MAX_FILE_SIZE: must be an integer >= 0, got -1");
 }
 
 TEST(TransportConfig, ParsesEveryKey) {

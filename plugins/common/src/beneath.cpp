@@ -200,6 +200,11 @@ bool OutputRoot::split(std::string_view dest, std::string *dir, std::string *nam
       }
     }
     rest.remove_prefix(at_root ? 1 : path_.size() + 1);
+    if (rest.starts_with("./") || rest.find("//") != std::string_view::npos ||
+        rest.find("/./") != std::string_view::npos) {
+      normal = normal_path(std::string(rest));
+      rest = normal;
+    }
   }
   const size_t slash = rest.rfind('/');
   std::string_view leaf = slash == std::string_view::npos ? rest : rest.substr(slash + 1);
