@@ -71,6 +71,7 @@ void begin_body(TransferContext *t) {
 size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   auto *t = static_cast<TransferContext *>(user);
   size_t len = size * nmemb;
+  t->got_bytes = true;
   if (!t->body_started) begin_body(t);
   if (t->body_ignored) return len;
   if (t->write_failed || t->stale_range) return 0;
@@ -159,7 +160,7 @@ EasyHandle::~EasyHandle() {
 
 void TransferContext::reset_results() {
   status = 0;
-  body_started = body_ignored = range_ignored = false;
+  body_started = got_bytes = body_ignored = range_ignored = false;
   write_failed = too_large = over_limit = too_many_redirects = stale_range = cancelled = false;
   errbuf[0] = '\0';
 }

@@ -89,7 +89,7 @@ Failure classify_timeout(const TransferOutcome &o, const std::string &url) {
 
 Failure classify_curl(const TransferOutcome &o, const std::string &url) {
   std::string what = curl_easy_strerror(o.code);
-  if (is_header_too_large(o.code, o.curl_error.c_str()))
+  if (is_header_too_large(o.code, o.body_started))
     return make(DLHOST_FAILURE_TRANSPORT, false,
                 with_detail("response header too large for " + url, o));
   if (is_malformed_response(o.code, o.curl_error.c_str()))
@@ -134,12 +134,11 @@ bool is_malformed_response(CURLcode code, const char *curl_error) {
          std::strstr(curl_error, "HTTP/0.9") != nullptr;
 }
 
-bool is_header_too_large(CURLcode code, const char *curl_error) {
+bool is_header_too_large(CURLcode code, bool body_started) {
 #if LIBCURL_VERSION_NUM >= 0x080600
   if (code == CURLE_TOO_LARGE) return true;
 #endif
-  return code == CURLE_OUT_OF_MEMORY && curl_error != nullptr &&
-         (std::strstr(curl_error, "header") != nullptr || std::strstr(curl_error, "Header") != nullptr);
+  return code == CURLE_OUT_OF_MEMORY && !body_started;
 }
 
 bool is_transient_status(long s) {
@@ -163,6 +162,7 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.write_failed = ctx.write_failed;
   if (ctx.write_failed && ctx.file != nullptr) o.io_error = ctx.file->error();
   o.too_large = ctx.too_large;
+  o.body_started = ctx.got_bytes;
   o.over_limit = ctx.over_limit;
   o.max_file_size = static_cast<int64_t>(ctx.max_file_size);
   o.too_many_redirects = ctx.too_many_redirects;

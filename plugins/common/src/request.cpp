@@ -93,6 +93,10 @@ Request::Request(const TransportConfig &cfg) : cfg_(cfg) {
 }
 
 CURLcode Request::send_headers(CURL *easy, bool own_origin, const TransferContext &ctx) {
+  // libcurl keeps the user and password of the manifest URL for later URLs
+  // on the handle: another origin gets no authentication at all.
+  const long auth = own_origin ? static_cast<long>(CURLAUTH_BASIC) : static_cast<long>(CURLAUTH_NONE);
+  if (CURLcode rc = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, auth); rc != CURLE_OK) return rc;
   const CurlSlist &base = own_origin ? own_ : other_;
   const std::string &validator = ctx.file != nullptr ? ctx.file->meta().validator : std::string();
   if (ctx.resume_from == 0 || validator.empty())
@@ -121,7 +125,7 @@ bool Request::again(CURL *easy, CURLcode code, TransferContext *ctx) {
   if (ctx->cancelled) return false;
   if (ctx->stale_range) return refetch_whole(easy, ctx);
   if (code == CURLE_OK) return follow_redirect(easy, ctx);
-  if (!ctx->body_started && is_malformed_response(code, ctx->errbuf)) {
+  if (!ctx->got_bytes && is_malformed_response(code, ctx->errbuf)) {
     curl_off_t fresh = 1;
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &fresh);
     if (fresh == 0) return refetch_fresh(easy, ctx);  // 0 new connections: it was reused

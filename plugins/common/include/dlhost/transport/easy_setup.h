@@ -86,7 +86,8 @@ struct TransferContext {
 
   // results
   long status = 0;             // status of the response whose body we saw
-  bool body_started = false;   // the write callback ran at least once
+  bool body_started = false;   // the write callback ran at least once (or the body was empty)
+  bool got_bytes = false;      // a body byte arrived
   bool body_ignored = false;   // non-2xx: the body was drained, not written
   bool range_ignored = false;  // asked for a Range, got the whole file: restarted
   bool write_failed = false;   // PartFile refused a write (see file->error())

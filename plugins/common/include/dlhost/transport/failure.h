@@ -44,6 +44,7 @@ struct TransferOutcome {
   bool write_failed = false;
   std::string io_error;  // PartFile::error() when write_failed
   bool too_large = false;
+  bool body_started = false;        // a body byte arrived
   bool over_limit = false;          // more than DOWNLOAD_MAX_FILE_SIZE
   int64_t max_file_size = 0;        // DOWNLOAD_MAX_FILE_SIZE (0 = none)
   bool too_many_redirects = false;  // Request stopped at PROXY_MAX_REDIRECTS
@@ -87,9 +88,10 @@ bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_sta
 // before it left bytes behind (see request.h).
 bool is_malformed_response(CURLcode code, const char *curl_error);
 
-// A response header larger than libcurl accepts (100 KiB): CURLE_OUT_OF_MEMORY
-// with "header" in the error text up to 8.5, CURLE_TOO_LARGE from 8.6.
-bool is_header_too_large(CURLcode code, const char *curl_error);
+// A response header larger than libcurl accepts (100 KiB): CURLE_TOO_LARGE
+// from libcurl 8.6; before, CURLE_OUT_OF_MEMORY (7.88 says nothing more), so
+// an "out of memory" before the body started is taken for one.
+bool is_header_too_large(CURLcode code, bool body_started);
 
 // True for statuses worth another attempt: 408, 425, 429, 500, 502, 503, 504.
 bool is_transient_status(long status);
