@@ -212,7 +212,10 @@ bool PartFile::hash_existing_prefix() {
 
 bool PartFile::read_meta(uint64_t inode) {
   int fd = ::openat(dir_.fd(), meta_name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return false;
+  if (fd < 0) {
+    meta_on_disk_ = errno != ENOENT;  // a link there: not read, but removed with the .part
+    return false;
+  }
   char text[kMetaMax];
   ssize_t n = ::read(fd, text, sizeof text);
   ::close(fd);
