@@ -116,13 +116,13 @@ class Check {
   }
   void expect_wait_ok(std::int32_t ms, const std::string &when) {
     const auto st = subject.wait(ms);
-    expect(st == DLHOST_OK, "wait(" + std::to_string(ms) + ") " + when + " returned " +
-                                status_name(st));
+    expect(st == DLHOST_OK,
+           "wait(" + std::to_string(ms) + ") " + when + " returned " + status_name(st));
   }
   bool destroy() {
     if (!subject.destroy(ctx.patience)) {
-      expect(false, "destroy() did not return within " + std::to_string(ctx.patience.count()) +
-                        " ms");
+      expect(false,
+             "destroy() did not return within " + std::to_string(ctx.patience.count()) + " ms");
       return false;
     }
     return true;
@@ -144,10 +144,14 @@ class Check {
   }
   static std::string event_name(dlhost_event_type t) {
     switch (t) {
-      case DLHOST_EVENT_COMPLETED: return "COMPLETED";
-      case DLHOST_EVENT_FAILED: return "FAILED";
-      case DLHOST_EVENT_CANCELLED: return "CANCELLED";
-      default: return "event " + std::to_string(t);
+      case DLHOST_EVENT_COMPLETED:
+        return "COMPLETED";
+      case DLHOST_EVENT_FAILED:
+        return "FAILED";
+      case DLHOST_EVENT_CANCELLED:
+        return "CANCELLED";
+      default:
+        return "event " + std::to_string(t);
     }
   }
 
@@ -175,11 +179,11 @@ CheckResult check_handshake(Context &ctx) {
   c.expect(d.abi_major == DLHOST_ABI_MAJOR, "abi_major is " + std::to_string(d.abi_major));
   c.expect(d.struct_size >= sizeof(dlhost_plugin_descriptor),
            "struct_size " + std::to_string(d.struct_size) + " is smaller than ABI 1.0's");
-  c.expect(is_plugin_id(d.id),
-           "id must be [a-z0-9-]+, is " + std::string(d.id ? d.id : "NULL"));
+  c.expect(is_plugin_id(d.id), "id must be [a-z0-9-]+, is " + std::string(d.id ? d.id : "NULL"));
   c.expect(d.name && *d.name, "name is empty");
   c.expect(d.version && *d.version, "version is empty");
-  for (dlhost_status st : {INT32_MIN, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 999, INT32_MAX}) {
+  for (dlhost_status st :
+       {INT32_MIN, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 999, INT32_MAX}) {
     const char *text = d.strerror(st);
     c.expect(text != nullptr, "strerror(" + std::to_string(st) + ") returned NULL");
   }
@@ -225,8 +229,8 @@ CheckResult check_lifecycle(Context &ctx) {
   std::this_thread::sleep_for(300ms);  // the recorder flags any event before start()
   c.expect(c.subject.start() == DLHOST_OK, "start() failed");
   const auto again = c.subject.start();
-  c.expect(again == DLHOST_E_STATE, "start() twice returned " + Check::status_name(again) +
-                                        ", expected E_STATE");
+  c.expect(again == DLHOST_E_STATE,
+           "start() twice returned " + Check::status_name(again) + ", expected E_STATE");
   c.expect_wait_ok(30000, "for one small file");
   c.expect_terminal(id, DLHOST_EVENT_COMPLETED, "a good file");
   c.expect(read_file(c.dest("life.bin")) == body, "the file's bytes are not the origin's");
@@ -246,8 +250,8 @@ CheckResult check_backpressure(Context &ctx) {
     if (id) ids.push_back(id);
   }
   c.expect(st == DLHOST_E_AGAIN, "no E_AGAIN after " + std::to_string(ids.size()) +
-                                     " submits without start() (last: " +
-                                     Check::status_name(st) + ")");
+                                     " submits without start() (last: " + Check::status_name(st) +
+                                     ")");
   c.expect(c.subject.start() == DLHOST_OK, "start() failed");
   c.expect(c.recorder.wait_terminal_count(1, c.ctx.patience), "no terminal event after start()");
   if (const auto more = c.submit_patiently(c.bytes_url(256, "bp-more"), "bp-more", {}, 256))
@@ -270,12 +274,13 @@ CheckResult check_cancel_one(Context &ctx) {
   const auto b = c.submit(c.slow_url("one-b"), "b.bin");
   const auto ok = c.submit(c.bytes_url(1000, "one-c"), "c.bin", {}, 1000);
   c.subject.start();
-  c.expect(c.recorder.wait_event(a, DLHOST_EVENT_STARTED, c.ctx.patience), "the first task never STARTED");
+  c.expect(c.recorder.wait_event(a, DLHOST_EVENT_STARTED, c.ctx.patience),
+           "the first task never STARTED");
   std::this_thread::sleep_for(400ms);  // let some bytes arrive
   const auto t0 = std::chrono::steady_clock::now();
   const auto timed = c.subject.wait(200);
-  c.expect(timed == DLHOST_E_TIMEOUT, "wait(200) while a transfer runs returned " +
-                                          Check::status_name(timed));
+  c.expect(timed == DLHOST_E_TIMEOUT,
+           "wait(200) while a transfer runs returned " + Check::status_name(timed));
   c.expect(std::chrono::steady_clock::now() - t0 < 5s, "wait(200) took more than 5 s");
   c.expect(c.subject.cancel(a) == DLHOST_OK, "cancel(running task) failed");
   c.expect(c.recorder.wait_terminal({a}, c.ctx.cancelled()), "no terminal event after cancel()");
@@ -286,13 +291,14 @@ CheckResult check_cancel_one(Context &ctx) {
   c.expect(gone == DLHOST_E_NOT_FOUND, "cancel() of an ended task returned " +
                                            Check::status_name(gone) + ", expected E_NOT_FOUND");
   const auto unknown = c.subject.cancel(987654321);
-  c.expect(unknown == DLHOST_E_NOT_FOUND, "cancel() of an unknown id returned " +
-                                              Check::status_name(unknown));
+  c.expect(unknown == DLHOST_E_NOT_FOUND,
+           "cancel() of an unknown id returned " + Check::status_name(unknown));
   c.expect(c.subject.cancel(b) == DLHOST_OK, "cancel(second task) failed");
   c.expect(c.recorder.wait_terminal({b, ok}, c.ctx.patience), "the other tasks did not end");
   c.expect_terminal(b, DLHOST_EVENT_CANCELLED, "a cancelled task");
   c.expect_terminal(ok, DLHOST_EVENT_COMPLETED, "a task that was not cancelled");
-  c.expect(!file_exists(c.dest("a.bin")) && !file_exists(c.dest("b.bin")), "a cancelled file reached dest");
+  c.expect(!file_exists(c.dest("a.bin")) && !file_exists(c.dest("b.bin")),
+           "a cancelled file reached dest");
   c.expect_wait_ok(30000, "after cancelling");
   return c.finish();
 }
@@ -307,7 +313,8 @@ CheckResult check_cancel_all(Context &ctx) {
   c.expect(c.recorder.wait_event(ids[0], DLHOST_EVENT_STARTED, c.ctx.patience), "no task STARTED");
   std::this_thread::sleep_for(300ms);
   c.expect(c.subject.cancel(DLHOST_TASK_ALL) == DLHOST_OK, "cancel(DLHOST_TASK_ALL) failed");
-  c.expect(c.recorder.wait_terminal(ids, c.ctx.cancelled()), "not every task ended after cancel(ALL)");
+  c.expect(c.recorder.wait_terminal(ids, c.ctx.cancelled()),
+           "not every task ended after cancel(ALL)");
   for (auto id : ids) c.expect_terminal(id, DLHOST_EVENT_CANCELLED, "task " + std::to_string(id));
   c.expect_wait_ok(10000, "after cancel(ALL)");
   for (int i = 0; i < 4; i++)
@@ -327,7 +334,8 @@ CheckResult check_exactly_once(Context &ctx) {
     wrong.push_back(c.submit_patiently(c.bytes_url(3000, "eow" + n), "wrong" + n, {}, 2999));
   }
   for (int i = 0; i < 2; i++)  // last, so a one-at-a-time plugin reaches them last
-    slow.push_back(c.submit_patiently(c.slow_url("eos" + std::to_string(i)), "slow" + std::to_string(i)));
+    slow.push_back(
+        c.submit_patiently(c.slow_url("eos" + std::to_string(i)), "slow" + std::to_string(i)));
   std::vector<std::uint64_t> quick = good;
   quick.insert(quick.end(), missing.begin(), missing.end());
   quick.insert(quick.end(), wrong.begin(), wrong.end());
@@ -338,8 +346,8 @@ CheckResult check_exactly_once(Context &ctx) {
   for (auto id : missing) {
     c.expect_terminal(id, DLHOST_EVENT_FAILED, "a 404");
     const auto t = c.recorder.task(id);
-    c.expect(t.failure == DLHOST_FAILURE_HTTP, "a 404 failed with failure kind " +
-                                                   std::to_string(t.failure) + ", not HTTP");
+    c.expect(t.failure == DLHOST_FAILURE_HTTP,
+             "a 404 failed with failure kind " + std::to_string(t.failure) + ", not HTTP");
   }
   for (auto id : wrong) c.expect_terminal(id, DLHOST_EVENT_FAILED, "a file of the wrong size");
   std::this_thread::sleep_for(300ms);  // a late second terminal event would show now
@@ -357,7 +365,8 @@ CheckResult check_verification(Context &ctx) {
   const auto bad_size = c.submit(url, "bad-size.bin", sha256_hex(body), size + 1);
   const auto no_check = c.submit(url, "unchecked.bin");
   c.subject.start();
-  c.expect(c.recorder.wait_terminal({ok, bad_sha, bad_size, no_check}, c.ctx.drain()), "tasks never ended");
+  c.expect(c.recorder.wait_terminal({ok, bad_sha, bad_size, no_check}, c.ctx.drain()),
+           "tasks never ended");
   c.expect_terminal(ok, DLHOST_EVENT_COMPLETED, "the right sha256 and size");
   c.expect_terminal(no_check, DLHOST_EVENT_COMPLETED, "no sha256, no size");
   c.expect_terminal(bad_sha, DLHOST_EVENT_FAILED, "a wrong sha256");
@@ -374,7 +383,8 @@ CheckResult check_no_callback_after_destroy(Context &ctx) {
   Check c(ctx, "no_callback_after_destroy");
   if (!c.create()) return c.finish();
   std::vector<std::uint64_t> ids;
-  for (int i = 0; i < 3; i++) ids.push_back(c.submit(c.slow_url("nd" + std::to_string(i)), "s" + std::to_string(i)));
+  for (int i = 0; i < 3; i++)
+    ids.push_back(c.submit(c.slow_url("nd" + std::to_string(i)), "s" + std::to_string(i)));
   for (int i = 0; i < 3; i++)
     ids.push_back(c.submit(c.bytes_url(2000, "ndf" + std::to_string(i)), "f" + std::to_string(i)));
   c.subject.start();
@@ -408,7 +418,8 @@ CheckResult check_concurrency(Context &ctx) {
         std::string json;
         const auto st = (c.subject.*fn)(json);
         if (st == DLHOST_OK && !nlohmann::json::accept(json)) bad_json++;
-        if (st == DLHOST_OK && nlohmann::json::accept(json) && !nlohmann::json::parse(json).is_object())
+        if (st == DLHOST_OK && nlohmann::json::accept(json) &&
+            !nlohmann::json::parse(json).is_object())
           bad_json++;
       }
       std::this_thread::sleep_for(5ms);

@@ -57,9 +57,9 @@ class LocalFiles {
 
   std::string out_dir_;
   transport::OutputRoot root_;
-  transport::DirCache looked_at_;  // present()'s last directory
-  transport::DirCache made_;       // make_parent()'s last directory
-  std::string absent_dir_;         // relative; "" = none known
+  transport::DirCache looked_at_;   // present()'s last directory
+  transport::DirCache made_;        // make_parent()'s last directory
+  std::string absent_dir_;          // relative; "" = none known
   std::string dir_, name_, error_;  // scratch
 };
 

@@ -65,7 +65,8 @@ TEST(TransportConfig, OutputDirectoryAndLimits) {
   TransportConfig bad;
   std::string err;
   EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_DIR": "relative/dir"})", &bad, &err));
-  EXPECT_EQ(err, "DOWNLOAD_DIR: must be an absolute path (the host resolves it), got \"relative/dir\"");
+  EXPECT_EQ(err,
+            "DOWNLOAD_DIR: must be an absolute path (the host resolves it), got \"relative/dir\"");
   EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_FOLLOW_SYMLINKS": 2})", &bad, &err));
   EXPECT_EQ(err, "DOWNLOAD_FOLLOW_SYMLINKS: must be 0 or 1, got 2");
   EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_MAX_FILE_SIZE": -1})", &bad, &err));
@@ -173,8 +174,8 @@ namespace {
 TEST(ProxyList, UrlFormDecodesCredentialsAndChecksThePort) {
   std::vector<ProxySpec> proxies;
   std::string err;
-  ASSERT_TRUE(parse_proxy_list(R"([{"url":"socks5h://bo%40b:p%3Ass@127.0.0.4:1080"}])", &proxies,
-                               &err))
+  ASSERT_TRUE(
+      parse_proxy_list(R"([{"url":"socks5h://bo%40b:p%3Ass@127.0.0.4:1080"}])", &proxies, &err))
       << err;
   EXPECT_EQ(proxies[0].id, "socks5h://127.0.0.4:1080");
   EXPECT_EQ(proxies[0].username, "bo@b");

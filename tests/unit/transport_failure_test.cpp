@@ -259,7 +259,8 @@ TEST(Classify, ReadableWordsForHostileAnswers) {
   f = classify(o);
   EXPECT_EQ(f.kind, DLHOST_FAILURE_OTHER);
   EXPECT_FALSE(f.retryable);
-  EXPECT_EQ(f.message, "larger than DOWNLOAD_MAX_FILE_SIZE (1000 bytes): http://127.0.0.1:8080/a.bin");
+  EXPECT_EQ(f.message,
+            "larger than DOWNLOAD_MAX_FILE_SIZE (1000 bytes): http://127.0.0.1:8080/a.bin");
   o = curl_failed(CURLE_WRITE_ERROR);  // the write path found it (no Content-Length)
   o.over_limit = true;
   o.max_file_size = 1000;
@@ -268,7 +269,8 @@ TEST(Classify, ReadableWordsForHostileAnswers) {
   TransferOutcome r = http(302);
   r.too_many_redirects = true;
   r.max_redirects = 2;
-  EXPECT_EQ(classify(r).message, "more than 2 redirects (HTTP 302) for http://127.0.0.1:8080/a.bin");
+  EXPECT_EQ(classify(r).message,
+            "more than 2 redirects (HTTP 302) for http://127.0.0.1:8080/a.bin");
 }
 
 TEST(BlockPage, VerificationDecidesWhenItCan) {

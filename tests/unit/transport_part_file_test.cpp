@@ -126,7 +126,7 @@ TEST_F(PartFileTest, DiscardAndKeep) {
   ASSERT_TRUE(f.write("abc", 3));
   ASSERT_TRUE(f.set_meta({"\"v1\"", 10}, /*persist_now=*/false));
   EXPECT_FALSE(fs::exists(dest_ + ".part.meta"));  // a small file: only when kept
-  f.keep();  // buffered bytes are flushed before closing
+  f.keep();                                        // buffered bytes are flushed before closing
   EXPECT_EQ(read_all(dest_ + ".part"), "abc");
   EXPECT_TRUE(fs::exists(dest_ + ".part.meta"));
   EXPECT_FALSE(fs::exists(dest_));

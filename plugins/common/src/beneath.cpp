@@ -77,9 +77,11 @@ int open_component(int at, const std::string &name, bool follow_links, bool crea
 int component_error(int at, const std::string &name, std::string_view root, std::string_view rel,
                     int err, std::string *error) {
   struct stat st;
-  if ((err == ELOOP || err == ENOTDIR) && ::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if ((err == ELOOP || err == ENOTDIR) &&
+      ::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (S_ISLNK(st.st_mode)) return fail(error, link_message(root, rel), ELOOP);
-    if (!S_ISDIR(st.st_mode)) return fail(error, joined(root, rel) + " is not a directory", ENOTDIR);
+    if (!S_ISDIR(st.st_mode))
+      return fail(error, joined(root, rel) + " is not a directory", ENOTDIR);
   }
   return fail_errno(error, root, rel, err);
 }
@@ -154,9 +156,9 @@ int open_dir_beneath(int root_fd, std::string_view root_path, std::string_view d
   if (follow_links) {
     fd = ::openat(root_fd, rel.c_str(), kDirFlags);
   } else if (!g_no_openat2.load(std::memory_order_relaxed)) {
-    fd = static_cast<int>(sys_openat2(root_fd, rel.c_str(), kDirFlags,
-                                      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                          RESOLVE_NO_MAGICLINKS));
+    fd = static_cast<int>(
+        sys_openat2(root_fd, rel.c_str(), kDirFlags,
+                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
     if (fd < 0 && errno == ENOSYS) g_no_openat2.store(true);
   } else {
     errno = ENOSYS;

@@ -58,9 +58,9 @@ Failure too_many_redirects(const TransferOutcome &o, const std::string &url) {
 
 // Retrying would not make the file smaller.
 Failure over_limit(const TransferOutcome &o, const std::string &url) {
-  return make(DLHOST_FAILURE_OTHER, false,
-              "larger than DOWNLOAD_MAX_FILE_SIZE (" + std::to_string(o.max_file_size) +
-                  " bytes): " + url);
+  return make(
+      DLHOST_FAILURE_OTHER, false,
+      "larger than DOWNLOAD_MAX_FILE_SIZE (" + std::to_string(o.max_file_size) + " bytes): " + url);
 }
 
 Failure classify_proxy(const TransferOutcome &o, const std::string &url) {
@@ -200,7 +200,8 @@ Failure classify(const TransferOutcome &o) {
   if (o.stale_range) {
     return make(DLHOST_FAILURE_VERIFY, true,
                 "the server answered a resume with part of another version of the file "
-                "(If-Range ignored) for " + url);
+                "(If-Range ignored) for " +
+                    url);
   }
   if (o.too_many_redirects) return too_many_redirects(o, url);
   if (o.via_proxy && o.connect_code >= 300 && o.code != CURLE_OK) return classify_proxy(o, url);

@@ -180,7 +180,8 @@ bool PartFile::adopt_existing(const PartOptions &options) {
     }
     return restart();  // the right size, the wrong bytes
   }
-  const bool resumable = !meta_.validator.empty() && (whole < 0 || have < static_cast<uint64_t>(whole));
+  const bool resumable =
+      !meta_.validator.empty() && (whole < 0 || have < static_cast<uint64_t>(whole));
   if (!resumable) return restart();
   return hash_existing_prefix();
 }

@@ -2,9 +2,9 @@
 // whole-file retries (see request.h).
 #include "dlhost/transport/request.h"
 
+#include <strings.h>
 #include <cctype>
 #include <cstring>
-#include <strings.h>
 
 #include <new>
 
@@ -48,7 +48,8 @@ std::string with_credentials_of(const std::string &from, const std::string &targ
   CURLU *src = curl_url();
   CURLU *dst = curl_url();
   std::string out = target;
-  if (src != nullptr && dst != nullptr && curl_url_set(src, CURLUPART_URL, from.c_str(), 0) == CURLUE_OK &&
+  if (src != nullptr && dst != nullptr &&
+      curl_url_set(src, CURLUPART_URL, from.c_str(), 0) == CURLUE_OK &&
       curl_url_set(dst, CURLUPART_URL, target.c_str(), 0) == CURLUE_OK) {
     std::string user = part(src, CURLUPART_USER, 0);
     if (!user.empty() && part(dst, CURLUPART_USER, 0).empty()) {
@@ -95,7 +96,8 @@ Request::Request(const TransportConfig &cfg) : cfg_(cfg) {
 CURLcode Request::send_headers(CURL *easy, bool own_origin, const TransferContext &ctx) {
   // libcurl keeps the user and password of the manifest URL for later URLs
   // on the handle: another origin gets no authentication at all.
-  const long auth = own_origin ? static_cast<long>(CURLAUTH_BASIC) : static_cast<long>(CURLAUTH_NONE);
+  const long auth =
+      own_origin ? static_cast<long>(CURLAUTH_BASIC) : static_cast<long>(CURLAUTH_NONE);
   if (CURLcode rc = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, auth); rc != CURLE_OK) return rc;
   const CurlSlist &base = own_origin ? own_ : other_;
   const std::string &validator = ctx.file != nullptr ? ctx.file->meta().validator : std::string();

@@ -64,7 +64,9 @@ class Transfer {
   transport::CommitJob *commit_job() { return &job_; }
   // The attempt's result once the CommitWorker has run commit_job().
   AttemptResult committed() const;
-  static Transfer *of(const transport::CommitJob *job) { return static_cast<Transfer *>(job->owner); }
+  static Transfer *of(const transport::CommitJob *job) {
+    return static_cast<Transfer *>(job->owner);
+  }
   // The attempt was stopped by cancel(): keep the .part for a later resume.
   void abandon();
 

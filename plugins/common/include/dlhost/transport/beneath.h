@@ -69,8 +69,7 @@ class OutputRoot {
   // Splits an absolute destination into its directory (relative to the root,
   // or absolute without a root) and its file name. False with *error when it
   // does not lie beneath the root, names no file, or climbs with "..".
-  bool split(std::string_view dest, std::string *dir, std::string *name,
-             std::string *error) const;
+  bool split(std::string_view dest, std::string *dir, std::string *name, std::string *error) const;
 
   // A new descriptor of `dir` (from split()); -1 with *error. The caller closes it.
   int open_dir(std::string_view dir, bool create, std::string *error);

@@ -85,17 +85,17 @@ struct TransferContext {
   void *progress_user = nullptr;
 
   // results
-  long status = 0;             // status of the response whose body we saw
-  bool body_started = false;   // the write callback ran at least once (or the body was empty)
-  bool got_bytes = false;      // a body byte arrived
-  bool body_ignored = false;   // non-2xx: the body was drained, not written
-  bool range_ignored = false;  // asked for a Range, got the whole file: restarted
-  bool write_failed = false;   // PartFile refused a write (see file->error())
-  bool too_large = false;      // more bytes than expected_size
-  bool over_limit = false;     // more bytes than max_file_size
+  long status = 0;                  // status of the response whose body we saw
+  bool body_started = false;        // the write callback ran at least once (or the body was empty)
+  bool got_bytes = false;           // a body byte arrived
+  bool body_ignored = false;        // non-2xx: the body was drained, not written
+  bool range_ignored = false;       // asked for a Range, got the whole file: restarted
+  bool write_failed = false;        // PartFile refused a write (see file->error())
+  bool too_large = false;           // more bytes than expected_size
+  bool over_limit = false;          // more bytes than max_file_size
   bool too_many_redirects = false;  // a redirect beyond PROXY_MAX_REDIRECTS (request.cpp)
-  bool stale_range = false;    // a 206 of another version than the .part's: emptied, stopped
-  bool cancelled = false;      // aborted through `cancel`
+  bool stale_range = false;         // a 206 of another version than the .part's: emptied, stopped
+  bool cancelled = false;           // aborted through `cancel`
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   void reset_results();

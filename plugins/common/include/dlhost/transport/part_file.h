@@ -64,11 +64,11 @@ struct PartMeta {
 };
 
 struct PartOptions {
-  bool resume = true;           // false: start from zero whatever lies there
-  bool fsync = false;           // fsync file and directory in commit() (DOWNLOAD_FSYNC=1)
-  bool hash = true;             // false: no SHA-256 (nothing to verify it against)
-  int64_t expected_size = -1;   // the manifest's size (-1 = unknown)
-  std::string_view sha256;      // the manifest's digest ("" = none); checks a complete .part
+  bool resume = true;          // false: start from zero whatever lies there
+  bool fsync = false;          // fsync file and directory in commit() (DOWNLOAD_FSYNC=1)
+  bool hash = true;            // false: no SHA-256 (nothing to verify it against)
+  int64_t expected_size = -1;  // the manifest's size (-1 = unknown)
+  std::string_view sha256;     // the manifest's digest ("" = none); checks a complete .part
 };
 
 class PartFile {
@@ -160,9 +160,9 @@ class PartFile {
   PartMeta meta_;
   Sha256 sha_;
   OutputRoot *root_ = nullptr;
-  DirCache dir_;                        // the destination's directory
-  std::string dir_rel_, name_;          // split() of dest_: directory, file name
-  std::string part_name_, meta_name_;   // relative to dir_
+  DirCache dir_;                       // the destination's directory
+  std::string dir_rel_, name_;         // split() of dest_: directory, file name
+  std::string part_name_, meta_name_;  // relative to dir_
   std::string dest_, part_, error_, digest_;
 };
 

@@ -65,9 +65,9 @@ class Request {
   std::string url_, hop_url_;
   bool own_origin_ = true;  // the current hop goes to the manifest's origin
   int redirects_ = 0;
-  bool fresh_tried_ = false;   // refetch_fresh() ran for this file
-  bool whole_tried_ = false;   // refetch_whole() ran for this file
-  bool fresh_set_ = false;     // CURLOPT_FRESH_CONNECT is on
+  bool fresh_tried_ = false;  // refetch_fresh() ran for this file
+  bool whole_tried_ = false;  // refetch_whole() ran for this file
+  bool fresh_set_ = false;    // CURLOPT_FRESH_CONNECT is on
 };
 
 // Scheme, host and port (default ports filled in) of `url`, lowercase;
