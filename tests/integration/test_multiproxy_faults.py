@@ -217,14 +217,9 @@ class Faults(DlhostTestCase):
         origin's ETag, so a rerun can resume it."""
         have = int(size * fraction)
         entry = self.entry(f"stall/{size}/{name}?after={have}&seconds=30", name, size)
-        job = self.spawn_job(self.manifest([entry], name=name + "-stall.jsonl"),
-                             env=self.env(DOWNLOAD_INTERRUPT_GRACE=0))
-        deadline = time.monotonic() + 30
-        while not self.fs.requests_for(name) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)  # the bytes sent are received
-        job.send_signal(signal.SIGINT)
-        self.assertRc(job.wait(60), 130)
+        r = self.interrupt_once_requested(self.manifest([entry], name=name + "-stall.jsonl"),
+                                          self.fs, name, env=self.env(DOWNLOAD_INTERRUPT_GRACE=0))
+        self.assertRc(r, 130)
         part = self.out / (name + ".part")
         self.assertEqual(part.stat().st_size, have)
         self.assertTrue((self.out / (name + ".part.meta")).exists())

@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import time
 import unittest
 from pathlib import Path
 
@@ -84,14 +82,9 @@ class Symlinks:
     def leave_part(self, name):
         """<name>.part (and its sidecar) as an interrupted run leaves it."""
         stall = {**self.entry(name), "url": self.fs.url(f"stall/{SIZE}/{name}?after=10000")}
-        job = self.spawn_job(self.manifest([stall], name="stall.jsonl"),
-                             env=self.env(DOWNLOAD_INTERRUPT_GRACE=0))
-        deadline = time.monotonic() + 30
-        while not self.fs.requests_for(name) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)
-        job.send_signal(signal.SIGINT)
-        self.assertRc(job.wait(60), 130)
+        r = self.interrupt_once_requested(self.manifest([stall], name="stall.jsonl"), self.fs,
+                                          name, env=self.env(DOWNLOAD_INTERRUPT_GRACE=0))
+        self.assertRc(r, 130)
         part = self.out / (name + ".part")
         self.assertEqual(part.stat().st_size, 10000)
         self.assertTrue(Path(str(part) + ".meta").is_file())
