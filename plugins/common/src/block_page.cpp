@@ -1,6 +1,8 @@
 // Block-page detection (see block_page.h).
 #include "dlhost/transport/block_page.h"
 
+#include <strings.h>
+
 #include <cctype>
 #include <string>
 
@@ -17,11 +19,17 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
 }  // namespace
 
+// Asked for every file: a type that is not HTML costs no allocation.
 bool looks_like_block_page(std::string_view content_type, std::string_view url) {
-  std::string ct = lower(content_type);
-  if (ct.rfind("text/html", 0) != 0 && ct.rfind("application/xhtml", 0) != 0) return false;
+  if (!starts_with_nocase(content_type, "text/html") &&
+      !starts_with_nocase(content_type, "application/xhtml"))
+    return false;
   std::string path = lower(url.substr(0, url.find_first_of("?#")));
   if (auto sep = path.find("://"); sep != std::string::npos) {
     auto slash = path.find('/', sep + 3);
