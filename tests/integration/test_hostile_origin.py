@@ -109,10 +109,10 @@ class HostileOrigin:
 
     def test_a_malformed_answer_on_a_reused_connection_is_asked_again_on_a_fresh_one(self):
         # The first answer's Content-Length is shorter than what the server
-        # sends: the stray bytes arrive after the client took the connection
-        # back, and make the next answer on it unreadable ("HTTP/0.9").
+        # sends: the stray bytes arrive after the client sent its next request
+        # on that connection, and make the answer unreadable ("HTTP/0.9").
         first, second = f"{self.plugin}-short.bin", f"{self.plugin}-after-short.bin"
-        entries = [{**self.entry(f"short/3000/{first}?delay=1", first), "group": "g"},
+        entries = [{**self.entry(f"short/3000/{first}?delay=10", first), "group": "g"},
                    {**self.entry(f"ok/5000/{second}", second, dlfix.det_bytes(second, 5000)),
                     "group": "g"}]
         r = self.run_job(self.manifest(entries, name="short.jsonl"), timeout=120,
