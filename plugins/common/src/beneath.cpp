@@ -88,17 +88,6 @@ int component_error(int at, const std::string &name, std::string_view root, std:
 
 }  // namespace
 
-bool have_openat2() {
-  if (g_no_openat2.load(std::memory_order_relaxed)) return false;
-  int fd = static_cast<int>(sys_openat2(AT_FDCWD, "/", kDirFlags, 0));
-  if (fd >= 0) {
-    ::close(fd);
-    return true;
-  }
-  if (errno == ENOSYS) g_no_openat2.store(true);
-  return errno != ENOSYS;
-}
-
 std::string normal_path(std::string_view path) {
   std::string out;
   out.reserve(path.size());

@@ -34,9 +34,6 @@
 
 namespace dlhost::transport {
 
-// True when the running kernel has openat2 (asked once; false after ENOSYS).
-bool have_openat2();
-
 // The lexically normal form of an absolute path: no "//", no "." components,
 // no trailing slash. ".." components are kept (callers refuse them).
 std::string normal_path(std::string_view path);
