@@ -89,21 +89,21 @@ int component_error(int at, const std::string &name, std::string_view root, std:
 }  // namespace
 
 std::string normal_path(std::string_view path) {
+  const bool absolute = !path.empty() && path[0] == '/';
   std::string out;
-  out.reserve(path.size());
+  out.reserve(path.size() + 1);
   size_t i = 0;
   while (i < path.size()) {
     size_t slash = path.find('/', i);
     if (slash == std::string_view::npos) slash = path.size();
     std::string_view part = path.substr(i, slash - i);
     if (!part.empty() && part != ".") {
-      out += '/';
+      if (absolute || !out.empty()) out.push_back('/');  // relative stays relative
       out.append(part);
     }
     i = slash + 1;
   }
-  if (out.empty()) out = "/";
-  if (!path.empty() && path[0] != '/') out.erase(0, 1);  // relative stays relative
+  if (absolute && out.empty()) out.push_back('/');
   return out;
 }
 
