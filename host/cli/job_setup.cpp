@@ -68,6 +68,7 @@ Settings resolve_settings(const JobArgs &args) {
 JobOptions job_options(const Settings &settings, const JobArgs &args) {
   JobOptions options;
   options.out_dir = settings.get("DOWNLOAD_DIR");
+  options.follow_symlinks = settings.get_int("DOWNLOAD_FOLLOW_SYMLINKS") == 1;
   options.plugin_config_json = settings.plugin_config_json();
   options.skip_cache_ttl = std::chrono::seconds(settings.get_int("PROXY_SKIP_CACHE_TTL"));
   options.progress = *parse_progress_mode(args.progress);

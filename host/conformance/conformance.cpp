@@ -479,7 +479,8 @@ std::string suite_config(const fs::path &work) {
   SettingInputs in;
   in.getenv = [](const std::string &) { return std::optional<std::string>(); };
   in.working_dir = work;
-  in.flags = {{"PROXY_MAX_RETRIES", "1"},
+  in.flags = {{"DOWNLOAD_DIR", work.string()},  // every check writes beneath it
+              {"PROXY_MAX_RETRIES", "1"},
               {"PROXY_RETRY_BASE_DELAY", "50"},
               {"DOWNLOAD_USER_AGENT", "dlhost-conformance"}};
   auto json = nlohmann::json::parse(Settings::resolve(in).plugin_config_json());

@@ -36,7 +36,7 @@ class Origin {
  private:
   void accept_loop();
   void serve(int fd);
-  void send_body(int fd, const std::string &body, bool slow);
+  void send_body(int fd, const std::string &body, bool slow, const std::string &etag);
 
   int listen_fd_ = -1;
   int port_ = 0;

@@ -6,10 +6,16 @@
 
 #include <chrono>
 
+#include "dlhost/transport/block_page.h"
+
 namespace dlhost::legacy {
 
 LegacyInstance::LegacyInstance(tr::TransportConfig cfg, dlhost_event_fn on_event, void *user)
-    : cfg_(std::move(cfg)), emitter_(on_event, user, /*serialize=*/true) {
+    : cfg_(std::move(cfg)),
+      emitter_(on_event, user, /*serialize=*/true),
+      root_(cfg_.output_dir, cfg_.follow_symlinks),
+      request_(cfg_) {
+  for (tr::PartFile &f : files_) f.set_root(&root_);
   ctx_.cancel = &cancel_running_;
   ctx_.on_progress = &LegacyInstance::on_progress;
   ctx_.progress_user = this;
@@ -34,7 +40,7 @@ bool LegacyInstance::init(std::string *error) {
     path_id_ = proxy->id;
     via_proxy_ = true;
   }
-  CURLcode rc = tr::apply_common_options(easy_.get(), cfg_, &easy_.headers());
+  CURLcode rc = tr::apply_common_options(easy_.get(), cfg_);
   if (rc == CURLE_OK) rc = tr::apply_proxy(easy_.get(), proxy);
   if (rc != CURLE_OK) {
     *error = std::string("cannot set up libcurl: ") + curl_easy_strerror(rc);
@@ -172,21 +178,38 @@ bool LegacyInstance::transfer(const tr::OwnedTask &task) {
   tr::PartFile &file = files_[slot_];
   current_task_ = task.id;
   throttle_.reset();
-  if (!file.open(task.dest_path, /*resume=*/true, cfg_.fsync, !task.sha256.empty()) ||
-      (task.size >= 0 && file.size() > static_cast<uint64_t>(task.size) && !file.restart())) {
+  tr::PartOptions opts;
+  opts.fsync = cfg_.fsync;
+  opts.hash = !task.sha256.empty();
+  opts.expected_size = task.size;
+  opts.sha256 = task.sha256;
+  if (!file.open(task.dest_path, opts)) {
     fail(task, file, DLHOST_FAILURE_IO, 0, file.error());
     return false;
   }
   uint64_t total = task.size >= 0 ? static_cast<uint64_t>(task.size) : 0;
   emitter_.started(task.id, 1, file.size(), total, path_id_.c_str());
+  if (file.complete()) {  // the .part is the whole file, verified: no request
+    hand_off(task, 0, false);
+    return true;
+  }
   ctx_.file = &file;
   ctx_.resume_from = file.size();
   ctx_.expected_size = task.size;
-  CURLcode rc = tr::prepare_transfer(easy_.get(), task.url, &ctx_);
-  if (rc == CURLE_OK) rc = performer_.perform(easy_.get(), cancel_running_);
-  if (rc == CURLE_ABORTED_BY_CALLBACK && cancel_running_) ctx_.cancelled = true;
+  ctx_.max_file_size = static_cast<uint64_t>(cfg_.max_file_size);
+  CURLcode rc = request_.start(easy_.get(), task.url, &ctx_);
+  if (rc == CURLE_OK) rc = perform_hops();
   tr::finish_transfer(&ctx_);
   return conclude(task, rc);
+}
+
+// Runs the request until no hop is left: redirects, a fresh connection.
+CURLcode LegacyInstance::perform_hops() {
+  for (;;) {
+    CURLcode rc = performer_.perform(easy_.get(), cancel_running_);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && cancel_running_) ctx_.cancelled = true;
+    if (!request_.again(easy_.get(), rc, &ctx_)) return rc;
+  }
 }
 
 // Cancel and failures end here; a good transfer goes to the finisher.
@@ -208,18 +231,25 @@ bool LegacyInstance::conclude(const tr::OwnedTask &task, CURLcode rc) {
     fail(task, file, f.kind, o.http_status, f.message);
     return false;
   }
+  const char *ct = nullptr;
+  curl_easy_getinfo(easy_.get(), CURLINFO_CONTENT_TYPE, &ct);  // the final response's
+  if (tr::is_block_page(ct, task.url, task.size, task.sha256, file.size())) {
+    fail(task, file, DLHOST_FAILURE_HTTP, o.http_status,
+         std::string(tr::block_page_text()) + tr::redact_url(task.url));
+    return false;
+  }
   record_latency();
-  hand_off(task, o.http_status);
+  hand_off(task, o.http_status, ct != nullptr && tr::looks_like_block_page(ct, task.url));
   return true;
 }
 
 // Waits until the finisher is idle, gives it this file, switches PartFiles.
-void LegacyInstance::hand_off(const tr::OwnedTask &task, long status) {
+void LegacyInstance::hand_off(const tr::OwnedTask &task, long status, bool html) {
   {
     std::unique_lock lock(mu_);
     finish_cv_.wait(lock, [this] { return stopping_ || (!handoff_ && !finishing_); });
     if (stopping_) return;  // the .part is kept by PartFile's destructor
-    handoff_ = Handoff{task, &files_[slot_], status};
+    handoff_ = Handoff{task, &files_[slot_], status, html};
   }
   finish_cv_.notify_all();
   slot_ ^= 1;
@@ -263,6 +293,11 @@ void LegacyInstance::commit(Handoff &h) {
   tr::CommitResult r = h.file->commit(h.task.size, h.task.sha256, &msg);
   if (r != tr::CommitResult::kOk) {
     bool verify = r == tr::CommitResult::kVerifyFailed;
+    if (verify && h.html) {
+      fail(h.task, *h.file, DLHOST_FAILURE_HTTP, h.status,
+           std::string(tr::block_page_text()) + tr::redact_url(h.task.url));
+      return;
+    }
     fail(h.task, *h.file, verify ? DLHOST_FAILURE_VERIFY : DLHOST_FAILURE_IO, h.status,
          msg + " (" + tr::redact_url(h.task.url) + ")");
     return;

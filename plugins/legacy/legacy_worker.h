@@ -8,8 +8,15 @@
 // (FAILED with DLHOST_FAILURE_TIMEOUT). A proxy that rejects its credentials
 // (common's classify(): a 407, a 401 that the proxy gave) fails the file with
 // DLHOST_FAILURE_PROXY_AUTH, worded as in multi-proxy, with no password shown.
-// Bytes go to "<dest>.part", are hashed once on their way to disk, checked,
-// then renamed. An existing .part is resumed with a Range request. Only the
+// Bytes go to "<dest>.part" beneath the output directory (common's
+// PartFile: no link is followed), are hashed once on their way to disk,
+// checked, then renamed. An existing .part with a validator is resumed with
+// Range + If-Range; one that is already the whole file (verified) is
+// committed without a request. Requests are common's Request: redirects are
+// followed by hand (no DOWNLOAD_HEADERS to another origin), and a malformed
+// answer on a reused connection is asked again once on a fresh one, so
+// "one attempt" means one attempt at the file, not one HTTP exchange. A
+// block page (common's is_block_page()) fails the file. Only the
 // first PROXY_LIST entry is used (legacy had one connection); the rest are
 // ignored with a LOG event.
 //
@@ -44,11 +51,13 @@
 
 #include "dlhost/plugin.h"
 #include "dlhost/transport/abi_glue.h"
+#include "dlhost/transport/beneath.h"
 #include "dlhost/transport/easy_setup.h"
 #include "dlhost/transport/events.h"
 #include "dlhost/transport/failure.h"
 #include "dlhost/transport/part_file.h"
 #include "dlhost/transport/path_stats.h"
+#include "dlhost/transport/request.h"
 #include "dlhost/transport/transport_config.h"
 #include "wakeable_perform.h"
 
@@ -83,6 +92,7 @@ class LegacyInstance {
     tr::OwnedTask task;
     tr::PartFile *file = nullptr;
     long status = 0;
+    bool html = false;  // came as HTML for a file URL: a wrong sha256 means a block page
   };
 
   // worker thread
@@ -90,8 +100,9 @@ class LegacyInstance {
   Job next_job(tr::OwnedTask *task);
   void finish_job(bool handed_off);
   bool transfer(const tr::OwnedTask &task);
+  CURLcode perform_hops();
   bool conclude(const tr::OwnedTask &task, CURLcode rc);
-  void hand_off(const tr::OwnedTask &task, long status);
+  void hand_off(const tr::OwnedTask &task, long status, bool html);
   void record_latency();
   static void on_progress(void *self, uint64_t done, uint64_t total);
 
@@ -109,8 +120,11 @@ class LegacyInstance {
   std::string path_id_ = "direct";  // shown in events and stats
   bool via_proxy_ = false;
 
+  tr::OutputRoot root_;  // DOWNLOAD_DIR; both PartFiles open beneath it
+
   // Worker-only state.
   tr::EasyHandle easy_;
+  tr::Request request_;
   WakeablePerform performer_;  // cancel() wakes it
   tr::PartFile files_[2];      // one downloading, one being committed
   int slot_ = 0;               // files_[slot_] is the worker's

@@ -232,7 +232,10 @@ def e2e_settings_precedence(tmp):
     check(cfg["DOWNLOAD_USER_AGENT"] == "from .env", cfg)
     check(cfg["PROXY_MAX_RETRIES"] == 7 and cfg["PROXY_POST_LIMIT"] == 9, cfg)
     check(cfg["PROXY_RETRY_BACKOFF"] == 2 and cfg["DOWNLOAD_FSYNC"] == 0, cfg)
-    check("DOWNLOAD_DIR" not in cfg and "DOWNLOADER_PLUGIN" not in cfg, cfg)
+    # The plugin gets the output directory the job writes into (--out wins), absolute.
+    check(cfg["DOWNLOAD_DIR"] == os.path.join(os.path.realpath(tmp), "out") or
+          cfg["DOWNLOAD_DIR"] == os.path.join(tmp, "out"), cfg)
+    check("DOWNLOADER_PLUGIN" not in cfg, cfg)
     check(os.path.exists(os.path.join(tmp, "out/a")), "--out did not win over .env")
     write(os.path.join(tmp, "other.env"), "DOWNLOAD_USER_AGENT=other\n")
     rc, err, doc = run_job(tmp, "https://h.test/b\n", extra=["--env-file", "other.env"])

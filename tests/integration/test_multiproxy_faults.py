@@ -212,10 +212,34 @@ class Faults(DlhostTestCase):
     # -- resume ----------------------------------------------------------------------
 
     def leave_part(self, name, size, fraction=0.5):
+        """A .part as an interrupted run leaves it: the first `fraction` of the
+        file arrived (from /stall/), then SIGINT. Its sidecar records the
+        origin's ETag, so a rerun can resume it."""
+        have = int(size * fraction)
+        entry = self.entry(f"stall/{size}/{name}?after={have}&seconds=30", name, size)
+        r = self.interrupt_once_requested(self.manifest([entry], name=name + "-stall.jsonl"),
+                                          self.fs, name, env=self.env(DOWNLOAD_INTERRUPT_GRACE=0))
+        self.assertRc(r, 130)
+        part = self.out / (name + ".part")
+        self.assertEqual(part.stat().st_size, have)
+        self.assertTrue((self.out / (name + ".part.meta")).exists())
+        self.fs.clear(counters=False)
+        return have
+
+    def test_part_without_its_sidecar_starts_from_zero(self):
+        # Bytes of unknown origin (no validator recorded): resuming them could
+        # splice two versions of the file together.
+        name, size = "nosidecar.bin", 200000
         part = self.out / (name + ".part")
         part.parent.mkdir(parents=True, exist_ok=True)
-        part.write_bytes(dlfix.det_bytes(name, size)[: int(size * fraction)])
-        return int(size * fraction)
+        part.write_bytes(dlfix.det_bytes(name, size)[: size // 2])
+        r = self.run_job(self.manifest([self.entry(f"ok/{size}/{name}", name, size)]),
+                         env=self.env())
+        self.assertRc(r, 0)
+        self.assertVerified([{"path": name, **dlfix.expected(name, size)}])
+        [req] = self.fs.requests_for(name)
+        self.assertIsNone(req["range"])
+        self.assertEqual(req["status"], 200)
 
     def test_part_is_resumed_with_range(self):
         name, size = "resume.bin", 200000
@@ -227,6 +251,7 @@ class Faults(DlhostTestCase):
         self.assertEqual(self.part_files(), [])
         [req] = self.fs.requests_for(name)
         self.assertEqual(req["range"], f"bytes={have}-")
+        self.assertEqual(req["if_range"], dlfix.etag_of(name, size))
         self.assertEqual(req["status"], 206)
         self.assertEqual(req["bytes"], size - have, "only the missing bytes were sent")
 

@@ -2,6 +2,7 @@
 add_executable(transport_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/transport_sha256_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transport_part_file_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/transport_beneath_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transport_config_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transport_failure_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transport_misc_test.cpp)

@@ -66,11 +66,33 @@ TEST_F(LocalFilesTest, AMissingDirectoryDoesNotHideASiblingWithACommonPrefix) {
 
 TEST_F(LocalFilesTest, MakeParentCreatesNestedDirectories) {
   LocalFiles local(root_.string());
-  std::error_code ec;
-  EXPECT_TRUE(local.make_parent(local.dest("x/y/z.bin"), ec)) << ec.message();
+  std::string error;
+  EXPECT_TRUE(local.make_parent(local.dest("x/y/z.bin"), &error)) << error;
   EXPECT_TRUE(fs::is_directory(root_ / "x/y"));
-  EXPECT_TRUE(local.make_parent(local.dest("top.bin"), ec));
+  EXPECT_TRUE(local.make_parent(local.dest("top.bin"), &error)) << error;
   write("file", 1);
-  EXPECT_FALSE(local.make_parent(local.dest("file/under.bin"), ec));
-  EXPECT_TRUE(ec);
+  EXPECT_FALSE(local.make_parent(local.dest("file/under.bin"), &error));
+  EXPECT_EQ(error, (root_ / "file").string() + " is not a directory");
+}
+
+// Nothing is looked at or made through a link inside the output directory.
+TEST_F(LocalFilesTest, LinksAreNeitherFollowedNorCountedAsPresent) {
+  const fs::path outside = root_.string() + "-outside";  // beside the test directory
+  fs::create_directories(outside);
+  std::ofstream(outside / "a.bin") << std::string(5, 'x');
+  fs::create_directory_symlink(fs::absolute(outside), root_ / "p1");
+  fs::create_symlink(fs::absolute(outside / "a.bin"), root_ / "b.bin");
+  LocalFiles local(root_.string());
+  EXPECT_FALSE(local.present("p1/a.bin", 5));  // the plugin fails it, naming the link
+  EXPECT_FALSE(local.present("b.bin", 5));     // a link is not the file: downloaded again
+  std::string error;
+  EXPECT_FALSE(local.make_parent(local.dest("p1/new/c.bin"), &error));
+  EXPECT_EQ(error.rfind((root_ / "p1").string() + " is a symbolic link", 0), 0u) << error;
+  EXPECT_FALSE(fs::exists(outside / "new"));
+  LocalFiles follow(root_.string(), /*follow_links=*/true);  // DOWNLOAD_FOLLOW_SYMLINKS=1
+  EXPECT_TRUE(follow.present("p1/a.bin", 5));
+  EXPECT_FALSE(follow.present("b.bin", 5));  // a link at the file itself never counts
+  EXPECT_TRUE(follow.make_parent(follow.dest("p1/new/c.bin"), &error)) << error;
+  EXPECT_TRUE(fs::is_directory(outside / "new"));
+  fs::remove_all(outside);
 }

@@ -194,7 +194,10 @@ TEST(Settings, PluginConfigJsonFollowsTheContract) {
                             "DOWNLOAD_USER_AGENT",
                             "DOWNLOAD_HEADERS",
                             "DOWNLOAD_COOKIES",
-                            "DOWNLOAD_FSYNC"};
+                            "DOWNLOAD_FSYNC",
+                            "DOWNLOAD_DIR",
+                            "DOWNLOAD_FOLLOW_SYMLINKS",
+                            "DOWNLOAD_MAX_FILE_SIZE"};
   EXPECT_EQ(j.size(), std::size(expected));
   for (const char *key : expected) EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["PROXY_LIST"], "[{\"isLocalhost\":true}]");  // raw text, a string
@@ -205,7 +208,10 @@ TEST(Settings, PluginConfigJsonFollowsTheContract) {
   EXPECT_EQ(j["DOWNLOAD_FSYNC"], 0);
   EXPECT_EQ(j["DOWNLOAD_CA_BUNDLE"], "");
   EXPECT_FALSE(j.contains("REDIS_URL"));
-  EXPECT_FALSE(j.contains("DOWNLOAD_DIR"));
+  // The output directory goes out absolute, so the plugin can open files beneath it.
+  EXPECT_EQ(j["DOWNLOAD_DIR"], (std::filesystem::current_path() / "downloads").string());
+  EXPECT_EQ(j["DOWNLOAD_FOLLOW_SYMLINKS"], 0);
+  EXPECT_EQ(j["DOWNLOAD_MAX_FILE_SIZE"], 0);
   EXPECT_FALSE(j.contains("DOWNLOADER_PLUGIN"));
   EXPECT_FALSE(j.contains("DOWNLOAD_JOB"));
 }

@@ -50,7 +50,27 @@ TEST(TransportConfig, Defaults) {
     EXPECT_TRUE(c.headers.empty());
     EXPECT_EQ(c.cookies_file, "");
     EXPECT_FALSE(c.fsync);
+    EXPECT_EQ(c.output_dir, "");
+    EXPECT_FALSE(c.follow_symlinks);
+    EXPECT_EQ(c.max_file_size, 0);
   }
+}
+
+TEST(TransportConfig, OutputDirectoryAndLimits) {
+  TransportConfig c = parsed(R"({"DOWNLOAD_DIR": "/data/job1", "DOWNLOAD_FOLLOW_SYMLINKS": 1,
+                                 "DOWNLOAD_MAX_FILE_SIZE": "1048576"})");
+  EXPECT_EQ(c.output_dir, "/data/job1");
+  EXPECT_TRUE(c.follow_symlinks);
+  EXPECT_EQ(c.max_file_size, 1048576);
+  TransportConfig bad;
+  std::string err;
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_DIR": "relative/dir"})", &bad, &err));
+  EXPECT_EQ(err,
+            "DOWNLOAD_DIR: must be an absolute path (the host resolves it), got \"relative/dir\"");
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_FOLLOW_SYMLINKS": 2})", &bad, &err));
+  EXPECT_EQ(err, "DOWNLOAD_FOLLOW_SYMLINKS: must be 0 or 1, got 2");
+  EXPECT_FALSE(parse_transport_config(R"({"DOWNLOAD_MAX_FILE_SIZE": -1})", &bad, &err));
+  EXPECT_EQ(err, "DOWNLOAD_MAX_FILE_SIZE: must be an integer >= 0, got -1");
 }
 
 TEST(TransportConfig, ParsesEveryKey) {
@@ -154,8 +174,8 @@ namespace {
 TEST(ProxyList, UrlFormDecodesCredentialsAndChecksThePort) {
   std::vector<ProxySpec> proxies;
   std::string err;
-  ASSERT_TRUE(parse_proxy_list(R"([{"url":"socks5h://bo%40b:p%3Ass@127.0.0.4:1080"}])", &proxies,
-                               &err))
+  ASSERT_TRUE(
+      parse_proxy_list(R"([{"url":"socks5h://bo%40b:p%3Ass@127.0.0.4:1080"}])", &proxies, &err))
       << err;
   EXPECT_EQ(proxies[0].id, "socks5h://127.0.0.4:1080");
   EXPECT_EQ(proxies[0].username, "bo@b");

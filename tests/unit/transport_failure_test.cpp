@@ -5,8 +5,10 @@
 
 #include <string>
 
+#include "dlhost/transport/block_page.h"
 #include "dlhost/transport/failure.h"
 #include "dlhost/transport/redact.h"
+#include "dlhost/transport/request.h"
 
 using namespace dlhost::transport;
 
@@ -233,4 +235,66 @@ TEST(RedactUrl, Cases) {
   EXPECT_EQ(redact_url("http://host/"), "http://host/");
   EXPECT_EQ(redact_url("not a url"), "not a url");
   EXPECT_EQ(redact_url("http://a:b@c@host/x"), "http://***@host/x");
+}
+
+TEST(Classify, ReadableWordsForHostileAnswers) {
+  TransferOutcome o = curl_failed(CURLE_OUT_OF_MEMORY);  // libcurl 7.88 says no more
+  Failure f = classify(o);
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_TRANSPORT);
+  EXPECT_FALSE(f.retryable);
+  EXPECT_EQ(f.message, "response header too large for http://127.0.0.1:8080/a.bin");
+  o.body_started = true;  // out of memory while receiving the body stays that
+  EXPECT_EQ(classify(o).message.find("header"), std::string::npos);
+
+  o = curl_failed(CURLE_UNSUPPORTED_PROTOCOL);
+  o.curl_error = "Received HTTP/0.9 when not allowed";
+  f = classify(o);
+  EXPECT_TRUE(f.retryable);
+  EXPECT_EQ(f.message.rfind("malformed response for ", 0), 0u) << f.message;
+  EXPECT_TRUE(classify(curl_failed(CURLE_WEIRD_SERVER_REPLY)).retryable);
+  EXPECT_FALSE(classify(curl_failed(CURLE_UNSUPPORTED_PROTOCOL)).retryable);  // e.g. ftp://
+
+  o = curl_failed(CURLE_FILESIZE_EXCEEDED);
+  o.max_file_size = 1000;
+  f = classify(o);
+  EXPECT_EQ(f.kind, DLHOST_FAILURE_OTHER);
+  EXPECT_FALSE(f.retryable);
+  EXPECT_EQ(f.message,
+            "larger than DOWNLOAD_MAX_FILE_SIZE (1000 bytes): http://127.0.0.1:8080/a.bin");
+  o = curl_failed(CURLE_WRITE_ERROR);  // the write path found it (no Content-Length)
+  o.over_limit = true;
+  o.max_file_size = 1000;
+  EXPECT_EQ(classify(o).message, f.message);
+
+  TransferOutcome r = http(302);
+  r.too_many_redirects = true;
+  r.max_redirects = 2;
+  EXPECT_EQ(classify(r).message,
+            "more than 2 redirects (HTTP 302) for http://127.0.0.1:8080/a.bin");
+}
+
+TEST(BlockPage, VerificationDecidesWhenItCan) {
+  const char *html = "text/html; charset=utf-8";
+  const std::string sha(64, 'a');
+  // Nothing to verify against: the Content-Type decides.
+  EXPECT_TRUE(is_block_page(html, "https://h/a.bin", -1, "", 300));
+  EXPECT_FALSE(is_block_page("application/octet-stream", "https://h/a.bin", -1, "", 300));
+  EXPECT_FALSE(is_block_page(html, "https://h/index.html", -1, "", 300));
+  EXPECT_FALSE(is_block_page(nullptr, "https://h/a.bin", -1, "", 300));
+  // A size or a sha256 to verify: a body that may verify is left to the commit.
+  EXPECT_FALSE(is_block_page(html, "https://h/a.bin", 300, "", 300));
+  EXPECT_FALSE(is_block_page(html, "https://h/a.bin", -1, sha, 300));
+  // A size it does not have: a page that fails verification.
+  EXPECT_TRUE(is_block_page(html, "https://h/a.bin", 8192, sha, 300));
+  EXPECT_FALSE(is_block_page("application/octet-stream", "https://h/a.bin", 8192, sha, 300));
+}
+
+TEST(UrlOrigin, SchemeHostAndPortWithDefaults) {
+  EXPECT_EQ(url_origin("http://Example.org/a"), "http://example.org:80");
+  EXPECT_EQ(url_origin("http://example.org:80/b?x"), "http://example.org:80");
+  EXPECT_EQ(url_origin("https://example.org/a"), "https://example.org:443");
+  EXPECT_EQ(url_origin("http://u:p@127.0.0.1:8080/a"), "http://127.0.0.1:8080");
+  EXPECT_NE(url_origin("http://127.0.0.1:8080/"), url_origin("http://127.0.0.1:8081/"));
+  EXPECT_NE(url_origin("http://127.0.0.1/"), url_origin("http://127.0.0.2/"));
+  EXPECT_EQ(url_origin("not a url"), "");
 }

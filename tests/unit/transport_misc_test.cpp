@@ -10,6 +10,7 @@
 #include "dlhost/transport/easy_setup.h"
 #include "dlhost/transport/events.h"
 #include "dlhost/transport/path_stats.h"
+#include "dlhost/transport/request.h"
 #include "dlhost/transport/transport_config.h"
 
 using namespace dlhost::transport;
@@ -132,7 +133,7 @@ TEST(EasySetup, AppliesOptionsToAHandle) {
       &cfg, &err))
       << err;
   EasyHandle easy;
-  EXPECT_EQ(apply_common_options(easy.get(), cfg, &easy.headers()), CURLE_OK);
+  EXPECT_EQ(apply_common_options(easy.get(), cfg), CURLE_OK);
   EXPECT_EQ(apply_proxy(easy.get(), &cfg.proxies[0]), CURLE_OK);
   EXPECT_EQ(apply_proxy(easy.get(), nullptr), CURLE_OK);
   PartFile file;
@@ -141,5 +142,8 @@ TEST(EasySetup, AppliesOptionsToAHandle) {
   ctx.resume_from = 10;
   EXPECT_EQ(prepare_transfer(easy.get(), "http://127.0.0.1:1/x", &ctx), CURLE_OK);
   EXPECT_EQ(ctx.easy, easy.get());
+  Request request(cfg);
+  EXPECT_EQ(request.start(easy.get(), "http://127.0.0.1:1/x", &ctx), CURLE_OK);
+  EXPECT_EQ(request.hop_url(), "http://127.0.0.1:1/x");
   EXPECT_FALSE(range_honoured(easy.get(), 10));  // nothing transferred yet
 }

@@ -124,17 +124,51 @@ TEST_F(PartFileTest, DiscardAndKeep) {
   EXPECT_FALSE(fs::exists(dest_ + ".part"));
   ASSERT_TRUE(f.open(dest_, false));
   ASSERT_TRUE(f.write("abc", 3));
-  f.keep();  // buffered bytes are flushed before closing
+  ASSERT_TRUE(f.set_meta({"\"v1\"", 10}, /*persist_now=*/false));
+  EXPECT_FALSE(fs::exists(dest_ + ".part.meta"));  // a small file: only when kept
+  f.keep();                                        // buffered bytes are flushed before closing
   EXPECT_EQ(read_all(dest_ + ".part"), "abc");
+  EXPECT_TRUE(fs::exists(dest_ + ".part.meta"));
   EXPECT_FALSE(fs::exists(dest_));
+  ASSERT_TRUE(f.open(dest_, true));
+  EXPECT_EQ(f.meta().validator, "\"v1\"");
+  EXPECT_EQ(f.meta().total, 10);
+  f.discard();
+  EXPECT_FALSE(fs::exists(dest_ + ".part"));
+  EXPECT_FALSE(fs::exists(dest_ + ".part.meta"));
+}
+
+// Nothing to resume with: no bytes, or no validator (and not the whole file).
+TEST_F(PartFileTest, KeepLeavesNothingThatCannotBeResumed) {
+  PartFile f;
+  ASSERT_TRUE(f.open(dest_, false));
+  f.keep();
+  EXPECT_FALSE(fs::exists(dest_ + ".part"));  // no 0-byte .part
+  ASSERT_TRUE(f.open(dest_, false));
+  ASSERT_TRUE(f.write("abc", 3));
+  f.keep();  // no validator: a later attempt would start from zero anyway
+  EXPECT_FALSE(fs::exists(dest_ + ".part"));
+  ASSERT_TRUE(f.open(dest_, dlhost::transport::PartOptions{false, false, true, 3, {}}));
+  ASSERT_TRUE(f.write("abc", 3));
+  f.keep();  // the whole file: committed without a request next time
+  EXPECT_EQ(read_all(dest_ + ".part"), "abc");
 }
 
 TEST_F(PartFileTest, ResumeHashesPrefixThenAppends) {
   std::string data = payload(600 * 1024 + 1);
   size_t split = 300 * 1024 + 77;
-  write_raw(dest_ + ".part", data.substr(0, split));
+  {
+    PartFile first;
+    ASSERT_TRUE(first.open(dest_, false));
+    ASSERT_TRUE(first.set_meta({"\"etag\"", static_cast<int64_t>(data.size())}, true));
+    EXPECT_TRUE(fs::exists(dest_ + ".part.meta"));  // persisted at once
+    ASSERT_TRUE(first.write(data.data(), split));
+    first.keep();
+  }
   PartFile f;
   ASSERT_TRUE(f.open(dest_, /*resume=*/true));
+  EXPECT_EQ(f.meta().validator, "\"etag\"");
+  EXPECT_FALSE(f.complete());
   EXPECT_EQ(f.resumed_from(), split);
   EXPECT_EQ(f.size(), split);
   ASSERT_TRUE(f.write(data.data() + split, data.size() - split));
@@ -143,6 +177,7 @@ TEST_F(PartFileTest, ResumeHashesPrefixThenAppends) {
             CommitResult::kOk)
       << msg;
   EXPECT_EQ(read_all(dest_), data);
+  EXPECT_FALSE(fs::exists(dest_ + ".part.meta"));  // gone with the commit
 }
 
 TEST_F(PartFileTest, RestartAfterIgnoredRange) {
@@ -170,7 +205,8 @@ TEST_F(PartFileTest, OpenErrorNamesPath) {
   PartFile f;
   std::string bad = (dir_ / "missing-dir" / "x.bin").string();
   EXPECT_FALSE(f.open(bad, false));
-  EXPECT_NE(f.error().find(bad + ".part"), std::string::npos) << f.error();
+  EXPECT_NE(f.error().find((dir_ / "missing-dir").string()), std::string::npos) << f.error();
+  EXPECT_NE(f.error().find("No such file"), std::string::npos) << f.error();
 }
 
 TEST_F(PartFileTest, FsyncCommitWorks) {
@@ -199,6 +235,7 @@ TEST_F(PartFileTest, InterleavedLargeFilesHashOffThread) {
       pos[i] += n;
     }
     if (step == 7) {  // interrupt file 1 and resume it
+      f[1].set_meta({"\"v\"", -1}, false);
       f[1].keep();
       ASSERT_TRUE(f[1].open(dest_ + "1", /*resume=*/true));
       ASSERT_EQ(f[1].size(), pos[1]);

@@ -29,7 +29,7 @@ using T = SettingType;
 constexpr SettingSpec kTable[] = {
     {"DOWNLOADER_PLUGIN", "multi-proxy", T::kString, false, nullptr,
      "which plugin `run` loads: legacy, multi-proxy, or a path to a .so"},
-    {"DOWNLOAD_DIR", "./downloads", T::kString, false, nullptr, "output directory"},
+    {"DOWNLOAD_DIR", "./downloads", T::kString, true, nullptr, "output directory"},
     {"PROXY_LIST", "", T::kJsonArray, true, nullptr,
      "JSON array of proxies; empty = direct connection only"},
     {"PROXY_STRATEGY", "load-balanced", T::kChoice, true,
@@ -64,10 +64,23 @@ constexpr SettingSpec kTable[] = {
      "a cookies.txt file (Netscape format, as browsers export)"},
     {"DOWNLOAD_FSYNC", "0", T::kBool01, true, nullptr,
      "1 = fsync each file before its rename (power-loss durability)"},
+    {"DOWNLOAD_FOLLOW_SYMLINKS", "0", T::kBool01, true, nullptr,
+     "1 = follow links to directories inside the output directory (a link at a file or its "
+     ".part never is)"},
+    {"DOWNLOAD_MAX_FILE_SIZE", "0", T::kInt, true, nullptr,
+     "bytes a file may have at most (a larger one fails); 0 = no limit"},
     {"DOWNLOAD_INTERRUPT_GRACE", "5000", T::kInt, false, nullptr,
      "ms running transfers may still finish after the first SIGINT/SIGTERM (a second one stops "
      "at once)"},
 };
+
+std::string absolute_dir(const std::string &dir) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(dir, ec).lexically_normal().string();
+  if (ec) return dir;
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  return abs;
+}
 
 std::string default_user_agent() {
   return "dlhost/" + std::string(project_version());
@@ -370,7 +383,9 @@ std::string Settings::plugin_config_json() const {
         break;
       }
       default:
-        j[spec.name] = v;
+        // The plugin gets the output directory as the job resolves it
+        // (absolute), so it can open every destination beneath it.
+        j[spec.name] = std::string_view(spec.name) == "DOWNLOAD_DIR" ? absolute_dir(v) : v;
     }
   }
   return j.dump();

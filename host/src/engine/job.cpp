@@ -172,7 +172,7 @@ JobResult Job::run(WorkSource &source) {
   fs::create_directories(out_dir, ec);
   if (ec)
     throw ConfigError("DOWNLOAD_DIR: cannot create " + out_dir.string() + ": " + ec.message());
-  s.local.emplace(out_dir.string());
+  s.local.emplace(out_dir.string(), s.options.follow_symlinks);
 
   s.instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
                                                 &State::on_event_thunk, &s);

@@ -193,11 +193,9 @@ void Job::State::submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work
       continue;
     }
     const std::string dest = local->dest(entry.path);
-    std::error_code ec;
-    if (!local->make_parent(dest, ec)) {
-      fail_before_submit(
-          entry, lease,
-          "cannot create " + fs::path(dest).parent_path().string() + ": " + ec.message());
+    std::string error;
+    if (!local->make_parent(dest, &error)) {
+      fail_before_submit(entry, lease, error);
       continue;
     }
     submit_with_backpressure(entry, lease, dest);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 namespace dlhost::transport {
@@ -11,6 +12,37 @@ namespace {
 
 constexpr long kCurlBufferSize = 256 * 1024;
 constexpr long kMaxConnectTimeoutMs = 30000;
+
+int64_t header_total(CURL *easy, long status) {
+  if (status == 206) {
+    curl_header *h = nullptr;
+    if (curl_easy_header(easy, "Content-Range", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return -1;
+    const char *slash = std::strchr(h->value, '/');
+    int64_t total = -1;
+    if (slash == nullptr || std::sscanf(slash + 1, "%" SCNd64, &total) != 1) return -1;
+    return total;
+  }
+  curl_off_t len = -1;
+  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+  return len >= 0 ? static_cast<int64_t>(len) : -1;
+}
+
+// A new body for the .part: remember what it is a version of, for a resume.
+void record_validator(TransferContext *t) {
+  PartMeta meta;
+  meta.validator = response_validator(t->easy);
+  meta.total = header_total(t->easy, t->status);
+  const int64_t size = std::max(meta.total, t->expected_size);
+  const bool large = meta.total < 0 || size >= kEagerMetaBytes;
+  t->file->set_meta(std::move(meta), large);  // best effort: it only saves a restart
+}
+
+// A 206 continues the .part only if it is of the same version (a server
+// that ignores If-Range sends a 206 of whatever it has now).
+bool same_version(TransferContext *t) {
+  const std::string v = response_validator(t->easy);
+  return v.empty() || v == t->file->meta().validator;
+}
 
 // First byte of a body (or the end of an empty one): decide what to do with it.
 void begin_body(TransferContext *t) {
@@ -20,21 +52,36 @@ void begin_body(TransferContext *t) {
     t->body_ignored = true;
     return;
   }
-  if (t->resume_from > 0 && !range_honoured(t->easy, t->resume_from)) {
+  if (t->resume_from > 0) {
+    if (range_honoured(t->easy, t->resume_from)) {
+      if (same_version(t)) return;  // append to the .part
+      t->stale_range = true;        // If-Range ignored: these bytes continue another file
+      if (!t->file->restart()) t->write_failed = true;
+      return;
+    }
     t->range_ignored = true;
-    if (!t->file->restart()) t->write_failed = true;
+    if (!t->file->restart()) {
+      t->write_failed = true;
+      return;
+    }
   }
+  record_validator(t);
 }
 
 size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   auto *t = static_cast<TransferContext *>(user);
   size_t len = size * nmemb;
+  t->got_bytes = true;
   if (!t->body_started) begin_body(t);
   if (t->body_ignored) return len;
-  if (t->write_failed) return 0;
+  if (t->write_failed || t->stale_range) return 0;
   if (t->expected_size >= 0 && t->file->size() + len > static_cast<uint64_t>(t->expected_size)) {
     t->too_large = true;
     return 0;  // CURLE_WRITE_ERROR: the answer is not the expected file
+  }
+  if (t->max_file_size > 0 && t->file->size() + len > t->max_file_size) {
+    t->over_limit = true;  // a declared length is refused earlier (CURLOPT_MAXFILESIZE_LARGE)
+    return 0;
   }
   if (!t->file->write(data, len)) {
     t->write_failed = true;
@@ -64,16 +111,6 @@ int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t, curl_off_t, curl_off
     if (rc_ != CURLE_OK) return rc_;                       \
   } while (0)
 
-CURLcode apply_headers(CURL *easy, const TransportConfig &cfg, CurlSlist *headers) {
-  for (const auto &[name, value] : cfg.headers) {
-    // "Name;" sends an empty header; "Name:" would remove it.
-    std::string line = value.empty() ? name + ";" : name + ": " + value;
-    if (!headers->append(line)) return CURLE_OUT_OF_MEMORY;
-  }
-  DLHOST_SETOPT(easy, CURLOPT_HTTPHEADER, headers->get());
-  return CURLE_OK;
-}
-
 CURLcode apply_timeouts(CURL *easy, const TransportConfig &cfg) {
   long total = static_cast<long>(cfg.download_timeout_ms);
   long connect = total > 0 ? std::min(total, kMaxConnectTimeoutMs) : kMaxConnectTimeoutMs;
@@ -93,7 +130,8 @@ CURLcode apply_connection(CURL *easy) {
   DLHOST_SETOPT(easy, CURLOPT_TCP_NODELAY, 1L);
   DLHOST_SETOPT(easy, CURLOPT_BUFFERSIZE, kCurlBufferSize);
   DLHOST_SETOPT(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  DLHOST_SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "identity");
+  // No CURLOPT_ACCEPT_ENCODING: libcurl decodes whenever it is set (see easy_setup.h).
+  DLHOST_SETOPT(easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   DLHOST_SETOPT(easy, CURLOPT_FAILONERROR, 0L);
   DLHOST_SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   DLHOST_SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -122,18 +160,19 @@ EasyHandle::~EasyHandle() {
 
 void TransferContext::reset_results() {
   status = 0;
-  body_started = body_ignored = range_ignored = false;
-  write_failed = too_large = cancelled = false;
+  body_started = got_bytes = body_ignored = range_ignored = false;
+  write_failed = too_large = over_limit = too_many_redirects = stale_range = cancelled = false;
   errbuf[0] = '\0';
 }
 
-CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg, CurlSlist *headers) {
+CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg) {
   DLHOST_SETOPT(easy, CURLOPT_USERAGENT, cfg.user_agent.c_str());
-  if (CURLcode rc = apply_headers(easy, cfg, headers); rc != CURLE_OK) return rc;
   if (!cfg.cookies_file.empty()) DLHOST_SETOPT(easy, CURLOPT_COOKIEFILE, cfg.cookies_file.c_str());
   if (!cfg.ca_bundle.empty()) DLHOST_SETOPT(easy, CURLOPT_CAINFO, cfg.ca_bundle.c_str());
-  DLHOST_SETOPT(easy, CURLOPT_FOLLOWLOCATION, cfg.max_redirects > 0 ? 1L : 0L);
-  DLHOST_SETOPT(easy, CURLOPT_MAXREDIRS, static_cast<long>(cfg.max_redirects));
+  // Redirects are followed by Request (request.h), which knows where headers may go.
+  DLHOST_SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  if (cfg.max_file_size > 0)
+    DLHOST_SETOPT(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(cfg.max_file_size));
   if (CURLcode rc = apply_timeouts(easy, cfg); rc != CURLE_OK) return rc;
   return apply_connection(easy);
 }
@@ -178,6 +217,16 @@ bool range_honoured(CURL *easy, uint64_t resume_from) {
   if (curl_easy_header(easy, "Content-Range", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return false;
   uint64_t start = 0;
   return std::sscanf(h->value, "bytes %" SCNu64 "-", &start) == 1 && start == resume_from;
+}
+
+std::string response_validator(CURL *easy) {
+  curl_header *h = nullptr;
+  if (curl_easy_header(easy, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h->value[0] != '\0' &&
+      std::strncmp(h->value, "W/", 2) != 0)
+    return h->value;
+  if (curl_easy_header(easy, "Last-Modified", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+    return h->value;
+  return {};
 }
 
 }  // namespace dlhost::transport

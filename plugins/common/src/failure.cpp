@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace dlhost::transport {
 namespace {
@@ -49,6 +50,19 @@ bool socks_auth_rejected(const TransferOutcome &o) {
          (o.proxy_error == CURLPX_USER_REJECTED || o.proxy_error == CURLPX_NO_AUTH);
 }
 
+Failure too_many_redirects(const TransferOutcome &o, const std::string &url) {
+  return make(DLHOST_FAILURE_HTTP, false,
+              "more than " + std::to_string(o.max_redirects) + " redirects (HTTP " +
+                  std::to_string(o.http_status) + ") for " + url);
+}
+
+// Retrying would not make the file smaller.
+Failure over_limit(const TransferOutcome &o, const std::string &url) {
+  return make(
+      DLHOST_FAILURE_OTHER, false,
+      "larger than DOWNLOAD_MAX_FILE_SIZE (" + std::to_string(o.max_file_size) + " bytes): " + url);
+}
+
 Failure classify_proxy(const TransferOutcome &o, const std::string &url) {
   if (socks_auth_rejected(o)) return proxy_auth_failure("SOCKS5", url);
   std::string head =
@@ -75,13 +89,18 @@ Failure classify_timeout(const TransferOutcome &o, const std::string &url) {
 
 Failure classify_curl(const TransferOutcome &o, const std::string &url) {
   std::string what = curl_easy_strerror(o.code);
+  if (is_header_too_large(o.code, o.body_started))
+    return make(DLHOST_FAILURE_TRANSPORT, false,
+                with_detail("response header too large for " + url, o));
+  if (is_malformed_response(o.code, o.curl_error.c_str()))
+    return make(DLHOST_FAILURE_TRANSPORT, true, with_detail("malformed response for " + url, o));
   switch (o.code) {
     case CURLE_OPERATION_TIMEDOUT:
       return classify_timeout(o, url);
     case CURLE_TOO_MANY_REDIRECTS:
-      return make(DLHOST_FAILURE_HTTP, false,
-                  "more than " + std::to_string(o.max_redirects) + " redirects (HTTP " +
-                      std::to_string(o.http_status) + ") for " + url);
+      return too_many_redirects(o, url);
+    case CURLE_FILESIZE_EXCEEDED:
+      return over_limit(o, url);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -109,6 +128,19 @@ bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_sta
   return http_status == 401 && contains_proxy(www_authenticate);
 }
 
+bool is_malformed_response(CURLcode code, const char *curl_error) {
+  if (code == CURLE_WEIRD_SERVER_REPLY) return true;
+  return code == CURLE_UNSUPPORTED_PROTOCOL && curl_error != nullptr &&
+         std::strstr(curl_error, "HTTP/0.9") != nullptr;
+}
+
+bool is_header_too_large(CURLcode code, bool body_started) {
+#if LIBCURL_VERSION_NUM >= 0x080600
+  if (code == CURLE_TOO_LARGE) return true;
+#endif
+  return code == CURLE_OUT_OF_MEMORY && !body_started;
+}
+
 bool is_transient_status(long s) {
   return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
@@ -130,6 +162,11 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.write_failed = ctx.write_failed;
   if (ctx.write_failed && ctx.file != nullptr) o.io_error = ctx.file->error();
   o.too_large = ctx.too_large;
+  o.body_started = ctx.got_bytes;
+  o.over_limit = ctx.over_limit;
+  o.max_file_size = static_cast<int64_t>(ctx.max_file_size);
+  o.too_many_redirects = ctx.too_many_redirects;
+  o.stale_range = ctx.stale_range;
   o.cancelled = ctx.cancelled;
   o.timeout_ms = timeout_ms;
   o.max_redirects = max_redirects;
@@ -154,11 +191,19 @@ Failure classify(const TransferOutcome &o) {
                : proxy_auth_failure("HTTP " + std::to_string(o.http_status), url);
   }
   if (o.write_failed) return make(DLHOST_FAILURE_IO, false, o.io_error + " (for " + url + ")");
+  if (o.over_limit) return over_limit(o, url);
   if (o.too_large) {
     return make(DLHOST_FAILURE_VERIFY, true,
                 "size mismatch: more than the expected " + std::to_string(o.expected_size) +
                     " bytes from " + url);
   }
+  if (o.stale_range) {
+    return make(DLHOST_FAILURE_VERIFY, true,
+                "the server answered a resume with part of another version of the file "
+                "(If-Range ignored) for " +
+                    url);
+  }
+  if (o.too_many_redirects) return too_many_redirects(o, url);
   if (o.via_proxy && o.connect_code >= 300 && o.code != CURLE_OK) return classify_proxy(o, url);
   if (o.via_proxy && is_proxy_code(o.code)) return classify_proxy(o, url);
   if (o.via_proxy && o.code == CURLE_COULDNT_CONNECT) return classify_proxy(o, url);

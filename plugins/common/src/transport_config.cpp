@@ -100,15 +100,22 @@ bool read_strategy(const json &cfg, std::string *out, std::string *error) {
   return true;
 }
 
-bool read_fsync(const json &cfg, bool *out, std::string *error) {
-  auto it = cfg.find("DOWNLOAD_FSYNC");
+bool read_flag(const json &cfg, const char *key, bool *out, std::string *error) {
+  auto it = cfg.find(key);
   if (it == cfg.end() || it->is_null()) return true;
   int64_t v = 0;
   if (it->is_boolean())
     v = it->get<bool>() ? 1 : 0;
   else if (!as_integer(*it, &v) || (v != 0 && v != 1))
-    return fail(error, "DOWNLOAD_FSYNC", "0 or 1", *it);
+    return fail(error, key, "0 or 1", *it);
   *out = v == 1;
+  return true;
+}
+
+bool read_output_dir(const json &cfg, std::string *out, std::string *error) {
+  if (!read_string(cfg, "DOWNLOAD_DIR", out, error)) return false;
+  if (!out->empty() && (*out)[0] != '/')
+    return fail(error, "DOWNLOAD_DIR", "an absolute path (the host resolves it)", *out);
   return true;
 }
 
@@ -170,7 +177,10 @@ bool read_all(const json &c, TransportConfig *o, std::string *e) {
          read_int(c, "PROXY_HEALTH_FAILURES", 1, &o->health_failures, e) &&
          read_string(c, "DOWNLOAD_CA_BUNDLE", &o->ca_bundle, e) &&
          read_string(c, "DOWNLOAD_USER_AGENT", &o->user_agent, e) && read_headers(c, o, e) &&
-         read_string(c, "DOWNLOAD_COOKIES", &o->cookies_file, e) && read_fsync(c, &o->fsync, e);
+         read_string(c, "DOWNLOAD_COOKIES", &o->cookies_file, e) &&
+         read_flag(c, "DOWNLOAD_FSYNC", &o->fsync, e) && read_output_dir(c, &o->output_dir, e) &&
+         read_flag(c, "DOWNLOAD_FOLLOW_SYMLINKS", &o->follow_symlinks, e) &&
+         read_int(c, "DOWNLOAD_MAX_FILE_SIZE", 0, &o->max_file_size, e);
 }
 
 }  // namespace

@@ -164,6 +164,10 @@ void EventLoop::launch(const Dispatch &d, TimePoint now) {
     return;
   }
   emit_.started(d.task_id, d.attempt, t->bytes_done(), t->bytes_total(), paths_[d.path].id.c_str());
+  if (t->whole()) {  // the .part is the whole file, verified: commit it, no request
+    committer_.post(t.release()->commit_job());
+    return;
+  }
   CURLMcode mc = curl_multi_add_handle(multi_, t->easy());
   if (mc != CURLM_OK) {
     t->abandon();
@@ -186,6 +190,10 @@ void EventLoop::harvest() {
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &raw);
     CURLcode code = m->data.result;
     curl_multi_remove_handle(multi_, m->easy_handle);
+    if (raw->again(code)) {  // a redirect, or a fresh connection: the same slot runs again
+      if (curl_multi_add_handle(multi_, raw->easy()) == CURLM_OK) continue;
+      code = CURLE_FAILED_INIT;
+    }
     auto it = running_.find(raw->task_id());
     std::unique_ptr<Transfer> t = std::move(it->second);
     running_.erase(it);
@@ -241,7 +249,7 @@ void EventLoop::deliver(uint64_t id, const Verdict &v, Transfer &t, int status) 
       break;
     case Verdict::kFailed:
       stats_.failed(path);
-      std::remove((t.dest() + ".part").c_str());
+      pool_.remove_part(t.dest());
       inbox_.releasing();
       emit_.failed(id, t.attempt(), v.failure, status, 0, v.message, pid);
       break;
@@ -276,7 +284,7 @@ void EventLoop::log_health_change(size_t path, HealthState before, bool died) {
 void EventLoop::fail_doomed() {
   for (Doomed &d : sched_.take_doomed()) {
     stats_.failed_unrouted();
-    std::remove((d.dest + ".part").c_str());
+    pool_.remove_part(d.dest);
     inbox_.releasing();
     emit_.failed(d.task_id, 0, d.failure, 0, 0, d.message, nullptr);
     inbox_.finished(d.task_id);

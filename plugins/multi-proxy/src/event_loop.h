@@ -4,8 +4,11 @@
 //   1. takes what host threads left in the Inbox (new tasks, cancels, stop),
 //   2. asks the Scheduler what may start and adds those transfers,
 //   3. lets libcurl do the I/O that is ready (curl_multi_perform),
-//   4. settles every failed transfer (verdict, events, stats) and hands every
-//      complete one to the CommitWorker (plugins/common): hashing what is
+//   4. puts a transfer whose request needs another hop (a redirect followed
+//      by hand, a fresh connection: common's Request) straight back into
+//      the multi handle, settles every failed transfer (verdict, events,
+//      stats) and hands every complete one (and, at launch, a .part found
+//      whole) to the CommitWorker (plugins/common): hashing what is
 //      buffered, writing, verifying and renaming a small file would otherwise
 //      stall every other transfer on this thread,
 //   5. settles the transfers whose commit has come back (a verify mismatch is

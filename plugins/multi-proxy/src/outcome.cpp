@@ -1,10 +1,6 @@
 // Attempt outcome mapping (see outcome.h).
 #include "outcome.h"
 
-#include <dlhost/util/text.h>
-
-#include <algorithm>
-#include <cctype>
 #include <string>
 
 namespace dlhost::mp {
@@ -38,12 +34,6 @@ Outcome failure_outcome(const transport::Failure &f, long http_status) {
   return Outcome::kFatal;
 }
 
-using util::lower;
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 }  // namespace
 
 AttemptResult attempt_result(const transport::Failure &f, long http_status,
@@ -59,26 +49,12 @@ AttemptResult attempt_result(const transport::Failure &f, long http_status,
   return r;
 }
 
-bool looks_like_block_page(std::string_view content_type, std::string_view url) {
-  std::string ct = lower(content_type);
-  if (ct.rfind("text/html", 0) != 0 && ct.rfind("application/xhtml", 0) != 0) return false;
-  std::string path = lower(url.substr(0, url.find_first_of("?#")));
-  if (auto sep = path.find("://"); sep != std::string::npos) {
-    auto slash = path.find('/', sep + 3);
-    path = slash == std::string::npos ? "/" : path.substr(slash);
-  }
-  // The URL asks for a page, not a file: HTML is the expected answer.
-  return !(ends_with(path, "/") || ends_with(path, ".html") || ends_with(path, ".htm") ||
-           ends_with(path, ".php") || ends_with(path, ".xhtml"));
-}
-
 AttemptResult block_page_result(std::string_view redacted_url) {
   AttemptResult r;
   r.outcome = Outcome::kBanned;
   r.failure = DLHOST_FAILURE_HTTP;
   r.http_status = 200;
-  r.message =
-      "an HTML page came instead of the file (a block page?) from " + std::string(redacted_url);
+  r.message = std::string(transport::block_page_text()) + std::string(redacted_url);
   return r;
 }
 

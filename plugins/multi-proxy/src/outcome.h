@@ -12,13 +12,15 @@
 //                                         classify()'s PROXY_AUTH: 407, CONNECT
 //                                         401/407, SOCKS5, a proxy's own 401)
 //   other proxy faults                 -> kProxyFault (counts against health)
-//   403, HTML block page               -> kBanned     (move to another path)
+//   403, HTML block page               -> kBanned     (move to another path;
+//                                         common's is_block_page() decides)
 //   404, 410, other 4xx, TLS, I/O      -> kFatal      (fail now)
 //   429, 503                           -> kThrottled  (retry, brake the pair)
 //   other 5xx, 408, 425, timeouts,
 //   resets, truncation, size/sha       -> kRetryable
 #pragma once
 
+#include <dlhost/transport/block_page.h>
 #include <dlhost/transport/failure.h>
 
 #include <optional>
@@ -32,9 +34,8 @@ namespace dlhost::mp {
 AttemptResult attempt_result(const transport::Failure &f, long http_status,
                              std::optional<Millis> retry_after);
 
-// A 2xx text/html answer for a URL that does not name an HTML page: the
-// typical block page of DDoS protection in front of a file host.
-bool looks_like_block_page(std::string_view content_type, std::string_view url);
+// The block-page rule lives in plugins/common (block_page.h).
+using transport::looks_like_block_page;
 
 AttemptResult block_page_result(std::string_view redacted_url);
 

@@ -1,6 +1,7 @@
 // Transfer slots (see transfer.h).
 #include "transfer.h"
 
+#include <dlhost/transport/block_page.h>
 #include <dlhost/transport/failure.h>
 #include <dlhost/transport/redact.h>
 
@@ -44,10 +45,17 @@ std::optional<Millis> retry_after(CURL *easy) {
 }  // namespace
 
 Transfer::Transfer(size_t path, const transport::TransportConfig &cfg,
-                   const transport::ProxySpec &proxy, const transport::EventEmitter &emit)
-    : path_(path), cfg_(cfg), emit_(emit), path_id_(proxy.id), via_proxy_(!proxy.direct) {
+                   const transport::ProxySpec &proxy, const transport::EventEmitter &emit,
+                   transport::OutputRoot &root)
+    : path_(path),
+      cfg_(cfg),
+      emit_(emit),
+      path_id_(proxy.id),
+      via_proxy_(!proxy.direct),
+      request_(cfg) {
+  file_.set_root(&root);
   CURL *e = handle_.get();
-  check(transport::apply_common_options(e, cfg, &handle_.headers()), "curl options");
+  check(transport::apply_common_options(e, cfg), "curl options");
   check(transport::apply_proxy(e, &proxy), "curl proxy options");
   check(curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<void *>(this)), "curl private");
 }
@@ -61,24 +69,31 @@ bool Transfer::begin(const TaskSpec &task, int attempt, std::string *error) {
   job_.expected_sha256 = task.sha256;
   size_ = task.size;
   total_ = task.size >= 0 ? static_cast<uint64_t>(task.size) : 0;
-  const bool hash = !task.sha256.empty();
-  bool ok = file_.open(dest_, /*resume=*/true, cfg_.fsync, hash);
-  // A .part as long as (or longer than) the whole file cannot be resumed with a Range.
-  if (ok && size_ >= 0 && file_.size() >= static_cast<uint64_t>(size_))
-    ok = file_.open(dest_, /*resume=*/false, cfg_.fsync, hash);
-  if (!ok) {
+  html_ = false;
+  transport::PartOptions opts;
+  opts.fsync = cfg_.fsync;
+  opts.hash = !task.sha256.empty();
+  opts.expected_size = size_;
+  opts.sha256 = task.sha256;
+  if (!file_.open(dest_, opts)) {
     *error = file_.error();
     return false;
+  }
+  whole_ = file_.complete();
+  if (whole_) {  // verified already: the loop commits it without a request
+    prepare_commit(AttemptResult{});
+    return true;
   }
   curl_easy_setopt(easy(), CURLOPT_BUFFERSIZE, receive_buffer_for(size_));
   ctx_.file = &file_;
   ctx_.resume_from = file_.size();
   ctx_.expected_size = size_;
+  ctx_.max_file_size = static_cast<uint64_t>(cfg_.max_file_size);
   ctx_.cancel = nullptr;  // the loop cancels by removing the handle
   ctx_.on_progress = &Transfer::on_progress;
   ctx_.progress_user = this;
   throttle_.reset();
-  if (CURLcode rc = transport::prepare_transfer(easy(), url_, &ctx_); rc != CURLE_OK) {
+  if (CURLcode rc = request_.start(easy(), url_, &ctx_); rc != CURLE_OK) {
     file_.keep();
     *error = std::string("curl: ") + curl_easy_strerror(rc);
     return false;
@@ -107,13 +122,16 @@ AttemptResult Transfer::conclude(CURLcode code) {
 }
 
 // A success: block pages are caught here (they need the handle); the rest of
-// the commit runs on the CommitWorker.
+// the commit runs on the CommitWorker, which finds a wrong sha256.
 AttemptResult Transfer::prepare_commit(const AttemptResult &ok) {
-  const char *ct = nullptr;
-  curl_easy_getinfo(easy(), CURLINFO_CONTENT_TYPE, &ct);
-  if (ct != nullptr && looks_like_block_page(ct, url_)) {
-    file_.discard();
-    return block_page_result(transport::redact_url(url_));
+  if (!whole_) {
+    const char *ct = nullptr;
+    curl_easy_getinfo(easy(), CURLINFO_CONTENT_TYPE, &ct);  // the final response's
+    if (transport::is_block_page(ct, url_, size_, job_.expected_sha256, file_.size())) {
+      file_.discard();
+      return block_page();
+    }
+    html_ = ct != nullptr && transport::looks_like_block_page(ct, url_);
   }
   concluded_ = ok;
   job_.file = &file_;
@@ -129,6 +147,7 @@ AttemptResult Transfer::committed() const {
     case transport::CommitResult::kOk:
       return r;
     case transport::CommitResult::kVerifyFailed:
+      if (html_) return block_page();
       r.outcome = Outcome::kRetryable;
       r.failure = DLHOST_FAILURE_VERIFY;
       r.message = job_.message + " (" + transport::redact_url(url_) + ")";
@@ -140,6 +159,10 @@ AttemptResult Transfer::committed() const {
   r.failure = DLHOST_FAILURE_IO;
   r.message = job_.message;
   return r;
+}
+
+AttemptResult Transfer::block_page() const {
+  return block_page_result(transport::redact_url(url_));
 }
 
 void Transfer::abandon() {
@@ -170,14 +193,23 @@ double Transfer::first_byte_ms() const {
 TransferPool::TransferPool(const transport::TransportConfig &cfg,
                            const std::vector<transport::ProxySpec> &paths,
                            const transport::EventEmitter &emit)
-    : cfg_(cfg), paths_(paths), emit_(emit), free_(paths.size()) {}
+    : cfg_(cfg),
+      root_(cfg.output_dir, cfg.follow_symlinks),
+      paths_(paths),
+      emit_(emit),
+      free_(paths.size()) {}
 
 std::unique_ptr<Transfer> TransferPool::acquire(size_t path) {
   auto &list = free_[path];
-  if (list.empty()) return std::make_unique<Transfer>(path, cfg_, paths_[path], emit_);
+  if (list.empty()) return std::make_unique<Transfer>(path, cfg_, paths_[path], emit_, root_);
   std::unique_ptr<Transfer> t = std::move(list.back());
   list.pop_back();
   return t;
+}
+
+void TransferPool::remove_part(const std::string &dest) {
+  std::string error;
+  transport::remove_part_files(&root_, dest, &error);  // a .part we cannot reach was never ours
 }
 
 void TransferPool::release(std::unique_ptr<Transfer> t) {

@@ -8,10 +8,18 @@
 // pool itself belongs to the multi handle, so connections are reused across
 // slots of the same path.
 //
-// begin() opens "<dest>.part" (resuming an existing one with a Range request;
-// common's write callback restarts from zero if the server answers 200),
-// conclude() turns the finished transfer into an AttemptResult: it asks
-// common's classify() what went wrong and spots block pages. A success still
+// begin() opens "<dest>.part" beneath the output directory (common's
+// PartFile: no link is followed; an existing .part with a validator is
+// resumed with Range + If-Range, and common's write callback restarts from
+// zero if the server answers 200). A .part that is already the whole file
+// (verified) needs no request: whole() is true and the loop posts its
+// commit at once. The request itself is common's Request: it follows
+// redirects by hand (no DOWNLOAD_HEADERS to another origin) and asks once
+// more on a fresh connection after a malformed answer on a reused one;
+// again() says the loop must run the handle once more. conclude() turns the
+// finished transfer into an AttemptResult: it asks common's classify() what
+// went wrong and common's is_block_page() whether a body that fails
+// verification (or has nothing to verify against) is a block page. A success still
 // has its .part open: the event loop posts commit_job() to the CommitWorker
 // (hash of what is buffered, size/sha256 check, atomic rename on another
 // thread) and, once the job comes back, committed() gives the final result,
@@ -26,6 +34,7 @@
 #include <dlhost/transport/easy_setup.h>
 #include <dlhost/transport/events.h>
 #include <dlhost/transport/part_file.h>
+#include <dlhost/transport/request.h>
 #include <dlhost/transport/transport_config.h>
 
 #include <memory>
@@ -39,10 +48,15 @@ namespace dlhost::mp {
 class Transfer {
  public:
   Transfer(size_t path, const transport::TransportConfig &cfg, const transport::ProxySpec &proxy,
-           const transport::EventEmitter &emit);
+           const transport::EventEmitter &emit, transport::OutputRoot &root);
 
   // Prepares an attempt of `task`. False (with *error) when the .part cannot be opened.
   bool begin(const TaskSpec &task, int attempt, std::string *error);
+  // begin() found the whole file in the .part, verified: post commit_job() now.
+  bool whole() const { return whole_; }
+  // The handle finished a hop with `code`: true when it must run again (a
+  // redirect, a fresh connection); it is set up for that.
+  bool again(CURLcode code) { return request_.again(easy(), code, &ctx_); }
   // The handle is in the multi handle now: its byte counters are this attempt's.
   void mark_running() { running_ = true; }
   // kSuccess means "all bytes are here": post commit_job(), then committed().
@@ -50,7 +64,9 @@ class Transfer {
   transport::CommitJob *commit_job() { return &job_; }
   // The attempt's result once the CommitWorker has run commit_job().
   AttemptResult committed() const;
-  static Transfer *of(const transport::CommitJob *job) { return static_cast<Transfer *>(job->owner); }
+  static Transfer *of(const transport::CommitJob *job) {
+    return static_cast<Transfer *>(job->owner);
+  }
   // The attempt was stopped by cancel(): keep the .part for a later resume.
   void abandon();
 
@@ -66,6 +82,7 @@ class Transfer {
 
  private:
   AttemptResult prepare_commit(const AttemptResult &ok);
+  AttemptResult block_page() const;
   static void on_progress(void *user, uint64_t done, uint64_t total);
 
   size_t path_;
@@ -76,6 +93,7 @@ class Transfer {
   bool running_ = false;
   transport::EasyHandle handle_;
   transport::PartFile file_;
+  transport::Request request_;
   transport::TransferContext ctx_;
   transport::ProgressThrottle throttle_;
   transport::CommitJob job_;
@@ -85,6 +103,8 @@ class Transfer {
   std::string url_, dest_;
   int64_t size_ = -1;
   uint64_t total_ = 0;
+  bool whole_ = false;
+  bool html_ = false;  // the final response was HTML for a file URL
 };
 
 class TransferPool {
@@ -93,9 +113,12 @@ class TransferPool {
                const std::vector<transport::ProxySpec> &paths, const transport::EventEmitter &emit);
   std::unique_ptr<Transfer> acquire(size_t path);
   void release(std::unique_ptr<Transfer> t);
+  // Deletes a failed file's .part and sidecar, never through a link.
+  void remove_part(const std::string &dest);
 
  private:
   const transport::TransportConfig &cfg_;
+  transport::OutputRoot root_;  // DOWNLOAD_DIR, shared by every slot
   const std::vector<transport::ProxySpec> &paths_;
   const transport::EventEmitter &emit_;
   std::vector<std::vector<std::unique_ptr<Transfer>>> free_;

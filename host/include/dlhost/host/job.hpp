@@ -52,6 +52,7 @@ enum ExitCode : int {
 
 struct JobOptions {
   std::filesystem::path out_dir = "downloads";
+  bool follow_symlinks = false;  // DOWNLOAD_FOLLOW_SYMLINKS: links to directories inside out_dir
   std::string plugin_config_json = "{}";
   std::chrono::seconds skip_cache_ttl{3600};
   std::chrono::milliseconds lease_ttl{60000};

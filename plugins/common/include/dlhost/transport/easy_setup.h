@@ -2,17 +2,27 @@
 //
 // Two layers, so the same code serves a simple loop that reuses one handle
 // (legacy) and a curl-multi event loop that keeps a pool of handles:
-//  - apply_common_options() once per handle: User-Agent, extra headers,
-//    cookies, CA bundle, redirects, timeouts, keep-alive, buffer size,
-//    HTTP/1.1, identity encoding. apply_proxy() picks the path.
-//  - prepare_transfer() before each transfer: the URL, a TransferContext that
+//  - apply_common_options() once per handle: User-Agent, cookies, CA bundle,
+//    timeouts, keep-alive, buffer size, HTTP/1.1, the size limit, and no
+//    content decoding. apply_proxy() picks the path. Request headers and
+//    redirects are per file: see request.h.
+//  - prepare_transfer() before each request: the URL, a TransferContext that
 //    the write and progress callbacks use, and an optional Range offset.
+// Bytes are stored as served, like `curl -o`: libcurl decodes a
+// Content-Encoding whenever CURLOPT_ACCEPT_ENCODING is set (even to
+// "identity"), so that option stays unset, CURLOPT_HTTP_CONTENT_DECODING is
+// off, and "Accept-Encoding: identity" is a plain header (request.cpp). A
+// gzip answer is stored compressed; sizes, sha256 and resume offsets all
+// count the stored bytes.
 // The write callback writes the body into a PartFile only when the status is
 // 2xx (an error page never lands in a .part), restarts the file when the
-// server ignored a Range (so the Range is a plain CURLOPT_RANGE header, which
-// lets a 200 through, not CURLOPT_RESUME_FROM, which fails it), and stops early when more bytes arrive than the
-// expected size. The progress callback aborts the transfer as soon as the
-// cancel flag is set and reports progress through a plain function pointer.
+// server ignored a Range or the .part's validator no longer matches (so the
+// Range is a plain CURLOPT_RANGE header, which lets a 200 through, not
+// CURLOPT_RESUME_FROM, which fails it), records the response's validator for
+// a later resume (PartFile::set_meta), and stops early when more bytes
+// arrive than the expected size or than DOWNLOAD_MAX_FILE_SIZE. The
+// progress callback aborts the transfer as soon as the cancel flag is set
+// and reports progress through a plain function pointer.
 // Nothing here logs or formats credentials.
 #pragma once
 
@@ -36,13 +46,17 @@ class CurlSlist {
   CurlSlist(const CurlSlist &) = delete;
   CurlSlist &operator=(const CurlSlist &) = delete;
   bool append(const std::string &line);
+  void clear() {
+    curl_slist_free_all(list_);
+    list_ = nullptr;
+  }
   curl_slist *get() const { return list_; }
 
  private:
   curl_slist *list_ = nullptr;
 };
 
-// An owned easy handle plus the header list its options point at.
+// An owned easy handle.
 class EasyHandle {
  public:
   EasyHandle();  // throws std::runtime_error if curl_easy_init fails
@@ -50,11 +64,9 @@ class EasyHandle {
   EasyHandle(const EasyHandle &) = delete;
   EasyHandle &operator=(const EasyHandle &) = delete;
   CURL *get() const { return easy_; }
-  CurlSlist &headers() { return headers_; }
 
  private:
   CURL *easy_ = nullptr;
-  CurlSlist headers_;
 };
 
 // Per-transfer state the callbacks share with the caller. Fill the inputs,
@@ -67,26 +79,30 @@ struct TransferContext {
   PartFile *file = nullptr;
   uint64_t resume_from = 0;                   // Range offset requested (file->size() on resume)
   int64_t expected_size = -1;                 // stop early past this many bytes (-1 = unknown)
+  uint64_t max_file_size = 0;                 // DOWNLOAD_MAX_FILE_SIZE (0 = no limit)
   const std::atomic<bool> *cancel = nullptr;  // set from any thread to abort
   ProgressFn on_progress = nullptr;
   void *progress_user = nullptr;
 
   // results
-  long status = 0;             // status of the response whose body we saw
-  bool body_started = false;   // the write callback ran at least once
-  bool body_ignored = false;   // non-2xx: the body was drained, not written
-  bool range_ignored = false;  // asked for a Range, got the whole file: restarted
-  bool write_failed = false;   // PartFile refused a write (see file->error())
-  bool too_large = false;      // more bytes than expected_size
-  bool cancelled = false;      // aborted through `cancel`
+  long status = 0;                  // status of the response whose body we saw
+  bool body_started = false;        // the write callback ran at least once (or the body was empty)
+  bool got_bytes = false;           // a body byte arrived
+  bool body_ignored = false;        // non-2xx: the body was drained, not written
+  bool range_ignored = false;       // asked for a Range, got the whole file: restarted
+  bool write_failed = false;        // PartFile refused a write (see file->error())
+  bool too_large = false;           // more bytes than expected_size
+  bool over_limit = false;          // more bytes than max_file_size
+  bool too_many_redirects = false;  // a redirect beyond PROXY_MAX_REDIRECTS (request.cpp)
+  bool stale_range = false;         // a 206 of another version than the .part's: emptied, stopped
+  bool cancelled = false;           // aborted through `cancel`
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   void reset_results();
 };
 
-// Handle-lifetime options. `headers` receives the extra header lines and
-// must outlive the handle's use. Returns the first failing CURLcode.
-CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg, CurlSlist *headers);
+// Handle-lifetime options. Returns the first failing CURLcode.
+CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg);
 
 // Route through `proxy`, or directly when it is null or direct (this also
 // stops libcurl from reading proxy environment variables).
@@ -100,5 +116,13 @@ void finish_transfer(TransferContext *ctx);
 
 // True when the response is a 206 whose Content-Range starts at resume_from.
 bool range_honoured(CURL *easy, uint64_t resume_from);
+
+// The response's validator for If-Range: a strong ETag, else Last-Modified
+// ("" = none; a weak ETag cannot be used with If-Range).
+std::string response_validator(CURL *easy);
+
+// A .part expected to grow at least this large records its sidecar at its
+// first byte, so even a killed run can resume it; smaller ones only when kept.
+constexpr int64_t kEagerMetaBytes = 4 * 1024 * 1024;
 
 }  // namespace dlhost::transport

@@ -10,7 +10,11 @@
 // (proxy_fault, counts against its health), and writes a one-line message
 // with the redacted URL and the status, e.g. "HTTP 404 for http://h/a.bin".
 // outcome_from() gathers those facts from an easy handle and its
-// TransferContext. parse_retry_after_ms() reads a Retry-After value given in
+// TransferContext. A few facts read better than libcurl's own words: an
+// oversized response header is "response header too large" (libcurl says
+// "Out of memory"), a file over DOWNLOAD_MAX_FILE_SIZE says so, and a
+// malformed status line is "malformed response" (retryable: a fresh
+// connection usually gets a good one). parse_retry_after_ms() reads a Retry-After value given in
 // seconds or as an HTTP date.
 #pragma once
 
@@ -40,6 +44,11 @@ struct TransferOutcome {
   bool write_failed = false;
   std::string io_error;  // PartFile::error() when write_failed
   bool too_large = false;
+  bool body_started = false;        // a body byte arrived
+  bool over_limit = false;          // more than DOWNLOAD_MAX_FILE_SIZE
+  int64_t max_file_size = 0;        // DOWNLOAD_MAX_FILE_SIZE (0 = none)
+  bool too_many_redirects = false;  // Request stopped at PROXY_MAX_REDIRECTS
+  bool stale_range = false;         // a 206 of another version, twice
   bool cancelled = false;
   int64_t elapsed_ms = 0;  // CURLINFO_TOTAL_TIME
   int64_t timeout_ms = 0;  // the configured whole-transfer limit (0 = none)
@@ -73,6 +82,16 @@ Failure classify(const TransferOutcome &outcome);
 // other ways of saying so); the URL is redacted, the password never shown.
 bool proxy_rejected_credentials(bool via_proxy, long connect_code, long http_status,
                                 std::string_view www_authenticate);
+
+// A status line libcurl could not read: "Received HTTP/0.9" (refused) or a
+// weird server reply. On a reused connection that usually means the answer
+// before it left bytes behind (see request.h).
+bool is_malformed_response(CURLcode code, const char *curl_error);
+
+// A response header larger than libcurl accepts (100 KiB): CURLE_TOO_LARGE
+// from libcurl 8.6; before, CURLE_OUT_OF_MEMORY (7.88 says nothing more), so
+// an "out of memory" before the body started is taken for one.
+bool is_header_too_large(CURLcode code, bool body_started);
 
 // True for statuses worth another attempt: 408, 425, 429, 500, 502, 503, 504.
 bool is_transient_status(long status);

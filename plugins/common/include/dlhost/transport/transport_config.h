@@ -39,6 +39,9 @@ struct TransportConfig {
   std::vector<std::pair<std::string, std::string>> headers;  // DOWNLOAD_HEADERS
   std::string cookies_file;                                  // DOWNLOAD_COOKIES ("" = none)
   bool fsync = false;                                        // DOWNLOAD_FSYNC
+  std::string output_dir;        // DOWNLOAD_DIR, absolute ("" = not given: dests as named)
+  bool follow_symlinks = false;  // DOWNLOAD_FOLLOW_SYMLINKS: follow links to directories
+  int64_t max_file_size = 0;     // DOWNLOAD_MAX_FILE_SIZE bytes (0 = no limit)
 
   TransportConfig();
 };
