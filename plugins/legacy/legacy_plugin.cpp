@@ -35,6 +35,10 @@ class LegacyPlugin final : public dlhost::legacy::LegacyInstance {
   }
 
   dlhost_status submit(tr::OwnedTask task, std::string *error) {
+    if (!task.proxy_id.empty() && task.proxy_id != path_id()) {
+      *error = "no proxy " + task.proxy_id + " (legacy has one path: " + path_id() + ")";
+      return DLHOST_E_INVALID_ARGUMENT;
+    }
     const dlhost_status st = LegacyInstance::submit(std::move(task));
     if (st == DLHOST_E_STATE) *error = "submit: the instance is shutting down";
     return st;

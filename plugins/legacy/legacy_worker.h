@@ -78,6 +78,8 @@ class LegacyInstance {
   bool init(std::string *error);
 
   dlhost_status submit(tr::OwnedTask task);
+  // Its one path's id ("direct" or the first proxy's); fixed once init() ran.
+  const std::string &path_id() const { return path_id_; }
   dlhost_status start();
   dlhost_status cancel(uint64_t task_id);
   dlhost_status wait(int32_t timeout_ms);

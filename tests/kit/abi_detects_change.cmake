@@ -3,7 +3,7 @@
 # committed baselines:
 #   resized   dlhost_task.size shrinks to 32 bits          -> refused
 #   inserted  a field inserted in the middle of dlhost_task -> refused
-#   appended  a field appended to dlhost_task, minor bumped -> accepted
+#   appended  a field appended to dlhost_task (last), minor bumped -> accepted
 #   unbumped  the same field appended, minor not bumped     -> refused
 #   cmake -DCC=<c compiler> -DSOURCE=<repo> -DWORK=<dir> -P abi_detects_change.cmake
 file(READ ${SOURCE}/plugin-api/include/dlhost/plugin.h header)
@@ -11,6 +11,7 @@ string(REGEX MATCH "#define DLHOST_ABI_MINOR ([0-9]+)u" _ ${header})
 math(EXPR next_minor "${CMAKE_MATCH_1} + 1")
 
 set(size_line "  int64_t size;       /* expected size in bytes, or -1 if unknown */")
+set(task_end "} dlhost_task;")
 set(id_line "  uint64_t id;          /* chosen by the host, unique within one instance */")
 set(minor_line "#define DLHOST_ABI_MINOR ${CMAKE_MATCH_1}u")
 
@@ -57,7 +58,7 @@ edit(inserted "${minor_line}" "#define DLHOST_ABI_MINOR ${next_minor}u")
 check_case(inserted "${inserted}" FALSE)
 
 set(appended "${header}")
-edit(appended "${size_line}" "${size_line}\n  uint64_t appended;")
+edit(appended "${task_end}" "  uint64_t appended;\n${task_end}")
 set(unbumped "${appended}")
 edit(appended "${minor_line}" "#define DLHOST_ABI_MINOR ${next_minor}u")
 check_case(appended "${appended}" TRUE)

@@ -124,6 +124,27 @@ TEST(AbiGlue, CopyTask) {
   EXPECT_EQ(copy_task(nullptr, &o, &err), DLHOST_E_INVALID_ARGUMENT);
 }
 
+// ABI 1.1's proxy_id is read only from a task that is large enough: a 1.0
+// host's task ends before it, and whatever follows in memory is not a pin.
+TEST(AbiGlue, CopyTaskReadsThePinOnlyFromA11Task) {
+  struct {
+    dlhost_task task;
+    const char *beyond_1_0 = "garbage";
+  } mem{};
+  dlhost_task &t = mem.task;
+  t.url = "http://h/a";
+  t.dest_path = "/tmp/a";
+  t.proxy_id = "http://127.0.0.2:8888";
+  OwnedTask o;
+  std::string err;
+  t.struct_size = sizeof t;
+  ASSERT_EQ(copy_task(&t, &o, &err), DLHOST_OK) << err;
+  EXPECT_EQ(o.proxy_id, "http://127.0.0.2:8888");
+  t.struct_size = DLHOST_TASK_SIZE_1_0;
+  ASSERT_EQ(copy_task(&t, &o, &err), DLHOST_OK) << err;
+  EXPECT_EQ(o.proxy_id, "");
+}
+
 TEST(EasySetup, AppliesOptionsToAHandle) {
   TransportConfig cfg;
   std::string err;

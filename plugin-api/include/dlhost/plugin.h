@@ -97,6 +97,12 @@ typedef struct dlhost_task {
   const char *group;  /* the post this file belongs to; never NULL */
   const char *sha256; /* expected lowercase hex digest, or NULL if unknown */
   int64_t size;       /* expected size in bytes, or -1 if unknown */
+  /* --- v1.1: read only when struct_size >= DLHOST_TASK_SIZE_1_1 --- */
+  /* Run this task only on the path with this id ("direct",
+   * "http://host:port", as stats() names paths), retries included; NULL lets
+   * the plugin choose. A plugin that has no path of that id rejects the task
+   * in submit() with DLHOST_E_INVALID_ARGUMENT and says so in errbuf. */
+  const char *proxy_id;
 } dlhost_task;
 
 /* ------------------------------------------------------------------------ */
@@ -358,6 +364,7 @@ typedef struct dlhost_proxies_ext {
  */
 #define DLHOST_END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 #define DLHOST_TASK_SIZE_1_0 DLHOST_END_OF(dlhost_task, size)
+#define DLHOST_TASK_SIZE_1_1 DLHOST_END_OF(dlhost_task, proxy_id)
 #define DLHOST_EVENT_SIZE_1_0 DLHOST_END_OF(dlhost_event, proxy_id)
 #define DLHOST_SINK_SIZE_1_0 DLHOST_END_OF(dlhost_sink, write)
 #define DLHOST_CREATE_PARAMS_SIZE_1_0 DLHOST_END_OF(dlhost_create_params, user)

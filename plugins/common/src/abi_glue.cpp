@@ -77,6 +77,8 @@ dlhost_status copy_task(const dlhost_task *task, OwnedTask *out, std::string *er
   out->group = t.group != nullptr ? t.group : "";
   out->sha256 = t.sha256 != nullptr ? t.sha256 : "";
   out->size = t.size < 0 ? -1 : t.size;
+  // proxy_id is 1.1's: a 1.0 host's smaller task reads it as NULL (zeroed).
+  out->proxy_id = t.proxy_id != nullptr ? t.proxy_id : "";
   return DLHOST_OK;
 }
 

@@ -46,6 +46,10 @@ dlhost_status MultiProxyPlugin::create(std::string_view config_json, dlhost_even
 }
 
 dlhost_status MultiProxyPlugin::submit(transport::OwnedTask t, std::string *error) {
+  if (!t.proxy_id.empty()) {
+    *error = "pinning a file to a proxy is not supported yet";
+    return DLHOST_E_UNSUPPORTED;
+  }
   return EventLoop::submit(TaskSpec{t.id, std::move(t.url), std::move(t.dest_path),
                                     std::move(t.group), std::move(t.sha256), t.size},
                            error);

@@ -69,6 +69,7 @@ struct OwnedTask {
   std::string group;
   std::string sha256;  // "" = unknown
   int64_t size = -1;   // -1 = unknown
+  std::string proxy_id;  // ABI 1.1: "" = any path; else only that one
 };
 
 // Copies and checks a borrowed task. Returns DLHOST_OK or
