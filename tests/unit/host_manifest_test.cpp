@@ -84,7 +84,7 @@ TEST(Manifest, ErrorMessagesNameTheLine) {
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"\"}"),
             "jobs.jsonl:1: \"path\" is empty: ");
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a\\u0000b\"}"),
-            "jobs.jsonl:1: \"path\" contains a NUL byte: a?b");
+            "jobs.jsonl:1: \"path\" contains a NUL byte: a\\x00b");
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\".dlhost/skip-cache\"}"),
             "jobs.jsonl:1: \"path\" must not write into .dlhost/: .dlhost/skip-cache");
   EXPECT_EQ(error_of("{\"path\":\"a\"}"), "jobs.jsonl:1: \"url\" is required");
@@ -134,7 +134,39 @@ TEST(Manifest, FileNameFromUrl) {
   EXPECT_EQ(file_name_from_url("https://h?x=/y"), "");
 }
 
-TEST(Manifest, PathHashDistinguishesPaths) {
-  EXPECT_EQ(path_hash("a/b"), path_hash("a/b"));
-  EXPECT_NE(path_hash("a/b"), path_hash("a/c"));
+TEST(Manifest, EchoedTextIsEscapedAndCut) {
+  // A URL line with an escape sequence and a bell: shown, never sent raw.
+  EXPECT_EQ(error_of("not\x1b]0;pwned\x07 a url\n"),
+            "jobs.jsonl:1: not a URL or JSON object: not\\x1b]0;pwned\\x07 a url");
+  // A huge bad line is echoed as 200 characters, the last an ellipsis.
+  const std::string huge(1 << 20, 'z');
+  const auto message = error_of(huge + "\n");
+  const std::string prefix = "jobs.jsonl:1: not a URL or JSON object: ";
+  ASSERT_EQ(message.rfind(prefix, 0), 0u);
+  EXPECT_EQ(message.substr(prefix.size()), std::string(199, 'z') + "\u2026");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"" + std::string(300, 'p') + "\"}"),
+            "jobs.jsonl:1: \"path\" has a file name longer than 250 bytes: " +
+                std::string(199, 'p') + "\u2026");
+}
+
+TEST(Manifest, AByteOrderMarkOnLineOneIsIgnored) {
+  const auto v = read_all("\xef\xbb\xbfhttps://h/a.bin\nhttps://h/b.bin\n");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].url, "https://h/a.bin");
+  const auto j = read_all("\xef\xbb\xbf{\"url\":\"https://h/c.bin\"}\n");
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0].path, "c.bin");
+  // Only at the very start: on line 2 it is part of the line, shown escaped.
+  EXPECT_EQ(error_of("https://h/a.bin\n\xef\xbb\xbfhttps://h/b.bin\n"),
+            "jobs.jsonl:2: not a URL or JSON object: \\xef\\xbb\\xbfhttps://h/b.bin");
+}
+
+TEST(Manifest, PathLengthsTheFileSystemCannotTakeAreRefused) {
+  EXPECT_FALSE(unsafe_path_reason(std::string(250, 'a')));
+  EXPECT_TRUE(unsafe_path_reason(std::string(251, 'a')));  // no room for ".part"
+  EXPECT_FALSE(unsafe_path_reason(std::string(255, 'd') + "/f"));
+  EXPECT_TRUE(unsafe_path_reason(std::string(256, 'd') + "/f"));
+  std::string deep;
+  while (deep.size() < 4096) deep += "dir/";
+  EXPECT_TRUE(unsafe_path_reason(deep + "f"));
 }

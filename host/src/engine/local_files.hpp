@@ -1,10 +1,16 @@
 // What the output directory already holds, asked cheaply: the job asks once
 // per manifest entry, so these calls are on the hot path of a big job.
 //
-//  - present(): one stat(2) per file whose directory exists. Files of a
+//  - present(): one lstat(2) per file whose directory exists. Files of a
 //    directory that does not exist yet cost nothing: its absence is learned
 //    with one stat and remembered until forget() (the job calls it before
-//    each batch, so a directory made in between is looked at again).
+//    each batch, so a directory made in between is looked at again). A file
+//    is present only when it matches what the manifest says: its size and,
+//    when the manifest gives one, its sha256. The sha256 is read once per
+//    file and remembered in <out>/.dlhost/ by device, inode, size and mtime
+//    (verified_files.hpp), with the files the plugin verified as it wrote
+//    them, so a rerun of a finished job reads no file. A link at the
+//    destination is never present: the plugin's rename replaces it.
 //  - make_parent(): creates a destination's directory. Manifests list a
 //    directory's files together, so the last directory made is remembered
 //    and not made again.
@@ -14,9 +20,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
+
+#include "verified_files.hpp"
 
 namespace dlhost {
 
@@ -28,11 +38,16 @@ class LocalFiles {
   // out_dir + "/" + relative
   std::string dest(std::string_view relative) const;
 
-  // A file counts as present when it is a regular file and, if the manifest
-  // gives a size, has that size. Its sha256 is not re-read: that would cost a
-  // full read of every file on every rerun; the plugin verified it when it
-  // wrote the file.
-  bool present(std::string_view relative, std::int64_t expected_size);
+  // A file counts as present when it is a regular file (not a link) and, if
+  // the manifest gives them, has that size and that sha256 (64 lowercase hex
+  // digits, or empty).
+  bool present(std::string_view relative, std::int64_t expected_size,
+               std::string_view expected_sha256 = {});
+  // The plugin wrote `relative` and verified it against `sha256`: remember
+  // it, so the next run need not read it.
+  void remember_verified(std::string_view relative, std::string_view sha256);
+  // Saves what was remembered (the end of a job).
+  void close() { verified_.close(); }
   // Drops what present() remembered about missing directories.
   void forget() { absent_dir_.clear(); }
 
@@ -41,10 +56,14 @@ class LocalFiles {
 
  private:
   bool directory_missing(std::string_view relative_dir);
+  bool content_matches(const struct stat &st, std::string_view expected_sha256);
+  std::optional<VerifiedFiles::Digest> hash_file(const struct stat &st);
 
   std::string out_dir_;
-  std::string absent_dir_;  // relative; "" = none known
-  std::string last_made_;   // absolute
+  VerifiedFiles verified_;
+  std::vector<char> read_buffer_;  // for hashing, allocated on first need
+  std::string absent_dir_;         // relative; "" = none known
+  std::string last_made_;          // absolute
   std::string scratch_;
 };
 
