@@ -1,10 +1,16 @@
 // Manifest: JSON Lines and plain URL lists, defaults, every error message,
-// and path safety.
+// path safety, escaping of echoed text, and identity (duplicate lines, one
+// path for two URLs, the job id).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "dlhost/host/manifest.hpp"
+#include "dlhost/host/work_source.hpp"
+#include "dlhost/util/digest.h"
+#include "test_dir.hpp"
 
 using namespace dlhost;
 
@@ -169,4 +175,87 @@ TEST(Manifest, PathLengthsTheFileSystemCannotTakeAreRefused) {
   std::string deep;
   while (deep.size() < 4096) deep += "dir/";
   EXPECT_TRUE(unsafe_path_reason(deep + "f"));
+}
+
+namespace {
+
+// A manifest file in a fresh directory, validated as `dlhost run` does.
+class ManifestFile : public ::testing::Test {
+ protected:
+  void SetUp() override { tmp_.emplace("dlhost-manifest"); }
+  ManifestSource source(const std::string &text) {
+    const auto path = tmp_->path() / "jobs.jsonl";
+    std::ofstream(path, std::ios::binary) << text;
+    return ManifestSource::open(path.string());
+  }
+  std::string validation_error(const std::string &text) {
+    try {
+      validate_manifest(source(text));
+    } catch (const ManifestError &e) {
+      const std::string what = e.what();
+      return what.substr(what.rfind('/') + 1);  // without the directory
+    }
+    return "no error";
+  }
+  std::optional<dlhost::testing::TestDir> tmp_;
+};
+
+}  // namespace
+
+TEST_F(ManifestFile, LinesWithTheSamePathAndUrlAreOneFile) {
+  const auto summary = validate_manifest(source(
+      "https://h/p1/a.jpg\n"
+      "{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\"}\n"
+      "https://h/p1/a.jpg\n"  // the same as line 1
+      "{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\",\"group\":\"g\"}\n"  // as line 2
+      "https://h/p1/b.jpg\n"));
+  EXPECT_EQ(summary.entries, 5u);
+  EXPECT_EQ(summary.unique_entries, 3u);
+  EXPECT_EQ(summary.duplicate_lines, (std::vector<std::uint64_t>{3, 4}));
+}
+
+TEST_F(ManifestFile, TheSamePathForAnotherUrlNamesBothLines) {
+  // Two posts' files with the same default name.
+  EXPECT_EQ(validation_error("# posts\nhttps://h/p1/a.jpg\nhttps://h/p2/b.jpg\n"
+                             "https://h/p2/a.jpg\n"),
+            "jobs.jsonl:4: \"a.jpg\" (the URL's file name) is already the destination of line "
+            "2, for another URL; give each of them its own \"path\"");
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/x\",\"path\":\"d/f\"}\n"
+                             "{\"url\":\"https://h/y\",\"path\":\"d/f\"}\n"),
+            "jobs.jsonl:2: \"path\" \"d/f\" is already the destination of line 1, for another "
+            "URL; give each of them its own \"path\"");
+  // Given paths that keep them apart are fine.
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\"}\n"
+                             "{\"url\":\"https://h/p2/a.jpg\",\"path\":\"p2/a.jpg\"}\n"),
+            "no error");
+}
+
+TEST_F(ManifestFile, ManyDistinctPathsHaveNoDuplicates) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "https://h/f" + std::to_string(i) + ".bin\n";
+  const auto summary = validate_manifest(source(text));
+  EXPECT_EQ(summary.unique_entries, 20000u);
+  EXPECT_TRUE(summary.duplicate_lines.empty());
+}
+
+TEST_F(ManifestFile, TheWorkSourceLeavesDuplicateLinesOut) {
+  const auto manifest = source("https://h/a\nhttps://h/b\nhttps://h/a\nhttps://h/c\nhttps://h/b\n");
+  ManifestWorkSource work(manifest, validate_manifest(manifest));
+  EXPECT_EQ(work.known_total(), 3u);
+  std::vector<ManifestEntry> got;
+  while (work.next_batch(2, got)) {
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].path, "a");
+  EXPECT_EQ(got[1].path, "b");
+  EXPECT_EQ(got[2].path, "c");
+  EXPECT_EQ(work.duplicates_skipped(), 2u);
+}
+
+TEST_F(ManifestFile, TheJobIdIsTheSha256OfTheBytes) {
+  const auto id = manifest_job_id(source("https://h/a\n"));
+  // printf 'https://h/a\n' | sha256sum
+  EXPECT_EQ(id, "m-" + util::Sha256::hex_of("https://h/a\n").substr(0, 32));
+  EXPECT_EQ(id.size(), 2u + 32u);
+  EXPECT_NE(manifest_job_id(source("https://h/b\n")), id);
 }

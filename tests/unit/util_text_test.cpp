@@ -62,8 +62,8 @@ TEST(Text, PrintableEscapesEveryControlCharacter) {
 }
 
 TEST(Text, PrintableIsIdempotent) {
-  for (const std::string s : {std::string("a\x1b b"), std::string("\xc2\x9b\x9b\xe2\x80\xae"),
-                              std::string("plain"), std::string("\\x1b")}) {
+  for (const std::string &s : {std::string("a\x1b b"), std::string("\xc2\x9b\x9b\xe2\x80\xae"),
+                               std::string("plain"), std::string("\\x1b")}) {
     EXPECT_EQ(printable(printable(s)), printable(s)) << s;
   }
 }
