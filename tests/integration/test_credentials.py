@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.request
 
-from dlfix import NginxOriginTestCase, Redis, Tinyproxy, free_port, make_files, run_dlhost
+from dlfix import Microsocks, NginxOriginTestCase, Redis, free_port, make_files, run_dlhost
 
 # Passwords as users write them, unencoded.
 HARD_PASSWORDS = ["pa/ss#w?rd", "p@ss/w0rd", "x?y#z/w"]
@@ -78,15 +78,16 @@ class Credentials(NginxOriginTestCase):
                 self.assertEqual(self.files_under(), [])
 
     def test_a_real_run_shows_no_secret_anywhere(self):
-        pw = HARD_PASSWORDS[0]
-        proxy = Tinyproxy(basic_auth=("al", pw)).start()
+        pw = HARD_PASSWORDS[1] + "#x"  # a SOCKS5 password (tinyproxy's takes no '/')
+        redis_pw = HARD_PASSWORDS[0]
+        proxy = Microsocks(user="al", password=pw).start()
         self.addCleanup(proxy.stop)
         redis = Redis().start()
         self.addCleanup(redis.stop)
-        redis.command_line("CONFIG", "SET", "requirepass", pw)
+        redis.command_line("CONFIG", "SET", "requirepass", redis_pw)
         port = free_port()
-        env = {"PROXY_LIST": json.dumps([{"url": f"http://al:{pw}@127.0.0.1:{proxy.port}"}]),
-               "REDIS_URL": f"redis://:{pw}@127.0.0.1:{redis.port}/0",
+        env = {"PROXY_LIST": json.dumps([{"url": f"socks5h://al:{pw}@127.0.0.1:{proxy.port}"}]),
+               "REDIS_URL": f"redis://:{redis_pw}@127.0.0.1:{redis.port}/0",
                "DOWNLOAD_HEADERS": json.dumps(HEADER_SECRETS)}
         stats = self.work / "stats.json"
         # A missing file makes a failure message too, with the URL in it.
@@ -107,8 +108,10 @@ class Credentials(NginxOriginTestCase):
         self.assertVerified(self.entries)
         outputs = [("stdout", r.stdout), ("stderr", r.stderr), ("stats", stats.read_text())]
         outputs += [(f"status {p}", body) for p, body in pages.items()]
-        self.assertHidden([pw, "pa/ss", "ss#w"] + list(HEADER_SECRETS.values()), *outputs)
-        self.assertIn(f"http://127.0.0.1:{proxy.port}", stats.read_text())  # the proxy's id
+        self.assertHidden([pw, redis_pw, "p@ss", "pa/ss", "ss#w"] + list(HEADER_SECRETS.values()),
+                          *outputs)
+        self.assertEqual(len(pages), 4, pages.keys())
+        self.assertIn(f"socks5h://127.0.0.1:{proxy.port}", stats.read_text())  # the proxy's id
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ class Escaping(NginxOriginTestCase):
 
     def assertNoRawControl(self, data: bytes, what: str):
         m = RAW_CONTROL.search(data)
-        self.assertIsNone(m, f"{what} holds a raw control byte at {m and m.start()}: "
-                             f"{data[max(0, (m and m.start()) - 40):(m and m.start()) + 40]!r}")
+        if m:
+            self.fail(f"{what} holds a raw control byte at {m.start()}: "
+                      f"{data[max(0, m.start() - 40):m.start() + 40]!r}")
         data.decode("utf-8")  # valid UTF-8 throughout
 
     def hostile_manifest(self):
@@ -65,7 +66,7 @@ class Escaping(NginxOriginTestCase):
             for progress in ("plain", "bar"):
                 with self.subTest(plugin=plugin, progress=progress):
                     rc, out, err = run_bytes(
-                        ["run", "--plugin", plugin, "--out", self.work / f"out-{plugin}",
+                        ["run", "--plugin", plugin, "--out", self.work / f"out-{plugin}-{progress}",
                          "--progress", progress, "-v", manifest], self.work)
                     self.assertEqual(rc, 1, err)
                     if progress == "plain":
@@ -82,7 +83,7 @@ class Escaping(NginxOriginTestCase):
                     # the forged line exists only inside an escaped path
                     self.assertNotIn("\nfailed: forged", text)
         # The files themselves keep their real names.
-        self.assertTrue((self.work / "out-legacy" / ("b\x07\x1b[1A.bin")).is_file())
+        self.assertTrue((self.work / "out-legacy-bar" / ("b\x07\x1b[1A.bin")).is_file())
 
     def test_bad_lines_are_echoed_escaped_and_cut(self):
         bad = self.work / "bad.jsonl"
