@@ -45,8 +45,12 @@ double byte_rate(const ProgressSnapshot &s) {
 std::string gauge(const ProgressSnapshot &s) {
   const double fraction =
       s.total ? std::min(1.0, static_cast<double>(settled(s)) / static_cast<double>(s.total)) : 0;
-  const auto filled = static_cast<std::size_t>(fraction * kBarWidth + 0.5);
-  return "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] ";
+  const auto filled = std::min(kBarWidth, static_cast<std::size_t>(fraction * kBarWidth + 0.5));
+  // Appended in place: GCC 12 at -O3 reports a false -Werror=restrict for the
+  // chain of operator+ that built this before.
+  std::string out = "[";
+  out.append(filled, '#').append(kBarWidth - filled, '-').append("] ");
+  return out;
 }
 
 // Cuts `line` to `width` columns; the text is ASCII except proxy ids, which
