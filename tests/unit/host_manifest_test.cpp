@@ -193,7 +193,8 @@ class ManifestFile : public ::testing::Test {
       validate_manifest(source(text));
     } catch (const ManifestError &e) {
       const std::string what = e.what();
-      return what.substr(what.rfind('/') + 1);  // without the directory
+      const std::string dir = tmp_->path().string() + "/";
+      return what.rfind(dir, 0) == 0 ? what.substr(dir.size()) : what;  // without the directory
     }
     return "no error";
   }
