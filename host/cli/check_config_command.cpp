@@ -2,13 +2,15 @@
 // in effect, where each came from, and whether the plugin accepts them.
 //
 // Every setting is printed with its source (flag, environment, .env, default)
-// and its value with secrets redacted (redact.hpp). Then, without downloading
-// anything: the host's own checks (DOWNLOAD_LEASE_TTL, REDIS_URL's syntax;
-// with REDIS_URL set, a connection to Redis), and the plugin is loaded and an
-// instance created with exactly the configuration `run` would give it, then
-// destroyed without start(): that is where PROXY_LIST and the transport
-// settings are validated. Exit 0 when all is well; 2 with the one-line error
-// otherwise.
+// and its value with secrets redacted (redact.hpp) and control characters
+// escaped. Then, without downloading anything: the host's own checks
+// (DOWNLOAD_LEASE_TTL, the files DOWNLOAD_CA_BUNDLE and DOWNLOAD_COOKIES name,
+// REDIS_URL's syntax; with REDIS_URL set, a connection to Redis), and the
+// plugin is loaded and an instance created with exactly the configuration
+// `run` would give it, then destroyed without start(): that is where
+// PROXY_LIST and the transport settings are validated. A warning, not an
+// error: legacy given several proxies uses only the first. Exit 0 when all is
+// well; 2 with the one-line error otherwise.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -36,11 +38,11 @@ void print_settings(const Settings &settings) {
   std::printf("%-26s %-24s %s\n", "SETTING", "SOURCE", "VALUE");
   for (const auto &spec : setting_table()) {
     const auto value = redact_setting(spec.name, settings.get(spec.name));
-    std::printf("%-26s %-24s %s\n", spec.name, source_text(settings, spec).c_str(),
-                value.empty() ? "(empty)" : value.c_str());
+    std::printf("%-26s %-24s %s\n", spec.name, printable(source_text(settings, spec)).c_str(),
+                value.empty() ? "(empty)" : printable(value).c_str());
   }
   if (const auto &env = settings.env_file_used()) {
-    std::printf("\n.env: %s\n", env->c_str());
+    std::printf("\n.env: %s\n", printable(env->string()).c_str());
   } else {
     std::printf("\n.env: none (no ./.env, no --env-file)\n");
   }
@@ -50,7 +52,7 @@ void check_redis(const Settings &settings) {
   if (settings.get("REDIS_URL").empty()) return;
   const auto address = parse_redis_setting(settings);
   RedisConnection probe(address);  // connect, AUTH, SELECT; throws CoordinationError
-  std::printf("redis: %s reachable\n", address.redacted.c_str());
+  std::printf("redis: %s reachable\n", printable(address.redacted).c_str());
 }
 
 std::size_t proxy_count(const Settings &settings) {
@@ -65,9 +67,15 @@ void check_plugin(const Settings &settings) {
     PluginInstance instance(plugin, settings.plugin_config_json(), ignore_events, nullptr);
   }  // destroyed without start(): nothing is fetched
   const auto proxies = proxy_count(settings);
-  std::printf("plugin: %s %s (%s) accepts this configuration (%s)\n", plugin->id().c_str(),
-              plugin->version().c_str(), plugin->path().c_str(),
+  std::printf("plugin: %s %s (%s) accepts this configuration (%s)\n",
+              printable(plugin->id()).c_str(), printable(plugin->version()).c_str(),
+              printable(plugin->path().string()).c_str(),
               proxies ? (std::to_string(proxies) + " proxies").c_str() : "direct connection");
+  if (plugin->id() == "legacy" && proxies > 1)
+    std::printf(
+        "warning: legacy uses only the first of the %zu proxies in PROXY_LIST; the others "
+        "are never used (multi-proxy uses them all)\n",
+        proxies);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "dlhost/host/job.hpp"
 #include "dlhost/host/redis_connection.hpp"
 #include "dlhost/host/settings.hpp"
+#include "dlhost/util/text.h"
 
 namespace dlhost::cli {
 
@@ -45,11 +46,16 @@ int run_command(const JobArgs &args);
 int enqueue_command(const JobArgs &args);
 int work_command(const JobArgs &args);
 int plugins_command();
-int compare_command(const CompareArgs &args);        // compare_command.cpp
-int check_config_command(const JobArgs &args);       // check_config_command.cpp
+int compare_command(const CompareArgs &args);                        // compare_command.cpp
+int check_config_command(const JobArgs &args);                       // check_config_command.cpp
 int conformance_command(const std::string &plugin, int patience_s);  // conformance_command.cpp
 
 // --- shared by the commands (job_setup.cpp) ---------------------------------
+
+// Every string a command prints that came from a manifest, a server, a
+// plugin or a setting goes through this: control characters become visible
+// \xNN text (util::printable), so none of them reaches the terminal raw.
+using util::printable;
 
 int fail_usage(const std::string &message);
 // Settings from flags (--out, --plugin, --job), environment, .env, defaults.

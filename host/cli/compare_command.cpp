@@ -47,8 +47,8 @@ Side prepare_side(const CompareArgs &args, const std::string &label, const std::
 
 void run_side(Side &side, const ManifestSource &manifest) {
   const auto options = job_options(*side.settings, side.args);
-  std::fprintf(stderr, "dlhost: %s: %s into %s\n", side.label.c_str(), side.plugin->id().c_str(),
-               options.out_dir.c_str());
+  std::fprintf(stderr, "dlhost: %s: %s into %s\n", side.label.c_str(),
+               printable(side.plugin->id()).c_str(), printable(options.out_dir.string()).c_str());
   auto coordinator =
       std::make_shared<InProcessCoordinator>(options.out_dir / ".dlhost" / "skip-cache");
   Job job(options, side.plugin, coordinator);
@@ -101,7 +101,7 @@ void print_table(const Side &a, const Side &b) {
 void print_paths(const char *what, const std::vector<std::string> &paths) {
   constexpr std::size_t kShown = 10;
   for (std::size_t i = 0; i < paths.size() && i < kShown; ++i)
-    std::printf("  %s: %s\n", what, paths[i].c_str());
+    std::printf("  %s: %s\n", what, printable(paths[i]).c_str());
   if (paths.size() > kShown) std::printf("  %s: ... and %zu more\n", what, paths.size() - kShown);
 }
 

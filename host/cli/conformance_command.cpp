@@ -16,9 +16,9 @@ void print_result(const conformance::CheckResult &r) {
   if (r.passed) {
     std::printf("PASS  %s\n", r.name.c_str());
   } else {
-    std::printf("FAIL  %s: %s\n", r.name.c_str(), r.failures.front().c_str());
+    std::printf("FAIL  %s: %s\n", r.name.c_str(), printable(r.failures.front()).c_str());
     for (std::size_t i = 1; i < r.failures.size(); i++)
-      std::printf("        %s\n", r.failures[i].c_str());
+      std::printf("        %s\n", printable(r.failures[i]).c_str());
   }
   std::fflush(stdout);
 }
@@ -36,14 +36,16 @@ int conformance_command(const std::string &plugin_name, int patience_s) {
   try {
     plugin = LoadedPlugin::load(resolve_plugin(plugin_name));
   } catch (const PluginError &e) {
-    std::fprintf(stderr, "dlhost: %s\n", e.what());
-    std::printf("FAIL  handshake: %s\n", e.what());
+    std::fprintf(stderr, "dlhost: %s\n", printable(e.what()).c_str());
+    std::printf("FAIL  handshake: %s\n", printable(e.what()).c_str());
     return kExitUsage;
   }
-  std::printf("conformance of %s (%s %s, ABI %s)\n", plugin->path().c_str(), plugin->id().c_str(),
-              plugin->version().c_str(), plugin->abi().c_str());
+  std::printf("conformance of %s (%s %s, ABI %s)\n", printable(plugin->path().string()).c_str(),
+              printable(plugin->id()).c_str(), printable(plugin->version()).c_str(),
+              plugin->abi().c_str());
   const auto work = make_work_dir();
-  const auto results = conformance::run_suite(*plugin, work, std::chrono::seconds(patience_s), print_result);
+  const auto results =
+      conformance::run_suite(*plugin, work, std::chrono::seconds(patience_s), print_result);
   std::error_code ec;
   fs::remove_all(work, ec);
   std::size_t passed = 0;

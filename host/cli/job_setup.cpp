@@ -15,19 +15,20 @@ namespace dlhost::cli {
 
 void print_report(const JobResult &result, const std::string &label) {
   const std::string prefix = label.empty() ? "dlhost: " : "dlhost: " + label + ": ";
-  for (const auto &line : result.failures) std::fprintf(stderr, "failed: %s\n", line.c_str());
+  for (const auto &line : result.failures)
+    std::fprintf(stderr, "failed: %s\n", printable(line).c_str());
   if (result.failures_not_kept) {
     std::fprintf(stderr, "failed: ... and %llu more\n",
                  static_cast<unsigned long long>(result.failures_not_kept));
   }
   if (!result.coordination_error.empty()) {
     std::fprintf(stderr, "dlhost: coordination lost, stopped handing out files: %s\n",
-                 result.coordination_error.c_str());
+                 printable(result.coordination_error).c_str());
   }
   if (!result.stats_write_error.empty()) {
-    std::fprintf(stderr, "dlhost: warning: %s\n", result.stats_write_error.c_str());
+    std::fprintf(stderr, "dlhost: warning: %s\n", printable(result.stats_write_error).c_str());
   }
-  std::fprintf(stderr, "%s%s\n", prefix.c_str(), summary_line(result).c_str());
+  std::fprintf(stderr, "%s%s\n", printable(prefix).c_str(), summary_line(result).c_str());
 }
 
 namespace {
@@ -51,7 +52,7 @@ std::size_t outstanding_window(const Settings &settings) {
 }  // namespace
 
 int fail_usage(const std::string &message) {
-  std::fprintf(stderr, "dlhost: %s\n", message.c_str());
+  std::fprintf(stderr, "dlhost: %s\n", printable(message).c_str());
   return kExitUsage;
 }
 
@@ -97,7 +98,8 @@ int run_job(Job &job, const JobOptions &options, const std::string &status_addre
     status = std::make_unique<StatusServer>(
         status_address, StatusServer::Handlers{[&job] { return job.stats_now(); },
                                                [&job] { return job.health_now(); }});
-    std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n", status->url().c_str());
+    std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n",
+                 printable(status->url()).c_str());
   }
   SignalWatcher watcher(job, options.interrupt_grace);
   const auto result = body(job);
@@ -117,7 +119,7 @@ int guard_command(const std::function<int()> &command) {
   } catch (const CoordinationError &e) {
     return fail_usage(e.what());  // a backend unreachable at start: nothing downloaded
   } catch (const std::exception &e) {
-    std::fprintf(stderr, "dlhost: error: %s\n", e.what());
+    std::fprintf(stderr, "dlhost: error: %s\n", printable(e.what()).c_str());
     return kExitSomeFailed;
   }
 }

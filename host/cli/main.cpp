@@ -61,7 +61,7 @@ void add_check_config_options(CLI::App &cmd, JobArgs &args) {
                  "read settings from this file instead of ./.env (it must exist)");
   cmd.footer(settings_help() +
              "\ncheck-config: 0 valid, 2 invalid (one line naming the setting). Passwords in "
-             "PROXY_LIST and REDIS_URL and credential headers in DOWNLOAD_HEADERS print as ***.");
+             "PROXY_LIST and REDIS_URL and every DOWNLOAD_HEADERS value print as ***.");
 }
 
 void add_manifest_argument(CLI::App &cmd, JobArgs &args) {

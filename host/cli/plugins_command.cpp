@@ -36,11 +36,12 @@ int plugins_command() {
     found.insert(plugin_name_of(file));
     try {
       const auto plugin = LoadedPlugin::load(file);
-      std::printf("%-14s %-10s %-5s %s\n", plugin_name_of(file).c_str(), plugin->version().c_str(),
-                  plugin->abi().c_str(), file.c_str());
+      std::printf("%-14s %-10s %-5s %s\n", printable(plugin_name_of(file)).c_str(),
+                  printable(plugin->version()).c_str(), plugin->abi().c_str(),
+                  printable(file.string()).c_str());
     } catch (const PluginError &e) {
-      std::printf("%-14s %-10s %-5s %s (unusable: %s)\n", plugin_name_of(file).c_str(), "-", "-",
-                  file.c_str(), e.what());
+      std::printf("%-14s %-10s %-5s %s (unusable: %s)\n", printable(plugin_name_of(file)).c_str(),
+                  "-", "-", printable(file.string()).c_str(), printable(e.what()).c_str());
     }
   }
   for (const auto &name : builtin_plugin_names()) {
@@ -49,7 +50,7 @@ int plugins_command() {
   }
   std::string dirs;
   for (const auto &dir : plugin_search_dirs()) dirs += (dirs.empty() ? "" : ", ") + dir.string();
-  std::printf("searched: %s\n", dirs.c_str());
+  std::printf("searched: %s\n", printable(dirs).c_str());
   return kExitOk;
 }
 

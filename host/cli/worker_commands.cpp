@@ -32,11 +32,12 @@ int enqueue_command(const JobArgs &args) {
     if (job.empty()) job = manifest_job_id(manifest);
     const auto result = enqueue_manifest(redis, job, manifest);
     if (result.already_sealed) {
-      std::printf("job %s: already enqueued (%llu files); nothing added\n", job.c_str(),
+      std::printf("job %s: already enqueued (%llu files); nothing added\n", printable(job).c_str(),
                   static_cast<unsigned long long>(result.enqueued));
     } else {
       std::printf("job %s: enqueued %llu files; run `DOWNLOAD_JOB=%s dlhost work`\n",
-                  job.c_str(), static_cast<unsigned long long>(result.added), job.c_str());
+                  printable(job).c_str(), static_cast<unsigned long long>(result.added),
+                  printable(job).c_str());
     }
     return static_cast<int>(kExitOk);
   });

@@ -11,6 +11,7 @@ DLHOST_TEST_PLUGIN_FILE=test-plugin-1.0.so in the environment it runs it with
 that plugin built against the frozen ABI 1.0 header instead.
 """
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -142,11 +143,20 @@ def e2e_path_refused(tmp):
 
 
 def e2e_duplicates(tmp):
-    manifest = ("https://h.test/d.bin\nhttps://other.test/d.bin\n"
-                '{"url":"https://h.test/zzz","path":"d.bin"}\n')
+    # The same path and URL twice: one file, the repeat counted and ignored.
+    manifest = ("https://h.test/d.bin\n"
+                '{"url":"https://h.test/d.bin","path":"d.bin"}\n'
+                "https://h.test/e.bin\n")
     rc, err, doc = run_job(tmp, manifest)
-    check(rc == 0 and doc["submits"] == 1, (rc, err, doc))
-    check(doc["files"]["total"] == 1, doc["files"])
+    check(rc == 0 and doc["submits"] == 2, (rc, err, doc))
+    check(doc["files"]["total"] == 2, doc["files"])
+    check("1 duplicate lines ignored" in err, err)
+    # The same path for another URL: a manifest error naming both lines, nothing fetched.
+    shutil.rmtree(os.path.join(tmp, "out"))
+    rc, err, doc = run_job(tmp, "https://h.test/d.bin\nhttps://other.test/d.bin\n")
+    check(rc == 2 and doc is None, (rc, err))
+    check("jobs.jsonl:2:" in err and "line 1" in err, err)
+    check(not os.path.exists(os.path.join(tmp, "out", "d.bin")), "downloaded before refusing")
 
 
 def e2e_skip_cache(tmp):

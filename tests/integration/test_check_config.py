@@ -63,7 +63,7 @@ class CheckConfig(DlhostTestCase):
             self.assertNotIn(secret, r.stdout + r.stderr)
         self.assertIn('"username":"bob","password":"***"', r.stdout)
         self.assertIn("socks5h://al:***@127.0.0.1:1080", r.stdout)
-        self.assertIn('"Referer":"https://r/"', r.stdout)
+        self.assertIn('"Referer":"***"', r.stdout)  # every header value is hidden
         self.assertIn("2 proxies", r.stdout)
         # an invalid PROXY_LIST: exit 2, one line, still no password
         env["PROXY_LIST"] = json.dumps([{"ip": "127.0.0.1", "port": "abc", "password": "hunter2"}])
@@ -81,6 +81,32 @@ class CheckConfig(DlhostTestCase):
         self.assertIn("REDIS_URL", r.stderr)
         for secret in SECRETS:
             self.assertNotIn(secret, r.stdout + r.stderr)
+
+    def test_files_that_cannot_be_read_exit_2(self):
+        for setting in ("DOWNLOAD_CA_BUNDLE", "DOWNLOAD_COOKIES"):
+            missing = self.work / "no-such.file"
+            r = self.check(env={setting: str(missing)})
+            self.assertRc(r, 2)
+            self.assertEqual(r.stderr, f"dlhost: {setting}: cannot read {missing}: "
+                                       "No such file or directory (from environment)\n")
+            r = self.check(env={setting: str(self.work)})
+            self.assertRc(r, 2)
+            self.assertIn(f"{setting}: cannot read {self.work}: not a regular file", r.stderr)
+        present = self.work / "cookies.txt"
+        present.write_text("# Netscape HTTP Cookie File\n")
+        r = self.check(env={"DOWNLOAD_COOKIES": str(present)})
+        self.assertRc(r, 0)
+
+    def test_legacy_with_several_proxies_is_warned_about(self):
+        env = {"PROXY_LIST": json.dumps([{"ip": "127.0.0.1", "port": 3128},
+                                         {"ip": "127.0.0.1", "port": 3129}])}
+        r = self.check("--plugin", "legacy", env=env)
+        self.assertRc(r, 0)
+        self.assertIn("warning: legacy uses only the first of the 2 proxies in PROXY_LIST",
+                      r.stdout)
+        r = self.check("--plugin", "multi-proxy", env=env)
+        self.assertRc(r, 0)
+        self.assertNotIn("warning", r.stdout)
 
     def test_invalid_settings_exit_2(self):
         r = self.check(env={"PROXY_STRATEGY": "fastest"})

@@ -4,6 +4,7 @@ add_executable(host_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/host_manifest_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_flat_json_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_local_files_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/host_verified_files_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_coordination_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_stats_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_plugin_loader_test.cpp

@@ -61,11 +61,17 @@ TEST(InProcessCoordinator, LeasesExpireUnlessRenewed) {
   EXPECT_EQ(c.renew_leases(std::vector<Lease>{*lease[1]}, 10s), std::vector<bool>{false});
 }
 
-TEST(InProcessCoordinator, CompletionRecords) {
+// In-process, completion is known from the disk, not from a table that would
+// grow with the job: recording keeps nothing, and a released lease is gone.
+TEST(InProcessCoordinator, KeepsNoCompletionRecordsAndForgetsReleasedLeases) {
   InProcessCoordinator c;
-  EXPECT_EQ(c.completed(keys({"a", "b"})), (std::vector<bool>{false, false}));
+  const auto lease = c.take_leases(keys({"a", "b"}), 10s);
   c.record_completed(keys({"b"}));
-  EXPECT_EQ(c.completed(keys({"a", "b"})), (std::vector<bool>{false, true}));
+  EXPECT_EQ(c.completed(keys({"a", "b"})), (std::vector<bool>{false, false}));
+  c.release_leases(std::vector<Lease>{*lease[0], *lease[1]});
+  const auto again = c.take_leases(keys({"a", "b"}), 10s);
+  EXPECT_TRUE(again[0]);
+  EXPECT_TRUE(again[1]);
 }
 
 TEST(InProcessCoordinator, SkipCacheExpires) {

@@ -1,10 +1,16 @@
 // Manifest: JSON Lines and plain URL lists, defaults, every error message,
-// and path safety.
+// path safety, escaping of echoed text, and identity (duplicate lines, one
+// path for two URLs, the job id).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "dlhost/host/manifest.hpp"
+#include "dlhost/host/work_source.hpp"
+#include "dlhost/util/digest.h"
+#include "test_dir.hpp"
 
 using namespace dlhost;
 
@@ -84,7 +90,7 @@ TEST(Manifest, ErrorMessagesNameTheLine) {
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"\"}"),
             "jobs.jsonl:1: \"path\" is empty: ");
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"a\\u0000b\"}"),
-            "jobs.jsonl:1: \"path\" contains a NUL byte: a?b");
+            "jobs.jsonl:1: \"path\" contains a NUL byte: a\\x00b");
   EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\".dlhost/skip-cache\"}"),
             "jobs.jsonl:1: \"path\" must not write into .dlhost/: .dlhost/skip-cache");
   EXPECT_EQ(error_of("{\"path\":\"a\"}"), "jobs.jsonl:1: \"url\" is required");
@@ -134,7 +140,123 @@ TEST(Manifest, FileNameFromUrl) {
   EXPECT_EQ(file_name_from_url("https://h?x=/y"), "");
 }
 
-TEST(Manifest, PathHashDistinguishesPaths) {
-  EXPECT_EQ(path_hash("a/b"), path_hash("a/b"));
-  EXPECT_NE(path_hash("a/b"), path_hash("a/c"));
+TEST(Manifest, EchoedTextIsEscapedAndCut) {
+  // A URL line with an escape sequence and a bell: shown, never sent raw.
+  EXPECT_EQ(error_of("not\x1b]0;pwned\x07 a url\n"),
+            "jobs.jsonl:1: not a URL or JSON object: not\\x1b]0;pwned\\x07 a url");
+  // A huge bad line is echoed as 200 characters, the last an ellipsis.
+  const std::string huge(1 << 20, 'z');
+  const auto message = error_of(huge + "\n");
+  const std::string prefix = "jobs.jsonl:1: not a URL or JSON object: ";
+  ASSERT_EQ(message.rfind(prefix, 0), 0u);
+  EXPECT_EQ(message.substr(prefix.size()), std::string(199, 'z') + "\u2026");
+  EXPECT_EQ(error_of("{\"url\":\"https://h/x\",\"path\":\"" + std::string(300, 'p') + "\"}"),
+            "jobs.jsonl:1: \"path\" has a file name longer than 250 bytes: " +
+                std::string(199, 'p') + "\u2026");
+}
+
+TEST(Manifest, AByteOrderMarkOnLineOneIsIgnored) {
+  const auto v = read_all("\xef\xbb\xbfhttps://h/a.bin\nhttps://h/b.bin\n");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].url, "https://h/a.bin");
+  const auto j = read_all("\xef\xbb\xbf{\"url\":\"https://h/c.bin\"}\n");
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0].path, "c.bin");
+  // Only at the very start: on line 2 it is part of the line, shown escaped.
+  EXPECT_EQ(error_of("https://h/a.bin\n\xef\xbb\xbfhttps://h/b.bin\n"),
+            "jobs.jsonl:2: not a URL or JSON object: \\xef\\xbb\\xbfhttps://h/b.bin");
+}
+
+TEST(Manifest, PathLengthsTheFileSystemCannotTakeAreRefused) {
+  EXPECT_FALSE(unsafe_path_reason(std::string(250, 'a')));
+  EXPECT_TRUE(unsafe_path_reason(std::string(251, 'a')));  // no room for ".part"
+  EXPECT_FALSE(unsafe_path_reason(std::string(255, 'd') + "/f"));
+  EXPECT_TRUE(unsafe_path_reason(std::string(256, 'd') + "/f"));
+  std::string deep;
+  while (deep.size() < 4096) deep += "dir/";
+  EXPECT_TRUE(unsafe_path_reason(deep + "f"));
+}
+
+namespace {
+
+// A manifest file in a fresh directory, validated as `dlhost run` does.
+class ManifestFile : public ::testing::Test {
+ protected:
+  void SetUp() override { tmp_.emplace("dlhost-manifest"); }
+  ManifestSource source(const std::string &text) {
+    const auto path = tmp_->path() / "jobs.jsonl";
+    std::ofstream(path, std::ios::binary) << text;
+    return ManifestSource::open(path.string());
+  }
+  std::string validation_error(const std::string &text) {
+    try {
+      validate_manifest(source(text));
+    } catch (const ManifestError &e) {
+      const std::string what = e.what();
+      const std::string dir = tmp_->path().string() + "/";
+      return what.rfind(dir, 0) == 0 ? what.substr(dir.size()) : what;  // without the directory
+    }
+    return "no error";
+  }
+  std::optional<dlhost::testing::TestDir> tmp_;
+};
+
+}  // namespace
+
+TEST_F(ManifestFile, LinesWithTheSamePathAndUrlAreOneFile) {
+  const auto summary = validate_manifest(source(
+      "https://h/p1/a.jpg\n"
+      "{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\"}\n"
+      "https://h/p1/a.jpg\n"  // the same as line 1
+      "{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\",\"group\":\"g\"}\n"  // as line 2
+      "https://h/p1/b.jpg\n"));
+  EXPECT_EQ(summary.entries, 5u);
+  EXPECT_EQ(summary.unique_entries, 3u);
+  EXPECT_EQ(summary.duplicate_lines, (std::vector<std::uint64_t>{3, 4}));
+}
+
+TEST_F(ManifestFile, TheSamePathForAnotherUrlNamesBothLines) {
+  // Two posts' files with the same default name.
+  EXPECT_EQ(validation_error("# posts\nhttps://h/p1/a.jpg\nhttps://h/p2/b.jpg\n"
+                             "https://h/p2/a.jpg\n"),
+            "jobs.jsonl:4: \"a.jpg\" (the URL's file name) is already the destination of line "
+            "2, for another URL; give each of them its own \"path\"");
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/x\",\"path\":\"d/f\"}\n"
+                             "{\"url\":\"https://h/y\",\"path\":\"d/f\"}\n"),
+            "jobs.jsonl:2: \"path\" \"d/f\" is already the destination of line 1, for another "
+            "URL; give each of them its own \"path\"");
+  // Given paths that keep them apart are fine.
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/p1/a.jpg\",\"path\":\"p1/a.jpg\"}\n"
+                             "{\"url\":\"https://h/p2/a.jpg\",\"path\":\"p2/a.jpg\"}\n"),
+            "no error");
+}
+
+TEST_F(ManifestFile, ManyDistinctPathsHaveNoDuplicates) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "https://h/f" + std::to_string(i) + ".bin\n";
+  const auto summary = validate_manifest(source(text));
+  EXPECT_EQ(summary.unique_entries, 20000u);
+  EXPECT_TRUE(summary.duplicate_lines.empty());
+}
+
+TEST_F(ManifestFile, TheWorkSourceLeavesDuplicateLinesOut) {
+  const auto manifest = source("https://h/a\nhttps://h/b\nhttps://h/a\nhttps://h/c\nhttps://h/b\n");
+  ManifestWorkSource work(manifest, validate_manifest(manifest));
+  EXPECT_EQ(work.known_total(), 3u);
+  std::vector<ManifestEntry> got;
+  while (work.next_batch(2, got)) {
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].path, "a");
+  EXPECT_EQ(got[1].path, "b");
+  EXPECT_EQ(got[2].path, "c");
+  EXPECT_EQ(work.duplicates_skipped(), 2u);
+}
+
+TEST_F(ManifestFile, TheJobIdIsTheSha256OfTheBytes) {
+  const auto id = manifest_job_id(source("https://h/a\n"));
+  // printf 'https://h/a\n' | sha256sum
+  EXPECT_EQ(id, "m-" + util::Sha256::hex_of("https://h/a\n").substr(0, 32));
+  EXPECT_EQ(id.size(), 2u + 32u);
+  EXPECT_NE(manifest_job_id(source("https://h/b\n")), id);
 }

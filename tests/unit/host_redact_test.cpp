@@ -13,6 +13,18 @@
 
 using namespace dlhost;
 
+TEST(Redact, ProxyListPasswordsWithAnyCharacter) {
+  // A password with '/', '#', '?' or '@', unencoded: hidden as the plugin reads it.
+  for (const char *pw : {"pa/ss", "pa#ss", "pa?ss", "p@ss", "x/y?z#w"}) {
+    const auto out = redact_setting(
+        "PROXY_LIST", std::string(R"([{"url":"http://al:)") + pw + R"(@10.0.0.2:3128"}])");
+    EXPECT_EQ(out, R"([{"url":"http://al:***@10.0.0.2:3128"}])") << pw;
+  }
+  // Credentials written into "ip" (refused by the plugins) are not shown either.
+  EXPECT_EQ(redact_setting("PROXY_LIST", R"([{"ip":"bob:hunter2@10.0.0.2","port":1}])"),
+            R"([{"ip":"***@10.0.0.2","port":1}])");
+}
+
 TEST(Redact, ProxyListPasswordsAndUrls) {
   const auto out = redact_setting(
       "PROXY_LIST", R"([{"ip":"10.0.0.1","port":3128,"username":"bob","password":"hunter2"},)"
@@ -27,20 +39,23 @@ TEST(Redact, ProxyListPasswordsAndUrls) {
 
 TEST(Redact, RedisUrl) {
   EXPECT_EQ(redact_setting("REDIS_URL", "redis://:pw@host:6379/2"), "redis://:***@host:6379/2");
+  EXPECT_EQ(redact_setting("REDIS_URL", "redis://u:p/a#s?s@host:6379/2"),
+            "redis://u:***@host:6379/2");
+  EXPECT_EQ(redact_setting("REDIS_URL", "unix://u:p/w@/run/r.sock?db=1"),
+            "unix://u:***@/run/r.sock?db=1");
   EXPECT_EQ(redact_setting("REDIS_URL", "redis://user:pw@host"), "redis://user:***@host");
   EXPECT_EQ(redact_setting("REDIS_URL", "redis://secret@host"), "redis://***@host");
   EXPECT_EQ(redact_setting("REDIS_URL", "redis://host:6379"), "redis://host:6379");
 }
 
-TEST(Redact, CredentialHeaders) {
-  const auto out = redact_setting(
-      "DOWNLOAD_HEADERS",
-      R"({"Authorization":"Bearer abc","Cookie":"sid=1","X-Api-Key":"k1","Referer":"https://r/"})");
-  for (const char *secret : {"Bearer abc", "sid=1", "k1"})
-    EXPECT_EQ(out.find(secret), std::string::npos) << secret;
-  EXPECT_NE(out.find("https://r/"), std::string::npos);
-  EXPECT_TRUE(is_secret_header("proxy-authorization"));
-  EXPECT_FALSE(is_secret_header("User-Agent"));
+// A header's name does not tell whether its value is a credential (X-Pass,
+// X-Signature): every value is hidden, every name shown.
+TEST(Redact, EveryHeaderValue) {
+  EXPECT_EQ(redact_setting("DOWNLOAD_HEADERS",
+                           R"({"Authorization":"Bearer abc","X-Pass":"p1","X-Signature":"s1",)"
+                           R"("Referer":"https://r/"})"),
+            R"({"Authorization":"***","X-Pass":"***","X-Signature":"***","Referer":"***"})");
+  EXPECT_EQ(redact_setting("DOWNLOAD_HEADERS", R"({"X-Token":)"), "(not shown: not a JSON object)");
 }
 
 TEST(Redact, OtherSettingsUnchanged) {

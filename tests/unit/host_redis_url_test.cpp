@@ -3,6 +3,7 @@
 
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/redis_coordinator.hpp"
+#include "dlhost/host/redis_url.hpp"
 
 namespace dlhost {
 namespace {
@@ -15,6 +16,21 @@ TEST(RedisUrl, TcpWithUserPasswordAndDb) {
   EXPECT_EQ(a.password, "s3cret");
   EXPECT_EQ(a.db, 4);
   EXPECT_EQ(a.redacted, "redis://dl:***@10.1.2.3:6390/4");
+}
+
+// What AUTH sends is what *** hides: the password runs to the last '@'.
+TEST(RedisUrl, PasswordsWithAnyCharacter) {
+  for (const char *pw : {"p/w", "p#w", "p?w", "p@w", "a/b?c#d"}) {
+    const auto a = parse_redis_url(std::string("redis://dl:") + pw + "@10.1.2.3:6390/4");
+    EXPECT_EQ(a.password, pw);
+    EXPECT_EQ(a.host, "10.1.2.3");
+    EXPECT_EQ(a.db, 4);
+    EXPECT_EQ(a.redacted, "redis://dl:***@10.1.2.3:6390/4");
+    const auto b = parse_redis_url(std::string("unix://dl:") + pw + "@/run/redis.sock?db=3");
+    EXPECT_EQ(b.password, pw);
+    EXPECT_EQ(b.socket_path, "/run/redis.sock");
+    EXPECT_EQ(b.redacted, "unix://dl:***@/run/redis.sock?db=3");
+  }
 }
 
 TEST(RedisUrl, Defaults) {

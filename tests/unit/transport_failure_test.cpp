@@ -58,7 +58,7 @@ TEST(Classify, TransientHttpAnswers) {
 
 TEST(Classify, MessageRedactsCredentials) {
   Failure f = classify(http(404, "https://user:secret@example.com/x"));
-  EXPECT_EQ(f.message, "HTTP 404 for https://***@example.com/x");
+  EXPECT_EQ(f.message, "HTTP 404 for https://user:***@example.com/x");
 }
 
 TEST(Classify, Timeouts) {
@@ -174,7 +174,7 @@ TEST(Classify, ProxyRejectedCredentials) {
     EXPECT_FALSE(f.retryable) << c.answer;
     EXPECT_TRUE(f.proxy_fault) << c.answer;
     EXPECT_EQ(f.message, std::string("the proxy rejected its credentials ") + c.answer +
-                             " for http://***@127.0.0.1:8080/a.bin");
+                             " for http://user:***@127.0.0.1:8080/a.bin");
     EXPECT_EQ(f.message.find("S3cret-pw"), std::string::npos) << f.message;
   }
   // An origin asking for its own login (through the proxy, or without one) is an HTTP error.
@@ -229,12 +229,12 @@ TEST(RetryAfter, HttpDate) {
 }
 
 TEST(RedactUrl, Cases) {
-  EXPECT_EQ(redact_url("http://user:pass@host:8080/a?b=c"), "http://***@host:8080/a?b=c");
-  EXPECT_EQ(redact_url("socks5h://u:p@127.0.0.1:1080"), "socks5h://***@127.0.0.1:1080");
+  EXPECT_EQ(redact_url("http://user:pass@host:8080/a?b=c"), "http://user:***@host:8080/a?b=c");
+  EXPECT_EQ(redact_url("socks5h://u:p@127.0.0.1:1080"), "socks5h://u:***@127.0.0.1:1080");
   EXPECT_EQ(redact_url("http://host/path@with-at"), "http://host/path@with-at");
   EXPECT_EQ(redact_url("http://host/"), "http://host/");
   EXPECT_EQ(redact_url("not a url"), "not a url");
-  EXPECT_EQ(redact_url("http://a:b@c@host/x"), "http://***@host/x");
+  EXPECT_EQ(redact_url("http://a:b@c@host/x"), "http://a:***@host/x");
 }
 
 TEST(Classify, ReadableWordsForHostileAnswers) {

@@ -1,11 +1,11 @@
 // Redaction of secrets in settings; see redact.hpp for the rules.
 #include "dlhost/host/redact.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "dlhost/host/redis_url.hpp"
 #include "dlhost/util/text.h"
+#include "dlhost/util/url.h"
 
 namespace dlhost {
 namespace {
@@ -14,6 +14,18 @@ using util::lower;
 
 std::string not_shown(std::string_view why) {
   return "(not shown: " + std::string(why) + ")";
+}
+
+std::string redact_proxy_url(const std::string &url) {
+  const auto parts = util::split_url(url, util::UserinfoEnd::kLastAt);
+  return parts ? util::redacted(*parts) : util::redact_urls(url);
+}
+
+// "user:pass@10.0.0.2" -> "***@10.0.0.2"
+std::string redact_proxy_ip(const std::string &ip) {
+  const auto at = ip.rfind('@');
+  if (at == std::string::npos) return ip;
+  return std::string(kRedacted) + ip.substr(at);
 }
 
 std::string redact_proxy_list(const std::string &value) {
@@ -27,50 +39,28 @@ std::string redact_proxy_list(const std::string &value) {
           !(field.is_string() && field.get<std::string>().empty()))
         field = kRedacted;
       else if (k == "url" && field.is_string())
-        field = redact_url(field.get<std::string>());
+        field = redact_proxy_url(field.get<std::string>());
+      else if (k == "ip" && field.is_string())
+        field = redact_proxy_ip(field.get<std::string>());
     }
   }
-  return list.dump();
+  return list.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string redact_headers(const std::string &value) {
   auto headers = nlohmann::ordered_json::parse(value, nullptr, false);
   if (headers.is_discarded() || !headers.is_object()) return not_shown("not a JSON object");
-  for (auto &[name, field] : headers.items()) {
-    if (is_secret_header(name)) field = kRedacted;
-  }
-  return headers.dump();
+  for (auto &[name, field] : headers.items()) field = kRedacted;
+  return headers.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace
-
-bool is_secret_header(std::string_view name) {
-  const auto n = lower(name);
-  for (const char *word : {"auth", "cookie", "token", "secret", "session", "key", "password"}) {
-    if (n.find(word) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::string redact_url(const std::string &url, bool bare_user_is_secret) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  const auto start = scheme_end + 3;
-  const auto path = url.find_first_of("/?#", start);
-  const auto at = url.rfind('@', path == std::string::npos ? std::string::npos : path);
-  if (at == std::string::npos || at < start) return url;
-  const auto colon = url.find(':', start);
-  if (colon != std::string::npos && colon < at)
-    return url.substr(0, colon + 1) + std::string(kRedacted) + url.substr(at);
-  if (bare_user_is_secret) return url.substr(0, start) + std::string(kRedacted) + url.substr(at);
-  return url;
-}
 
 std::string redact_setting(std::string_view name, const std::string &value) {
   if (value.empty()) return value;
   if (name == "PROXY_LIST") return redact_proxy_list(value);
   if (name == "DOWNLOAD_HEADERS") return redact_headers(value);
-  if (name == "REDIS_URL") return redact_url(value, true);
+  if (name == "REDIS_URL") return redact_redis_url(value);
   return value;
 }
 

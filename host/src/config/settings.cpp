@@ -7,13 +7,18 @@
 // from, because the operator needs to know which file or variable to fix.
 #include "dlhost/host/settings.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "dlhost/util/fd.h"
 #include "dlhost/util/text.h"
 
 #ifndef DLHOST_VERSION
@@ -51,7 +56,7 @@ constexpr SettingSpec kTable[] = {
      "consecutive transport failures that take a proxy down"},
     {"REDIS_URL", "", T::kString, false, nullptr,
      "Redis for leases, completion records and shared stats; empty = in-process"},
-    {"DOWNLOAD_CA_BUNDLE", "", T::kString, true, nullptr,
+    {"DOWNLOAD_CA_BUNDLE", "", T::kFile, true, nullptr,
      "PEM file of trusted CAs for HTTPS origins; empty = system store"},
     {"DOWNLOAD_JOB", "", T::kString, false, nullptr,
      "the job's name in Redis; empty = derived from the manifest's content"},
@@ -60,7 +65,7 @@ constexpr SettingSpec kTable[] = {
     {"DOWNLOAD_USER_AGENT", "", T::kString, true, nullptr,
      "User-Agent sent with every request (default dlhost/VERSION)"},
     {"DOWNLOAD_HEADERS", "", T::kJsonObject, true, nullptr, "JSON object of extra request headers"},
-    {"DOWNLOAD_COOKIES", "", T::kString, true, nullptr,
+    {"DOWNLOAD_COOKIES", "", T::kFile, true, nullptr,
      "a cookies.txt file (Netscape format, as browsers export)"},
     {"DOWNLOAD_FSYNC", "0", T::kBool01, true, nullptr,
      "1 = fsync each file before its rename (power-loss durability)"},
@@ -186,6 +191,19 @@ bool choice_allowed(const char *choices, const std::string &value) {
   return false;
 }
 
+// A file setting must name a file that can be read now: a missing CA bundle
+// or cookies file would otherwise fail every transfer (or, for cookies, go
+// unnoticed) an hour into the job.
+std::string file_problem(const std::string &path) {
+  if (path.empty()) return {};
+  util::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return "cannot read " + util::echo(path) + ": " + std::strerror(errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return "cannot read " + util::echo(path) + ": not a regular file";
+  return {};
+}
+
 // Returns an empty string when the value is fine, else what is wrong with it.
 std::string validation_problem(const SettingSpec &spec, const std::string &value) {
   std::int64_t i = 0;
@@ -202,6 +220,8 @@ std::string validation_problem(const SettingSpec &spec, const std::string &value
     case T::kChoice:
       return choice_allowed(spec.choices, value) ? ""
                                                  : std::string("expected one of ") + spec.choices;
+    case T::kFile:
+      return file_problem(value);
     case T::kJsonArray:
     case T::kJsonObject: {
       if (value.empty()) return {};
@@ -223,8 +243,8 @@ std::string describe_source(SettingSource source, const std::optional<std::files
 // `PROXY_POST_LIMIT=` (as a copied .env.dist has it) means "not set" for a
 // setting that cannot be empty, so the default (or a lower source) applies.
 bool counts(const SettingSpec &spec, const std::string &value) {
-  return !value.empty() || spec.type == T::kString || spec.type == T::kJsonArray ||
-         spec.type == T::kJsonObject;
+  return !value.empty() || spec.type == T::kString || spec.type == T::kFile ||
+         spec.type == T::kJsonArray || spec.type == T::kJsonObject;
 }
 
 std::map<std::string, std::string> read_env_file(const SettingInputs &inputs,
@@ -282,13 +302,14 @@ std::map<std::string, std::string> parse_env_file(std::istream &in, const std::s
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     const std::string where = file_name + ":" + std::to_string(number);
-    std::string_view s = trim(line);
+    std::string_view s = trim(number == 1 ? util::strip_bom(line) : std::string_view(line));
     if (s.empty() || s[0] == '#') continue;
     if (s.substr(0, 7) == "export ") s = trim(s.substr(7));
     const auto eq = s.find('=');
     if (eq == std::string_view::npos) throw ConfigError(where + ": expected KEY=VALUE");
     const std::string key(trim(s.substr(0, eq)));
-    if (!is_valid_key(key)) throw ConfigError(where + ": invalid variable name \"" + key + "\"");
+    if (!is_valid_key(key))
+      throw ConfigError(where + ": invalid variable name \"" + util::echo(key) + "\"");
     out[key] = parse_env_value(s.substr(eq + 1), where);
   }
   return out;
@@ -314,8 +335,11 @@ Settings Settings::resolve(const SettingInputs &inputs) {
     const auto problem = validation_problem(spec, r.value);
     if (!problem.empty()) {
       // JSON settings carry passwords and tokens: never echo them.
+      // A file's problem names the file already.
       const bool may_hold_secrets = spec.type == T::kJsonArray || spec.type == T::kJsonObject;
-      const std::string got = may_hold_secrets ? "" : ", got \"" + r.value + "\"";
+      const bool named = spec.type == T::kFile;
+      const std::string got =
+          may_hold_secrets || named ? "" : ", got \"" + util::echo(r.value) + "\"";
       throw ConfigError(std::string(spec.name) + ": " + problem + got + " (" +
                         describe_source(r.source, result.env_file_used_) + ")");
     }

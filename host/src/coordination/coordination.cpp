@@ -104,17 +104,13 @@ void InProcessCoordinator::release_leases(std::span<const Lease> leases) {
   }
 }
 
+// No completion records: see coordination.hpp.
 void InProcessCoordinator::record_completed(std::span<const std::string> keys) {
-  std::lock_guard lock(mutex_);
-  for (const auto &key : keys) completed_.insert(key);
+  (void)keys;
 }
 
 std::vector<bool> InProcessCoordinator::completed(std::span<const std::string> keys) {
-  std::lock_guard lock(mutex_);
-  std::vector<bool> out;
-  out.reserve(keys.size());
-  for (const auto &key : keys) out.push_back(completed_.count(key) != 0);
-  return out;
+  return std::vector<bool>(keys.size(), false);
 }
 
 void InProcessCoordinator::mark_skipped(std::span<const SkipMark> marks, Seconds ttl) {

@@ -156,9 +156,10 @@ std::string Job::health_now() {
 
 JobResult Job::run(const ManifestSource &manifest) {
   // Pass 1: the whole manifest must be valid before any byte is fetched.
-  const auto summary = validate_manifest(manifest);
-  ManifestWorkSource source(manifest, summary.unique_entries);
-  return run(source);
+  ManifestWorkSource source(manifest, validate_manifest(manifest));
+  auto result = run(source);
+  result.duplicates = source.duplicates_skipped();
+  return result;
 }
 
 JobResult Job::run(WorkSource &source) {
@@ -194,6 +195,7 @@ JobResult Job::run(WorkSource &source) {
   s.destroy_instance();
   s.drain_coordinator_work();
   s.publish_totals_and_flush();
+  s.local->close();
 
   JobResult result;
   result.totals.plugin = s.plugin->id();
@@ -202,7 +204,6 @@ JobResult Job::run(WorkSource &source) {
   result.totals.files = {s.total, s.completed, s.skipped, s.failed, s.deferred};
   result.totals.bytes = s.bytes_finished;
   result.totals.interrupted = s.interrupted;
-  result.duplicates = s.duplicates;
   result.failures = std::move(s.failures);
   result.failures_not_kept = s.failures_not_kept;
   // stats() not existing is normal; only a failing one is worth reporting.

@@ -25,13 +25,18 @@ void Job::State::drain_coordinator_work() {
   std::vector<std::string> complete;
   std::vector<SkipMark> skip;
   std::vector<std::string> ack;
+  std::vector<std::pair<std::string, std::string>> verified;
   {
     std::lock_guard lock(mutex);
     release.swap(to_release);
     complete.swap(to_complete);
     skip.swap(to_skip);
     ack.swap(to_ack);
+    verified.swap(to_remember);
   }
+  // Local, not the coordinator's: the output directory's own memory of
+  // checked files (this thread is the only one that uses `local`).
+  for (const auto &[key, sha256] : verified) local->remember_verified(key, sha256);
   if (coordination_lost) return;  // leases expire on their own
   try {
     if (!complete.empty()) coordinator->record_completed(complete);

@@ -119,6 +119,7 @@ void Job::State::on_completed_locked(Task &task, const dlhost_event &e) {
   completed++;
   bytes_finished += e.bytes_done ? e.bytes_done : e.bytes_total;
   to_complete.push_back(task.key);
+  if (!task.sha256.empty()) to_remember.emplace_back(task.key, task.sha256);
 }
 
 std::string Job::State::on_failed_locked(Task &task, const dlhost_event &e) {

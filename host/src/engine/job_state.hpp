@@ -25,7 +25,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -44,6 +43,7 @@ struct Job::State {
   struct Task {
     std::string key;  // relative destination path
     std::string url;
+    std::string sha256;  // the manifest's, or empty
     Lease lease;
     std::uint64_t bytes_done = 0;
     std::string receipt;   // the work source's, acknowledged once settled
@@ -87,6 +87,9 @@ struct Job::State {
   std::deque<Lease> queued_leases;
   std::vector<Lease> to_release;
   std::vector<std::string> to_complete;
+  // Completed files whose sha256 the plugin verified: (key, sha256), to be
+  // remembered in the output directory's state (LocalFiles).
+  std::vector<std::pair<std::string, std::string>> to_remember;
   std::vector<SkipMark> to_skip;
   std::vector<std::string> to_ack;  // receipts of settled entries
   WorkSource *source = nullptr;
@@ -100,8 +103,6 @@ struct Job::State {
   bool renew_stop = false;
   std::thread renew_thread;
 
-  std::unordered_set<std::uint64_t> seen_paths;
-  std::uint64_t duplicates = 0;
   // Files another worker held a lease on when we reached them: revisited at
   // the end, so a file of a worker that died is taken over once its lease
   // expires. Bounded by what other workers have in flight at once.

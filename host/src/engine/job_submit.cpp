@@ -1,19 +1,27 @@
 // Feeding the plugin from the work source, on the caller's thread; see
 // job_state.hpp.
 //
-// For each batch of entries, in order: skip duplicate destinations and files
-// already complete on disk (no request at all); then ask the coordinator, in
-// one call, which files are done, which are in the skip cache and which
+// For each batch of entries, in order: skip files already complete on disk
+// (their size and sha256 match; no request at all); then ask the coordinator,
+// in one call, which files are done, which are in the skip cache and which
 // another worker holds, taking leases on the rest; then create their parent
 // directories and submit them. Leases are taken only for as many files as the
 // outstanding window has room for. On DLHOST_E_AGAIN the submitter sleeps
 // until enough files have finished for a burst of new submissions.
 //
-// Duplicate destinations are found with a set of 64-bit FNV-1a hashes of the
-// relative path (8 bytes per file instead of the whole string). Two different
-// paths with the same hash would make the second one be skipped as a
-// duplicate; with 64-bit hashes the chance is about n^2 / 2^65 (about 3 in 10^8
-// for a million files), which we accept for the memory it saves.
+// Identity: a file is its destination path, as text. The job keeps no set of
+// the paths it has seen (that would grow with the manifest):
+//  - A manifest is validated first (manifest.hpp): a path given to two URLs
+//    stops the job before it starts, and the lines repeating an earlier line
+//    are left out by the work source. So here every path comes once.
+//  - A stream (a Redis Stream in `dlhost work`; later `--follow`) has no
+//    validating pass. A line whose path comes again is caught by the checks
+//    every line goes through: if the first one is complete, the local check
+//    finds the file (or the coordinator its completion record) and the line
+//    is skipped; while the first is in flight, its lease (keyed by the path
+//    text) is held, the line waits in held_elsewhere and is looked at again
+//    later, through the local check first. A stream cannot tell a repeated
+//    line from another URL for the same path: the first one wins.
 #include "job_state.hpp"
 
 #include <algorithm>
@@ -56,17 +64,12 @@ void Job::State::process_batch(std::vector<ManifestEntry> &batch) {
   batch.clear();
 }
 
-// Removes duplicates and files already on disk; returns what still needs work.
+// Removes files already on disk; returns what still needs work.
 std::vector<ManifestEntry> Job::State::filter_local(std::vector<ManifestEntry> &batch) {
   std::vector<ManifestEntry> rest;
   local->forget();  // directories may have been made since the last batch
   for (auto &entry : batch) {
-    if (!seen_paths.insert(path_hash(entry.path)).second) {
-      ++duplicates;
-      settle(entry);
-      continue;
-    }
-    if (local->present(entry.path, entry.size)) {
+    if (local->present(entry.path, entry.size, entry.sha256)) {
       count_skip(entry, "already present");
       continue;
     }
@@ -165,10 +168,12 @@ void Job::State::revisit_held_elsewhere() {
   }
 }
 
+// Through the local check again: the file may be complete on disk by now
+// (the in-process coordinator keeps no completion records).
 void Job::State::revisit_once() {
   std::vector<ManifestEntry> batch;
   batch.swap(held_elsewhere);
-  lease_and_submit(std::move(batch));
+  process_batch(batch);
   drain_coordinator_work();
 }
 
@@ -210,7 +215,7 @@ void Job::State::submit_with_backpressure(const ManifestEntry &entry, const Leas
     // task before submit() returns.
     std::lock_guard lock(mutex);
     id = ++next_id;
-    in_flight[id] = Task{entry.path, entry.url, lease, 0, entry.receipt};
+    in_flight[id] = Task{entry.path, entry.url, entry.sha256, lease, 0, entry.receipt};
   }
   dlhost_task task{};
   task.struct_size = sizeof task;

@@ -13,7 +13,13 @@
 //    nothing: its absence is learned once and remembered until forget()
 //    (the job calls it before each batch, so a directory made in between is
 //    looked at again). A file below a link is not present: the plugin then
-//    fails it with a message naming the link.
+//    fails it with a message naming the link. A file is present only when
+//    it matches what the manifest says: its size and, when the manifest
+//    gives one, its sha256. The sha256 is read once per file and remembered
+//    in <out>/.dlhost/ by device, inode, size and mtime (verified_files.hpp),
+//    with the files the plugin verified as it wrote them, so a rerun of a
+//    finished job reads no file. A link at the destination is never
+//    present: the plugin's rename replaces it.
 //  - make_parent(): creates a destination's directory the same way, never
 //    through a link. Manifests list a directory's files together, so the
 //    last directory made is remembered (with its descriptor) and not made
@@ -26,8 +32,12 @@
 #include <dlhost/transport/beneath.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "verified_files.hpp"
 
 namespace dlhost {
 
@@ -40,10 +50,15 @@ class LocalFiles {
   std::string dest(std::string_view relative) const;
 
   // A file counts as present when it is a regular file (not a link) and, if
-  // the manifest gives a size, has that size. Its sha256 is not re-read:
-  // that would cost a full read of every file on every rerun; the plugin
-  // verified it when it wrote the file.
-  bool present(std::string_view relative, std::int64_t expected_size);
+  // the manifest gives them, has that size and that sha256 (64 lowercase hex
+  // digits, or empty).
+  bool present(std::string_view relative, std::int64_t expected_size,
+               std::string_view expected_sha256 = {});
+  // The plugin wrote `relative` and verified it against `sha256`: remember
+  // it, so the next run need not read it.
+  void remember_verified(std::string_view relative, std::string_view sha256);
+  // Saves what was remembered (the end of a job).
+  void close() { verified_.close(); }
   // Drops what present() remembered about missing directories.
   void forget() { absent_dir_.clear(); }
 
@@ -54,11 +69,16 @@ class LocalFiles {
 
  private:
   bool known_missing(std::string_view relative_dir) const;
+  int open_dir_of(std::string_view relative);
+  bool content_matches(int dfd, const struct stat &st, std::string_view expected_sha256);
+  std::optional<VerifiedFiles::Digest> hash_file(int dfd, const struct stat &st);
 
   std::string out_dir_;
   transport::OutputRoot root_;
   transport::DirCache looked_at_;   // present()'s last directory
   transport::DirCache made_;        // make_parent()'s last directory
+  VerifiedFiles verified_;
+  std::vector<char> read_buffer_;   // for hashing, allocated on first need
   std::string absent_dir_;          // relative; "" = none known
   std::string dir_, name_, error_;  // scratch
 };

@@ -1,23 +1,26 @@
-// Manifest parsing and path safety; see manifest.hpp for the design.
+// Manifest parsing, path safety and the validating pass; see manifest.hpp
+// for the design.
 #include "dlhost/host/manifest.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unordered_set>
+#include <unordered_map>
+#include <vector>
 
+#include "dlhost/util/digest.h"
 #include "dlhost/util/text.h"
 #include "flat_json.hpp"
 
 namespace dlhost {
 namespace {
 
-using util::hex_value;
 using util::percent_decode;
 using util::trim;
 
@@ -39,34 +42,27 @@ std::optional<std::string> url_problem(std::string_view url) {
   } else if (starts_with_nocase(url, "https://")) {
     host_start = 8;
   } else {
-    return "\"url\" must start with http:// or https://: " + std::string(url);
+    return "\"url\" must start with http:// or https://: " + util::echo(url);
   }
   if (host_start >= url.size() || url[host_start] == '/') {
-    return "\"url\" has no host: " + std::string(url);
+    return "\"url\" has no host: " + util::echo(url);
   }
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20) {
-      return "\"url\" contains whitespace or control characters: " + std::string(url);
+      return "\"url\" contains whitespace or control characters: " + util::echo(url);
     }
   }
   return std::nullopt;
 }
 
-bool is_sha256_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (hex_value(c) < 0) return false;
-  }
-  return true;
-}
+using util::echo;
+using util::is_sha256_hex;
 
-// Control characters (a NUL, an escape sequence) must not reach the terminal.
-std::string printable(std::string s) {
-  for (auto &c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return s;
-}
+// Linux's NAME_MAX; a file's own name also leaves room for the plugins'
+// "<name>.part".
+constexpr std::size_t kMaxComponent = 255;
+constexpr std::size_t kMaxFileName = kMaxComponent - 5;
+constexpr std::size_t kMaxPath = 4095;  // PATH_MAX less its NUL
 
 }  // namespace
 
@@ -84,6 +80,7 @@ std::optional<std::string> unsafe_path_reason(std::string_view path) {
   if (path.empty()) return "is empty";
   if (path.find('\0') != std::string_view::npos) return "contains a NUL byte";
   if (path[0] == '/') return "must be relative";
+  if (path.size() > kMaxPath) return "is longer than " + std::to_string(kMaxPath) + " bytes";
   size_t start = 0;
   bool first = true;
   while (true) {
@@ -95,38 +92,24 @@ std::optional<std::string> unsafe_path_reason(std::string_view path) {
     // The host keeps its own state (skip cache) in <out>/.dlhost.
     if (first && part == ".dlhost") return "must not write into .dlhost/";
     first = false;
-    if (slash == std::string_view::npos) break;
+    const bool last = slash == std::string_view::npos;
+    if (part.size() > (last ? kMaxFileName : kMaxComponent))
+      return last ? "has a file name longer than " + std::to_string(kMaxFileName) + " bytes"
+                  : "has a directory name longer than " + std::to_string(kMaxComponent) + " bytes";
+    if (last) break;
     start = slash + 1;
   }
   return std::nullopt;
 }
 
-namespace {
-
-// FNV-1a, 64 bits, continued over successive chunks.
-std::uint64_t fnv1a(std::uint64_t h, const char *data, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-}  // namespace
-
-std::uint64_t path_hash(std::string_view path) {
-  return fnv1a(1469598103934665603ull, path.data(), path.size());
-}
-
 std::string manifest_job_id(const ManifestSource &source) {
   auto in = source.open_stream();
-  std::uint64_t h = 1469598103934665603ull;
+  util::Sha256 sha;
   char buffer[1 << 16];
   while (in->read(buffer, sizeof buffer) || in->gcount() > 0)
-    h = fnv1a(h, buffer, static_cast<std::size_t>(in->gcount()));
-  char id[24];
-  std::snprintf(id, sizeof id, "m-%016llx", static_cast<unsigned long long>(h));
-  return id;
+    sha.update(buffer, static_cast<std::size_t>(in->gcount()));
+  const auto digest = sha.final_digest();
+  return "m-" + util::to_hex(digest.data(), kJobIdBytes);
 }
 
 ManifestReader::ManifestReader(std::istream &in, std::string display_name)
@@ -139,7 +122,7 @@ void ManifestReader::fail(const std::string &message) const {
 bool ManifestReader::next(ManifestEntry &entry) {
   while (std::getline(in_, buffer_)) {
     ++line_no_;
-    const auto line = trim(buffer_);
+    const auto line = trim(line_no_ == 1 ? util::strip_bom(buffer_) : std::string_view(buffer_));
     if (line.empty() || line[0] == '#') continue;
     entry = ManifestEntry{};
     entry.line = line_no_;
@@ -240,7 +223,7 @@ void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
   string_field(kGroup, entry.group, false);
   if (string_field(kSha256, entry.sha256, false)) {
     if (!is_sha256_hex(entry.sha256)) {
-      fail("\"sha256\" must be 64 hex digits: " + entry.sha256);
+      fail("\"sha256\" must be 64 hex digits: " + echo(entry.sha256));
     }
     entry.sha256 = util::lower(entry.sha256);
   }
@@ -263,25 +246,26 @@ void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
   if (auto problem = url_problem(entry.url)) fail(*problem);
   if (has_path) {
     if (auto why = unsafe_path_reason(entry.path))
-      fail("\"path\" " + *why + ": " + printable(entry.path));
+      fail("\"path\" " + *why + ": " + echo(entry.path));
   }
 }
 
 void ManifestReader::parse_url_line(std::string_view line, ManifestEntry &entry) const {
   entry.url.assign(line);
   if (auto problem = url_problem(entry.url)) {
-    fail("not a URL or JSON object: " + std::string(line));
+    fail("not a URL or JSON object: " + echo(line));
   }
 }
 
 void ManifestReader::complete_defaults(ManifestEntry &entry) const {
   if (entry.path.empty()) {
     entry.path = file_name_from_url(entry.url);
+    entry.path_from_url = true;
     if (entry.path.empty()) {
-      fail("cannot derive a file name from the URL (give \"path\"): " + entry.url);
+      fail("cannot derive a file name from the URL (give \"path\"): " + echo(entry.url));
     }
     if (auto why = unsafe_path_reason(entry.path)) {
-      fail("file name derived from the URL " + *why + ": " + printable(entry.path));
+      fail("file name derived from the URL " + *why + ": " + echo(entry.path));
     }
   }
   if (entry.group.empty()) entry.group = entry.path;
@@ -332,17 +316,81 @@ std::unique_ptr<std::istream> ManifestSource::open_stream() const {
   return in;
 }
 
-ManifestSummary validate_manifest(const ManifestSource &source) {
+namespace {
+
+// The destination a line's path was already given to, by an earlier line.
+struct Destination {
+  std::uint64_t line;
+  std::string path;
+  std::string url;
+};
+
+[[noreturn]] void conflict(const ManifestSource &source, const ManifestEntry &later,
+                           const Destination &earlier) {
+  const std::string what = later.path_from_url
+                               ? "\"" + echo(later.path) + "\" (the URL's file name)"
+                               : "\"path\" \"" + echo(later.path) + "\"";
+  throw ManifestError(source.display_name() + ":" + std::to_string(later.line) + ": " + what +
+                      " is already the destination of line " + std::to_string(earlier.line) +
+                      ", for another URL; give each of them its own \"path\"");
+}
+
+// Pass 1: one keyed 64-bit fingerprint of every line's path; returns the
+// sorted fingerprints that occur more than once. Everything else is freed.
+std::vector<std::uint64_t> candidate_fingerprints(const ManifestSource &source,
+                                                  util::KeyedHash64 &fingerprint,
+                                                  ManifestSummary &summary) {
   auto in = source.open_stream();
   ManifestReader reader(*in, source.display_name());
-  ManifestSummary summary;
-  // 8 bytes per distinct destination; see job_submit.cpp on hash collisions.
-  std::unordered_set<std::uint64_t> seen;
+  std::vector<std::uint64_t> all;
   ManifestEntry entry;
   while (reader.next(entry)) {
     ++summary.entries;
-    if (seen.insert(path_hash(entry.path)).second) ++summary.unique_entries;
+    all.push_back(fingerprint(entry.path));
   }
+  std::sort(all.begin(), all.end());
+  std::vector<std::uint64_t> repeated;
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    if (all[i] == all[i - 1] && (repeated.empty() || repeated.back() != all[i]))
+      repeated.push_back(all[i]);
+  }
+  return repeated;
+}
+
+// Pass 2, only when pass 1 found candidates: the lines whose fingerprint
+// repeats are compared as text. Same path and URL: a duplicate line; same
+// path, another URL: a manifest error naming both lines; a different path
+// (the fingerprints merely collided): a file of its own.
+void compare_candidates(const ManifestSource &source, util::KeyedHash64 &fingerprint,
+                        const std::vector<std::uint64_t> &candidates, ManifestSummary &summary) {
+  auto in = source.open_stream();
+  ManifestReader reader(*in, source.display_name());
+  std::unordered_map<std::uint64_t, std::vector<Destination>> seen;
+  ManifestEntry entry;
+  while (reader.next(entry)) {
+    const auto fp = fingerprint(entry.path);
+    if (!std::binary_search(candidates.begin(), candidates.end(), fp)) continue;
+    auto &destinations = seen[fp];
+    const auto same_path = std::find_if(destinations.begin(), destinations.end(),
+                                        [&](const Destination &d) { return d.path == entry.path; });
+    if (same_path == destinations.end()) {
+      destinations.push_back({entry.line, std::move(entry.path), std::move(entry.url)});
+    } else if (same_path->url == entry.url) {
+      summary.duplicate_lines.push_back(entry.line);
+    } else {
+      conflict(source, entry, *same_path);
+    }
+  }
+}
+
+}  // namespace
+
+ManifestSummary validate_manifest(const ManifestSource &source) {
+  ManifestSummary summary;
+  util::KeyedHash64 fingerprint;  // keyed per run: a manifest cannot force candidates
+  const auto candidates = candidate_fingerprints(source, fingerprint, summary);
+  if (!candidates.empty()) compare_candidates(source, fingerprint, candidates, summary);
+  summary.unique_entries = summary.entries - summary.duplicate_lines.size();
   return summary;
 }
 

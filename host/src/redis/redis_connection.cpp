@@ -4,7 +4,6 @@
 #include <hiredis/hiredis.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 
 namespace dlhost {
@@ -12,13 +11,6 @@ namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 constexpr auto kCommandTimeout = std::chrono::seconds(30);
-
-int parse_int(std::string_view text, const std::string &what) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) throw std::invalid_argument(what);
-  return value;
-}
 
 timeval to_timeval(std::chrono::seconds s) {
   return timeval{static_cast<time_t>(s.count()), 0};
@@ -42,69 +34,6 @@ std::string this_host_name() {
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   return host;
-}
-
-std::string redact_redis_url(const std::string &url) {
-  const auto scheme = url.find("://");
-  const auto at = url.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const auto colon = url.find(':', scheme + 3);
-  // redis://user:pass@ -> redis://user:***@ ; redis://pass@ (no user) -> redis://***@
-  if (colon == std::string::npos || colon > at)
-    return url.substr(0, scheme + 3) + "***" + url.substr(at);
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
-RedisAddress parse_redis_url(const std::string &url) {
-  RedisAddress a;
-  a.redacted = redact_redis_url(url);
-  const auto bad = [&](const std::string &why) {
-    return std::invalid_argument("REDIS_URL " + a.redacted + ": " + why);
-  };
-  std::string_view rest(url);
-  const auto take_userinfo = [&](std::string_view &text, std::size_t at) {
-    auto userinfo = text.substr(0, at);
-    text.remove_prefix(at + 1);
-    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-      a.user = std::string(userinfo.substr(0, colon));
-      a.password = std::string(userinfo.substr(colon + 1));
-    } else {
-      a.password = std::string(userinfo);
-    }
-  };
-  if (rest.starts_with("unix://")) {
-    rest.remove_prefix(7);
-    // unix://[user:pass@]/path.sock: credentials end at the '@' before the path
-    if (const auto at = rest.find("@/"); at != std::string_view::npos) take_userinfo(rest, at);
-    const auto q = rest.find('?');
-    a.socket_path = std::string(rest.substr(0, q));
-    if (a.socket_path.empty() || a.socket_path[0] != '/')
-      throw bad("a unix socket URL is unix://[user:pass@]/absolute/path.sock[?db=N]");
-    if (q != std::string_view::npos) {
-      auto query = rest.substr(q + 1);
-      if (!query.starts_with("db=")) throw bad("the only query parameter is db=N");
-      a.db = parse_int(query.substr(3), "REDIS_URL " + a.redacted + ": db must be a number");
-    }
-    return a;
-  }
-  if (!rest.starts_with("redis://"))
-    throw bad("must start with redis:// or unix:// (rediss:// is not supported)");
-  rest.remove_prefix(8);
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) take_userinfo(rest, at);
-  std::string_view hostport = rest.substr(0, rest.find('/'));
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    auto db = rest.substr(slash + 1);
-    if (!db.empty()) a.db = parse_int(db, "REDIS_URL " + a.redacted + ": db must be a number");
-  }
-  if (const auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    a.port = parse_int(hostport.substr(colon + 1),
-                       "REDIS_URL " + a.redacted + ": port must be a number");
-    hostport = hostport.substr(0, colon);
-  }
-  a.host = std::string(hostport);
-  if (a.host.empty()) throw bad("no host");
-  if (a.port <= 0 || a.port > 65535) throw bad("port must be 1..65535");
-  return a;
 }
 
 RedisConnection::RedisConnection(const RedisAddress &address)

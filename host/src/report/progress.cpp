@@ -1,4 +1,9 @@
 // Progress display; see progress.hpp for the design.
+//
+// Paths, URLs, proxy ids and messages come from manifests, servers and
+// plugins: every line is escaped (util::printable) where it is written, so no
+// control character of theirs reaches the terminal; the bar's own cursor
+// movements are the only escape sequences dlhost writes.
 #include "dlhost/host/progress.hpp"
 
 #include <pthread.h>
@@ -10,6 +15,8 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "dlhost/util/text.h"
 
 namespace dlhost {
 namespace {
@@ -38,8 +45,12 @@ double byte_rate(const ProgressSnapshot &s) {
 std::string gauge(const ProgressSnapshot &s) {
   const double fraction =
       s.total ? std::min(1.0, static_cast<double>(settled(s)) / static_cast<double>(s.total)) : 0;
-  const auto filled = static_cast<std::size_t>(fraction * kBarWidth + 0.5);
-  return "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] ";
+  const auto filled = std::min(kBarWidth, static_cast<std::size_t>(fraction * kBarWidth + 0.5));
+  // Appended in place: GCC 12 at -O3 reports a false -Werror=restrict for the
+  // chain of operator+ that built this before.
+  std::string out = "[";
+  out.append(filled, '#').append(kBarWidth - filled, '-').append("] ");
+  return out;
 }
 
 // Cuts `line` to `width` columns; the text is ASCII except proxy ids, which
@@ -129,8 +140,8 @@ std::string format_proxy_line(const ProxyProgress &p) {
   std::snprintf(buf, sizeof buf,
                 "  %-28s %-9s %3" PRId64 " in flight  %11s/s  %" PRIu64 " done, %" PRIu64
                 " failed, %" PRIu64 " retries",
-                p.id.c_str(), p.state.c_str(), p.in_flight, format_bytes(p.rate).c_str(),
-                p.completed, p.failed, p.retries);
+                util::printable(p.id).c_str(), util::printable(p.state).c_str(), p.in_flight,
+                format_bytes(p.rate).c_str(), p.completed, p.failed, p.retries);
   return buf;
 }
 
@@ -259,7 +270,7 @@ void Progress::draw(const ProgressSnapshot &s, bool final) {
     if (final) std::fputc('\n', out_);
     bar_lines_ = final ? 0 : lines.size();
   } else {
-    std::fprintf(out_, "%s\n", format_plain_line(s).c_str());
+    std::fprintf(out_, "%s\n", util::printable(format_plain_line(s)).c_str());
   }
   std::fflush(out_);
 }
@@ -287,9 +298,10 @@ void Progress::file_finished(std::string_view path, std::string_view outcome,
 }
 
 void Progress::message(std::string_view line) {
+  const std::string shown = util::printable(line);
   std::lock_guard lock(mutex_);
   clear_bar_locked();
-  std::fprintf(out_, "%.*s\n", static_cast<int>(line.size()), line.data());
+  std::fprintf(out_, "%s\n", shown.c_str());
   std::fflush(out_);
 }
 

@@ -3,8 +3,11 @@
 // a machine with no internet access). Its script fetches /stats every second
 // and renders the job and one table row per proxy. Every number is written
 // as text and also as a data-value attribute with the raw number, which is
-// what the tests (and anyone scraping the page) read. Proxy ids are set with
-// textContent, never as HTML.
+// what the tests (and anyone scraping the page) read. Text (the plugin's
+// name, proxy ids and states) is set with textContent, never as HTML, and its
+// control characters are shown as \xNN, as dlhost's terminal output shows
+// them (util::printable), so a page cannot be garbled by what a plugin or a
+// server said.
 #include "dlhost/host/status_server.hpp"
 
 namespace dlhost {
@@ -51,15 +54,22 @@ function human(n) {
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
   return (i ? n.toFixed(1) : String(n)) + " " + u[i];
 }
+function shown(text) {
+  const escaped = c => Array.from(new TextEncoder().encode(c),
+                                  b => "\\x" + b.toString(16).padStart(2, "0")).join("");
+  return String(text).replace(
+      /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g,
+      escaped);
+}
 function put(el, value, text) {
   el.dataset.value = String(value);
-  el.textContent = text === undefined ? String(value) : text;
+  el.textContent = shown(text === undefined ? value : text);
 }
 function cell(row, value, text) { put(row.insertCell(), value, text); }
 let last = null;
 function renderJob(s) {
   const f = s.files || {};
-  document.getElementById("plugin").textContent = s.plugin + " " + (s.plugin_version || "");
+  document.getElementById("plugin").textContent = shown(s.plugin + " " + (s.plugin_version || ""));
   document.getElementById("state").textContent = s.interrupted ? "(interrupted)" : "";
   for (const k of ["total", "completed", "skipped", "failed", "deferred"])
     put(document.getElementById("files-" + k), f[k] || 0);
@@ -81,7 +91,7 @@ function renderProxies(list) {
     row.dataset.proxyId = p.id;
     cell(row, p.id);
     cell(row, p.state);
-    row.cells[1].className = p.state;
+    row.cells[1].className = shown(p.state);
     for (const k of ["in_flight", "completed", "failed", "retries", "rate_limited"])
       cell(row, p[k] || 0);
     cell(row, p.bytes || 0, human(p.bytes || 0));

@@ -1,11 +1,12 @@
 // PROXY_LIST parsing (see proxy_list.h). Each entry becomes a ProxySpec whose
-// id and url are credential-free; errors name the entry by index only.
+// id and url are credential-free; errors name the entry by index only and
+// never echo a credential.
 #include "dlhost/transport/proxy_list.h"
 
 #include <nlohmann/json.hpp>
 
-#include "dlhost/transport/redact.h"
 #include "dlhost/util/text.h"
+#include "dlhost/util/url.h"
 
 namespace dlhost::transport {
 namespace {
@@ -52,34 +53,32 @@ std::string string_field(const json &e, const char *key) {
   return it->dump();  // shown in the error (a port of 1.5 or true), never a password
 }
 
-// Splits "scheme://user:pass@host:port" into a spec.
+// Splits "scheme://user:pass@host:port" into a spec. The userinfo runs to the
+// last '@' (util::UserinfoEnd::kLastAt), so a password may hold '/', '?' or
+// '#' unencoded; check-config shows this same split, redacted.
 bool from_url(const std::string &url, size_t index, ProxySpec *p, std::string *error) {
-  auto sep = url.find("://");
-  if (sep == std::string::npos || !known_scheme(url.substr(0, sep))) {
+  const auto parts = util::split_url(url, util::UserinfoEnd::kLastAt);
+  if (!parts || !known_scheme(parts->scheme)) {
     *error = entry_error(index, "url must start with http://, https://, socks5:// or socks5h://");
     return false;
   }
-  std::string rest = url.substr(sep + 3);
-  auto at = rest.rfind('@');
-  if (at != std::string::npos) {
-    std::string userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    auto colon = userinfo.find(':');
-    p->username = percent_decode(userinfo.substr(0, colon));
-    if (colon != std::string::npos) p->password = percent_decode(userinfo.substr(colon + 1));
+  if (parts->userinfo) {
+    p->username = percent_decode(parts->userinfo->user);
+    if (parts->userinfo->password) p->password = percent_decode(*parts->userinfo->password);
   }
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  std::string_view rest = parts->host_port;
+  std::string_view tail = parts->rest;
+  while (!tail.empty() && tail.back() == '/') tail.remove_suffix(1);
   auto colon = rest.rfind(':');
   bool bracketed = !rest.empty() && rest.front() == '[';
-  if (rest.empty() || rest.find('/') != std::string::npos || colon == std::string::npos ||
+  if (rest.empty() || !tail.empty() || colon == std::string_view::npos ||
       (bracketed && rest[colon - 1] != ']')) {
     *error = entry_error(index, "url must be scheme://[user:pass@]host:port");
     return false;
   }
-  std::string host = rest.substr(0, colon);
+  std::string host(rest.substr(0, colon));
   if (bracketed) host = host.substr(1, host.size() - 2);
-  return make_proxy_url(url.substr(0, sep), host, std::string_view(rest).substr(colon + 1), index,
-                        p, error);
+  return make_proxy_url(parts->scheme, host, rest.substr(colon + 1), index, p, error);
 }
 
 bool from_fields(const json &e, size_t index, ProxySpec *p, std::string *error) {
@@ -94,6 +93,14 @@ bool from_fields(const json &e, size_t index, ProxySpec *p, std::string *error) 
   std::string port = string_field(e, "port");
   if (ip.empty() && port.empty()) {
     *error = entry_error(index, "needs \"ip\" and \"port\" (or \"url\", or \"isLocalhost\")");
+    return false;
+  }
+  // "user:pass@10.0.0.2" would become part of the proxy's id, shown everywhere:
+  // refuse it without echoing it.
+  if (ip.find('@') != std::string::npos) {
+    *error = entry_error(index,
+                         "\"ip\" must be a host or address only; give credentials as "
+                         "\"username\" and \"password\" (the value is not shown)");
     return false;
   }
   p->username = string_field(e, "username");

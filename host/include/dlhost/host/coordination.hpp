@@ -27,7 +27,6 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace dlhost {
@@ -106,8 +105,13 @@ class Coordinator {
   virtual std::string describe() const = 0;
 };
 
-// The default: a mutex-protected table in memory. Leases and completion
-// records live as long as the process; the skip cache is persisted in a small
+// The default: a mutex-protected table of leases in memory, for as long as the
+// process lives, holding only the files leased now (a released lease is
+// forgotten). It keeps no completion records: one process settles each file
+// of a validated manifest once (its repeated lines are known before the job
+// starts), and a file already complete is found on disk by the job's local
+// check, which a rerun or a revisited line goes through first. So its memory
+// does not grow with the manifest. The skip cache is persisted in a small
 // text file (`<out>/.dlhost/skip-cache`) so its TTL holds across runs.
 class InProcessCoordinator final : public Coordinator {
  public:
@@ -143,7 +147,6 @@ class InProcessCoordinator final : public Coordinator {
   Clock clock_;
   std::mutex mutex_;
   std::unordered_map<std::string, Held> leases_;
-  std::unordered_set<std::string> completed_;
   std::unordered_map<std::string, Skip> skips_;
   bool skips_dirty_ = false;
   std::uint64_t token_prefix_;

@@ -1,8 +1,9 @@
 // The job engine: a manifest in, files on disk, stats and an exit code out.
 //
-// For each manifest entry, in order, the job skips duplicate destinations,
-// files already complete at their destination (no request at all) and URLs in
-// the skip cache; takes a lease on the rest, creates their parent directories
+// For each manifest entry, in order, the job skips the lines the validating
+// pass found to repeat an earlier one (same path and URL), files already
+// complete at their destination (size and sha256 match; no request at all)
+// and URLs in the skip cache; takes a lease on the rest, creates their parent directories
 // and submits them to the plugin. Submission honours the plugin's
 // back-pressure: on DLHOST_E_AGAIN the job sleeps on a condition variable that
 // terminal events signal, so a million-line manifest never sits in memory.

@@ -11,7 +11,22 @@
 // Because a bad line must stop the job before anything is downloaded, the job
 // reads the manifest twice: a cheap validating pass, then the real one.
 // ManifestSource makes that possible for stdin by spooling it to a temporary
-// file first (removed when the source is destroyed).
+// file first (removed when the source is destroyed). A UTF-8 byte order mark
+// at the start of line 1 is ignored; text from a bad line is echoed escaped
+// and cut to 200 characters (util::echo).
+//
+// Identity. Two lines are one file only when their path and URL are both
+// equal as text; the same path with another URL (two posts' "a.jpg" with no
+// "path" included) is a manifest error naming both lines. The validating
+// pass finds these without keeping every path: it keeps one 64-bit SipHash
+// fingerprint per line (keyed at random per run, so a crafted manifest cannot
+// force collisions), sorted, as a filter only, and frees it; when some
+// fingerprint repeats, it reads the manifest once more and compares the
+// paths and URLs of just those lines as text. What the job pass gets is the
+// short sorted list of lines that repeat an earlier one (ManifestSummary).
+// Memory: 8 bytes a line during validation (8 MB for a million lines), then
+// 8 bytes per duplicate line. Inputs without a validating pass (a Redis
+// Stream) rely on the job's later checks instead; see job_submit.cpp.
 #pragma once
 
 #include <array>
@@ -23,6 +38,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dlhost {
 
@@ -35,9 +51,10 @@ struct ManifestError : std::runtime_error {
 struct ManifestEntry {
   std::uint64_t line = 0;
   std::string url;
-  std::string path;    // relative to the output directory; also the file key
-  std::string group;   // defaults to path
-  std::string sha256;  // lowercase hex, or empty when unknown
+  std::string path;            // relative to the output directory; also the file key
+  bool path_from_url = false;  // no "path": the URL's file name
+  std::string group;           // defaults to path
+  std::string sha256;          // lowercase hex, or empty when unknown
   std::int64_t size = -1;
   // Set by a work source that wants the entry acknowledged once settled
   // (a Redis Stream entry id); empty for a manifest.
@@ -50,9 +67,6 @@ std::string file_name_from_url(std::string_view url);
 
 // Why `path` is not a safe relative destination, or nullopt when it is.
 std::optional<std::string> unsafe_path_reason(std::string_view path);
-
-// Stable 64-bit hash of a destination (FNV-1a) for duplicate detection.
-std::uint64_t path_hash(std::string_view path);
 
 class ManifestReader {
  public:
@@ -103,15 +117,21 @@ class ManifestSource {
 
 struct ManifestSummary {
   std::uint64_t entries = 0;         // lines that name a file
-  std::uint64_t unique_entries = 0;  // after removing duplicate destinations
+  std::uint64_t unique_entries = 0;  // files: entries less duplicate lines
+  // Line numbers, ascending, of the lines whose path and URL an earlier line
+  // already has: the job skips them.
+  std::vector<std::uint64_t> duplicate_lines;
 };
 
-// The validating pass: reads everything once, throws the first ManifestError.
+// The validating pass: reads everything once (twice when some lines may share
+// a path), throws the first ManifestError, a path given to two URLs included.
 ManifestSummary validate_manifest(const ManifestSource &source);
 
-// A job name derived from the manifest's bytes ("m-" + 16 hex digits), so
-// hosts on different machines that run the same manifest, wherever it lies,
-// share one Redis job without being told its name.
+// A job name derived from the manifest's bytes: "m-" and 32 hex digits, the
+// first 128 bits of their SHA-256. Hosts on different machines that run the
+// same manifest, wherever it lies, share one Redis job without being told its
+// name; manifests with other bytes are other jobs.
+inline constexpr std::size_t kJobIdBytes = 16;
 std::string manifest_job_id(const ManifestSource &source);
 
 }  // namespace dlhost

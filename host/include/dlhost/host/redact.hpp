@@ -1,28 +1,28 @@
 // Redaction: settings as they may be shown to a person or written to a log.
 //
-// `dlhost check-config` prints every setting; three of them carry secrets:
-// PROXY_LIST (a "password" field, or a password inside a "url"), REDIS_URL
-// (the password of redis://user:PASSWORD@host) and DOWNLOAD_HEADERS (the
-// values of Authorization, Cookie, API keys and tokens). Each secret becomes
-// "***"; everything else (user names, hosts, ports, other headers) stays, so
-// the operator can still see which proxy or server is meant. A value that is
-// not valid JSON where JSON is expected is not shown at all.
+// `dlhost check-config` prints every setting; three of them carry secrets,
+// and each is redacted from the same parse that uses it:
+//  - PROXY_LIST: a "password" field becomes "***"; a "url" is split as the
+//    plugins split it to connect (util::UserinfoEnd::kLastAt) and rebuilt
+//    with util's one rule set (scheme://user:***@host:port); an "ip" that
+//    holds "user:pass@" (refused by the plugins) shows "***@host".
+//  - REDIS_URL: rebuilt from parse_redis_url's own split (redis_url.hpp).
+//  - DOWNLOAD_HEADERS: every value becomes "***", names stay. Which header
+//    carries a credential cannot be known from its name (X-Pass,
+//    X-Signature), so none is shown.
+// A value that is not valid JSON where JSON is expected is not shown at all.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "dlhost/util/redact.h"
+
 namespace dlhost {
 
-inline constexpr std::string_view kRedacted = "***";
+using util::kRedacted;
 
 // `value` of setting `name`, safe to print.
 std::string redact_setting(std::string_view name, const std::string &value);
-// scheme://user:PASSWORD@host... -> scheme://user:***@host...; with
-// `bare_user_is_secret`, scheme://SECRET@host -> scheme://***@host (Redis).
-std::string redact_url(const std::string &url, bool bare_user_is_secret = false);
-// True for header names whose value is a credential (Authorization, Cookie,
-// X-Api-Key, anything with token, secret, auth, session, key or password).
-bool is_secret_header(std::string_view name);
 
 }  // namespace dlhost

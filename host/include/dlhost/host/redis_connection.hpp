@@ -1,5 +1,5 @@
-// One connection to Redis: REDIS_URL parsing, connect + AUTH + SELECT, and
-// pipelined commands.
+// One connection to Redis: connect + AUTH + SELECT (to a REDIS_URL parsed by
+// redis_url.hpp), and pipelined commands.
 //
 // A pipeline appends every command with redisAppendCommandArgv (binary-safe,
 // no format strings) and then reads the replies in order, so a batch of a
@@ -17,29 +17,12 @@
 #include <vector>
 
 #include "dlhost/host/coordination.hpp"
+#include "dlhost/host/redis_url.hpp"
 
 struct redisContext;
 struct redisReply;
 
 namespace dlhost {
-
-// A parsed REDIS_URL: redis://[user:pass@]host[:port][/db] or
-// unix://[user:pass@]/path/to.sock[?db=N]. `redacted` is safe to print.
-struct RedisAddress {
-  std::string host;
-  int port = 6379;
-  std::string socket_path;  // set for unix sockets
-  std::string user;
-  std::string password;
-  int db = 0;
-  std::string redacted;
-};
-
-// Throws std::invalid_argument with a one-line message naming REDIS_URL.
-RedisAddress parse_redis_url(const std::string &url);
-
-// Replaces the password of a redis:// URL with "***" (for messages).
-std::string redact_redis_url(const std::string &url);
 
 // This machine's host name: how completion records and consumer names say
 // who wrote them.

@@ -35,6 +35,7 @@ enum class SettingType {
   kJsonArray,   // "" or the text of a JSON array
   kJsonObject,  // "" or the text of a JSON object
   kChoice,      // one of a fixed list (see SettingSpec::choices)
+  kFile,        // "" or the path of a file that exists and can be read
 };
 
 struct SettingSpec {
@@ -63,8 +64,8 @@ struct ResolvedSetting {
 
 // Parses `.env` text: KEY=VALUE lines, `export KEY=VALUE`, '#' comments, blank
 // lines, single-quoted (literal) and double-quoted (\n \t \" \\ escapes)
-// values, and trailing `# comment` after unquoted values. Throws ConfigError
-// "FILE:LINE: message".
+// values, and trailing `# comment` after unquoted values; a UTF-8 byte order
+// mark at the start is ignored. Throws ConfigError "FILE:LINE: message".
 std::map<std::string, std::string> parse_env_file(std::istream &in, const std::string &file_name);
 
 // Where resolution reads its inputs; injectable for tests.

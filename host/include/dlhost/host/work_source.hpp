@@ -34,17 +34,25 @@ class WorkSource {
   virtual std::optional<std::uint64_t> known_total() const { return std::nullopt; }
 };
 
-// A validated manifest, read in a second streaming pass.
+// A validated manifest, read in a second streaming pass. The lines the
+// validating pass found to repeat an earlier line (same path and URL) are
+// left out and counted.
 class ManifestWorkSource final : public WorkSource {
  public:
-  ManifestWorkSource(const ManifestSource &source, std::uint64_t unique_entries);
+  ManifestWorkSource(const ManifestSource &source, ManifestSummary summary);
   bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
   std::optional<std::uint64_t> known_total() const override { return total_; }
+  // Duplicate lines left out so far.
+  std::uint64_t duplicates_skipped() const { return next_duplicate_; }
 
  private:
+  bool is_duplicate(std::uint64_t line);
+
   std::unique_ptr<std::istream> in_;
   ManifestReader reader_;
   std::uint64_t total_;
+  std::vector<std::uint64_t> duplicate_lines_;
+  std::size_t next_duplicate_ = 0;  // the next of duplicate_lines_ to meet
 };
 
 }  // namespace dlhost

@@ -1,6 +1,7 @@
-// Credentials never reach a message: redact_url() replaces the userinfo part
-// of a URL ("http://user:pass@host/x" -> "http://***@host/x"). Text that is
-// not a URL is returned unchanged.
+// Credentials never reach a message: redact_url() shows the userinfo of every
+// URL in its text by util's one rule set ("http://user:pass@host/x" ->
+// "http://user:***@host/x", "http://token@host/" -> "http://***@host/"; see
+// dlhost/util/redact.h). Text without a URL is returned unchanged.
 #pragma once
 
 #include <string>

@@ -1,0 +1,344 @@
+// The job's memory of checked files; see verified_files.hpp for the design.
+#include "verified_files.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <tuple>
+#include <utility>
+
+namespace dlhost {
+namespace {
+
+using util::Fd;
+using Record = VerifiedFiles::Record;
+
+constexpr std::size_t kRecord = sizeof(Record);
+constexpr std::size_t kBlockRecords = 64;     // 4 KiB: one pread per lookup at most
+constexpr std::size_t kChunkRecords = 16384;  // 1 MiB sorted in memory when folding
+constexpr std::size_t kReadRecords = 1024;    // 64 KiB per read when streaming
+constexpr std::size_t kJournalBuffer = 256;   // records kept before one append
+constexpr char kMagic[] = "dlhost verified-files 1\n";
+
+using Key = std::pair<std::uint64_t, std::uint64_t>;
+
+Key key_of(const Record &r) {
+  return {r.dev, r.ino};
+}
+
+std::int64_t mtime_ns(const struct stat &st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// The 64-byte header both files start with (so records stay 64-byte aligned).
+std::array<char, kRecord> header() {
+  std::array<char, kRecord> h{};
+  std::memcpy(h.data(), kMagic, sizeof kMagic - 1);
+  return h;
+}
+
+bool write_all(int fd, const void *data, std::size_t n) {
+  const char *p = static_cast<const char *>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+ssize_t pread_all(int fd, void *data, std::size_t n, off_t offset) {
+  char *p = static_cast<char *>(data);
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, p + got, n - got, offset + static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+// Records in a file of ours, or -1 when it is not one (missing, damaged).
+// A partial record at the end (a write cut short) does not count.
+std::int64_t records_in(int fd) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kRecord)) return -1;
+  std::array<char, kRecord> h{};
+  if (pread_all(fd, h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) || h != header())
+    return -1;
+  return (st.st_size - static_cast<off_t>(kRecord)) / static_cast<off_t>(kRecord);
+}
+
+// Streams the records of one file in order, a 64 KiB read at a time.
+class RecordReader {
+ public:
+  RecordReader(int fd, std::uint64_t count) : fd_(fd), left_(count) {}
+  bool next(Record &out) {
+    if (at_ == buffer_.size()) {
+      if (left_ == 0) return false;
+      buffer_.resize(std::min<std::uint64_t>(left_, kReadRecords));
+      const auto bytes = buffer_.size() * kRecord;
+      if (pread_all(fd_, buffer_.data(), bytes, offset_) != static_cast<ssize_t>(bytes))
+        return false;
+      offset_ += static_cast<off_t>(bytes);
+      left_ -= buffer_.size();
+      at_ = 0;
+    }
+    out = buffer_[at_++];
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::uint64_t left_;
+  off_t offset_ = static_cast<off_t>(kRecord);
+  std::vector<Record> buffer_;
+  std::size_t at_ = 0;
+};
+
+// Appends records to a new file through a buffer.
+class RecordWriter {
+ public:
+  explicit RecordWriter(int fd) : fd_(fd) {
+    const auto h = header();
+    ok_ = write_all(fd_, h.data(), h.size());
+  }
+  void add(const Record &r) {
+    buffer_.push_back(r);
+    if (buffer_.size() == kReadRecords) flush();
+  }
+  bool finish() {
+    flush();
+    return ok_;
+  }
+
+ private:
+  void flush() {
+    if (ok_ && !buffer_.empty()) ok_ = write_all(fd_, buffer_.data(), buffer_.size() * kRecord);
+    buffer_.clear();
+  }
+  int fd_;
+  bool ok_;
+  std::vector<Record> buffer_;
+};
+
+// A file for a sorted run that nobody else sees and that vanishes when closed.
+Fd temporary_file(const std::string &dir) {
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return Fd(fd);
+  std::string name = dir + "/verified.run.XXXXXX";  // a file system without O_TMPFILE
+  Fd named(::mkstemp(name.data()));
+  if (named.get() >= 0) ::unlink(name.c_str());
+  return named;
+}
+
+// Sorts a chunk by key, keeping for each key only its last record (the newest).
+void sort_newest_last(std::vector<Record> &chunk) {
+  std::stable_sort(chunk.begin(), chunk.end(),
+                   [](const Record &a, const Record &b) { return key_of(a) < key_of(b); });
+  std::vector<Record> out;
+  out.reserve(chunk.size());
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    if (i + 1 < chunk.size() && key_of(chunk[i + 1]) == key_of(chunk[i])) continue;
+    out.push_back(chunk[i]);
+  }
+  chunk.swap(out);
+}
+
+// One sorted input of the fold; a later source wins over an earlier one.
+struct Source {
+  Fd fd;
+  RecordReader reader;
+  Record current;
+  bool live;
+  Source(Fd f, std::uint64_t count) : fd(std::move(f)), reader(fd.get(), count), current{} {
+    live = reader.next(current);
+  }
+};
+
+// Merges sorted sources into `out`; for equal keys the last source's record.
+bool merge(std::vector<Source> &sources, int out_fd) {
+  RecordWriter writer(out_fd);
+  while (true) {
+    const Source *best = nullptr;
+    for (const auto &s : sources) {
+      if (s.live && (!best || key_of(s.current) <= key_of(best->current))) best = &s;
+    }
+    if (!best) break;
+    const Record chosen = best->current;
+    writer.add(chosen);
+    for (auto &s : sources) {
+      while (s.live && key_of(s.current) == key_of(chosen)) s.live = s.reader.next(s.current);
+    }
+  }
+  return writer.finish();
+}
+
+}  // namespace
+
+VerifiedFiles::VerifiedFiles(std::string state_dir) : dir_(std::move(state_dir)) {
+  fold_journal();  // a run that died left its records there
+  open_table();
+}
+
+VerifiedFiles::~VerifiedFiles() {
+  close();
+}
+
+void VerifiedFiles::open_table() {
+  table_fd_.reset(::open((dir_ + "/verified").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  const auto count = records_in(table_fd_.get());
+  if (count <= 0) return;
+  RecordReader reader(table_fd_.get(), static_cast<std::uint64_t>(count));
+  Record r;
+  Key previous{0, 0};
+  for (std::uint64_t i = 0; reader.next(r); ++i) {
+    if (i > 0 && key_of(r) <= previous) {  // not ours, or damaged: start afresh
+      index_.clear();
+      return;
+    }
+    previous = key_of(r);
+    if (i % kBlockRecords == 0) index_.push_back(previous);
+  }
+  table_records_ = static_cast<std::uint64_t>(count);
+}
+
+const VerifiedFiles::Block *VerifiedFiles::block(std::uint64_t number) {
+  ++lookups_;
+  Block *slot = &cache_[0];
+  for (auto &b : cache_) {
+    if (b.number == number) {
+      b.used = lookups_;
+      return &b;
+    }
+    if (b.used < slot->used) slot = &b;
+  }
+  const std::uint64_t first = number * kBlockRecords;
+  slot->records.resize(std::min<std::uint64_t>(kBlockRecords, table_records_ - first));
+  const auto bytes = slot->records.size() * kRecord;
+  const auto offset = static_cast<off_t>(kRecord + first * kRecord);
+  if (pread_all(table_fd_.get(), slot->records.data(), bytes, offset) !=
+      static_cast<ssize_t>(bytes)) {
+    slot->number = UINT64_MAX;
+    return nullptr;
+  }
+  slot->number = number;
+  slot->used = lookups_;
+  return slot;
+}
+
+std::optional<VerifiedFiles::Digest> VerifiedFiles::lookup(const struct stat &st) {
+  if (index_.empty()) return std::nullopt;
+  const Key key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  const auto after = std::upper_bound(index_.begin(), index_.end(), key);
+  if (after == index_.begin()) return std::nullopt;
+  const Block *b = block(static_cast<std::uint64_t>(after - index_.begin() - 1));
+  if (!b) return std::nullopt;
+  const auto it = std::lower_bound(b->records.begin(), b->records.end(), key,
+                                   [](const Record &r, const Key &k) { return key_of(r) < k; });
+  if (it == b->records.end() || key_of(*it) != key) return std::nullopt;
+  if (it->size != static_cast<std::int64_t>(st.st_size) || it->mtime_ns != mtime_ns(st))
+    return std::nullopt;  // the file changed since it was checked
+  return it->sha256;
+}
+
+void VerifiedFiles::record(const struct stat &st, const Digest &digest) {
+  if (!journal_fd_) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    journal_fd_.reset(::open((dir_ + "/verified.journal").c_str(),
+                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!journal_fd_) return;
+    struct stat js;
+    if (::fstat(journal_fd_.get(), &js) == 0 && js.st_size == 0) {
+      const auto h = header();
+      write_all(journal_fd_.get(), h.data(), h.size());
+    }
+  }
+  Record r;
+  r.dev = static_cast<std::uint64_t>(st.st_dev);
+  r.ino = static_cast<std::uint64_t>(st.st_ino);
+  r.size = static_cast<std::int64_t>(st.st_size);
+  r.mtime_ns = mtime_ns(st);
+  r.sha256 = digest;
+  pending_.push_back(r);
+  if (pending_.size() >= kJournalBuffer) flush_journal();
+}
+
+void VerifiedFiles::flush_journal() {
+  if (journal_fd_ && !pending_.empty()) {
+    write_all(journal_fd_.get(), pending_.data(), pending_.size() * kRecord);
+    journal_written_ = true;
+  }
+  pending_.clear();
+}
+
+void VerifiedFiles::close() {
+  flush_journal();
+  table_fd_.reset();
+  index_.clear();
+  for (auto &b : cache_) b = Block{};
+  journal_fd_.reset();
+  if (journal_written_) fold_journal();
+  journal_written_ = false;
+}
+
+// Journal + table -> a new table, in bounded memory (see the header).
+void VerifiedFiles::fold_journal() {
+  const std::string journal = dir_ + "/verified.journal";
+  Fd journal_fd(::open(journal.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  const auto journal_count = records_in(journal_fd.get());
+  if (journal_count < 0) return;
+  if (journal_count == 0) {
+    ::unlink(journal.c_str());
+    return;
+  }
+  Fd lock(
+      ::open((dir_ + "/verified.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (lock.get() < 0 || ::flock(lock.get(), LOCK_EX) != 0) return;
+
+  std::vector<Source> sources;
+  Fd table(::open((dir_ + "/verified").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (const auto n = records_in(table.get()); n > 0)
+    sources.emplace_back(std::move(table), static_cast<std::uint64_t>(n));
+  // The journal, sorted a chunk at a time into unlinked temporary files.
+  RecordReader reader(journal_fd.get(), static_cast<std::uint64_t>(journal_count));
+  std::vector<Record> chunk;
+  chunk.reserve(kChunkRecords);
+  Record r;
+  bool more = true;
+  while (more) {
+    chunk.clear();
+    while (chunk.size() < kChunkRecords && (more = reader.next(r))) chunk.push_back(r);
+    if (chunk.empty()) break;
+    sort_newest_last(chunk);
+    Fd run = temporary_file(dir_);
+    if (run.get() < 0) return;
+    RecordWriter writer(run.get());
+    for (const auto &c : chunk) writer.add(c);
+    if (!writer.finish()) return;
+    sources.emplace_back(std::move(run), chunk.size());
+  }
+  std::vector<Record>().swap(chunk);
+
+  const std::string tmp = dir_ + "/verified.tmp";
+  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (out.get() < 0) return;
+  if (!merge(sources, out.get()) || ::rename(tmp.c_str(), (dir_ + "/verified").c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return;
+  }
+  ::unlink(journal.c_str());
+}
+
+}  // namespace dlhost

@@ -1,0 +1,96 @@
+// What the job remembers about files it has checked against a sha256, so a
+// rerun trusts a file it checked before without reading it again.
+//
+// A record says: the file with this (device, inode, size, mtime in ns) has
+// this SHA-256. Any write to a file changes its mtime (or its inode, when it
+// is replaced), so a record that still matches a file's stat(2) still holds
+// for its bytes. Records come from two places: a file the plugin downloaded
+// and verified against the manifest's sha256 (recorded when it completes: the
+// plugin hashed it while writing), and a file the host found at its
+// destination and hashed itself. Either way each file is read at most once.
+//
+// The state lives in <out>/.dlhost/, in two files of fixed 64-byte records:
+//  - `verified`: every record, sorted by (device, inode). At open, every
+//    64th key (one 4 KiB block's first) is kept in memory: 16 bytes per 64
+//    files, 256 KiB for a million. A lookup finds its block with a binary
+//    search there and reads that one block (pread), keeping the last few
+//    blocks read; a rerun in manifest order meets files in roughly the order
+//    they were created, so consecutive lookups mostly share a block. No order
+//    of the manifest is assumed, and nothing grows with the job but the index.
+//  - `verified.journal`: records made by this run, appended as they are made
+//    (O_APPEND; a run that dies keeps what it appended). close() folds the
+//    journal into `verified`: sorted in chunks of 16,384 records (1 MiB),
+//    each written to a temporary run file, then merged with the old table in
+//    one streaming pass; for one (device, inode) the newest record wins. A
+//    journal left by a run that died is folded in when the next run opens.
+// Memory is bounded by the index, the block cache and the chunk, whatever the
+// number of files. Two runs sharing one output directory at once may lose the
+// other's newest records when one folds the journal (flock keeps the files
+// whole); a lost record only means that file is hashed once more.
+// A damaged `verified` (wrong size, wrong header, out of order) is ignored and
+// rebuilt from what is checked from then on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlhost/util/fd.h"
+
+struct stat;
+
+namespace dlhost {
+
+class VerifiedFiles {
+ public:
+  using Digest = std::array<unsigned char, 32>;
+
+  // `state_dir` is <out>/.dlhost; created on the first record.
+  explicit VerifiedFiles(std::string state_dir);
+  ~VerifiedFiles();
+  VerifiedFiles(const VerifiedFiles &) = delete;
+  VerifiedFiles &operator=(const VerifiedFiles &) = delete;
+
+  // The SHA-256 recorded for the file `st` describes, if its record matches.
+  std::optional<Digest> lookup(const struct stat &st);
+  // Remembers that the file `st` describes has `digest` (best effort: a
+  // state that cannot be written only costs a later re-read).
+  void record(const struct stat &st, const Digest &digest);
+  // Folds this run's records into the sorted table (the end of a job).
+  void close();
+
+  struct Record {
+    std::uint64_t dev = 0, ino = 0;
+    std::int64_t size = 0, mtime_ns = 0;
+    Digest sha256{};
+  };
+  static_assert(sizeof(Record) == 64);
+
+ private:
+  struct Block {
+    std::uint64_t number = UINT64_MAX;
+    std::uint64_t used = 0;  // when it was last looked at, for eviction
+    std::vector<Record> records;
+  };
+
+  void open_table();
+  void flush_journal();
+  void fold_journal();
+  const Block *block(std::uint64_t number);
+
+  std::string dir_;
+  util::Fd table_fd_;
+  util::Fd journal_fd_;
+  std::uint64_t table_records_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> index_;  // first key of each block
+  std::array<Block, 8> cache_;
+  std::uint64_t lookups_ = 0;
+  std::vector<Record> pending_;  // made, not yet appended to the journal
+  bool journal_written_ = false;
+};
+
+}  // namespace dlhost

@@ -1,0 +1,48 @@
+// Splitting URLs (see url.h).
+#include "dlhost/util/url.h"
+
+namespace dlhost::util {
+namespace {
+
+bool is_scheme_char(char c, bool first) {
+  const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  if (first) return alpha;
+  return alpha || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+}
+
+bool is_scheme(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!is_scheme_char(s[i], i == 0)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Userinfo split_userinfo(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return {text, std::nullopt};
+  return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+std::optional<UrlParts> split_url(std::string_view url, UserinfoEnd rule) {
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos || !is_scheme(url.substr(0, sep))) return std::nullopt;
+  UrlParts parts;
+  parts.scheme = url.substr(0, sep);
+  std::string_view rest = url.substr(sep + 3);
+  const auto authority_end = rest.find_first_of("/?#");
+  const auto at =
+      rule == UserinfoEnd::kLastAt ? rest.rfind('@') : rest.substr(0, authority_end).rfind('@');
+  if (at != std::string_view::npos) {
+    parts.userinfo = split_userinfo(rest.substr(0, at));
+    rest.remove_prefix(at + 1);
+  }
+  const auto end = rest.find_first_of("/?#");
+  parts.host_port = rest.substr(0, end);
+  parts.rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  return parts;
+}
+
+}  // namespace dlhost::util
