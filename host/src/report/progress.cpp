@@ -39,7 +39,11 @@ std::string gauge(const ProgressSnapshot &s) {
   const double fraction =
       s.total ? std::min(1.0, static_cast<double>(settled(s)) / static_cast<double>(s.total)) : 0;
   const auto filled = static_cast<std::size_t>(fraction * kBarWidth + 0.5);
-  return "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] ";
+  // Appended piece by piece: GCC 12 in Release warns (-Werror=restrict, a
+  // false positive, GCC PR 105651) on `"[" + std::string(...)`.
+  std::string bar = "[";
+  bar.append(filled, '#').append(kBarWidth - filled, '-').append("] ");
+  return bar;
 }
 
 // Cuts `line` to `width` columns; the text is ASCII except proxy ids, which
