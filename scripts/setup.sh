@@ -15,6 +15,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libssl-dev libhiredis-dev nlohmann-json3-dev libboost-dev
   libcli11-dev libspdlog-dev libgtest-dev
+  libcpp-httplib-dev  # the HTTP layer of the status server (host/src/http)
   nginx-light tinyproxy microsocks redis-server aria2 curl python3
   abigail-tools clang-format openssl ca-certificates binutils
   chromium  # headless, for the status page test (tests/integration/test_status.py)
