@@ -83,14 +83,20 @@ class StatusServer(dlfix.FaultOriginTestCase):
         job = self.spawn_job(self.manifest(entries), "--status", f"127.0.0.1:{port}", env=env)
         self.addCleanup(lambda: job.running() and job.proc.kill())
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        # The server answers from the start; the job's total is known once
+        # the manifest has been read (the validating pass).
+        answered = None
+        while time.monotonic() < deadline and job.running():
             try:
-                fetch(base + "/stats", timeout=1)
-                return job, base, n
+                answered = json.loads(fetch(base + "/stats", timeout=5)[2])
+                if answered["files"]["total"] == n:
+                    return job, base, n
             except OSError:
-                time.sleep(0.05)
-        self.fail("the status server did not answer")
+                pass
+            time.sleep(0.05)
+        self.fail(f"the status server did not answer with the job's total (last: {answered})\n"
+                  f"{job.wait(10) if not job.running() else 'the job is still running'}")
 
     def test_endpoints_while_the_job_runs(self):
         job, base, n = self.slow_job()

@@ -101,12 +101,13 @@ class StatusServerUnderLoad(dlfix.FaultOriginTestCase):
         self.addCleanup(lambda: job.running() and job.proc.kill())
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and job.running():
             try:
-                fetch_stats(base, timeout=5)
-                return job, port, base, n
+                if fetch_stats(base, timeout=5)[1]["files"]["total"] == n:
+                    return job, port, base, n  # the manifest is read: the job runs
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.fail(f"the status server never answered\n{job.wait(5)}")
 
     def test_stats_answers_and_the_job_exits_with_hostile_clients_connected(self):
