@@ -85,12 +85,13 @@ class StatusServer(dlfix.FaultOriginTestCase):
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         # The server answers from the start; the job's total is known once
-        # the manifest has been read (the validating pass).
+        # the manifest has been read (the validating pass), its proxies once
+        # the plugin runs.
         answered = None
         while time.monotonic() < deadline and job.running():
             try:
                 answered = json.loads(fetch(base + "/stats", timeout=5)[2])
-                if answered["files"]["total"] == n:
+                if answered["files"]["total"] == n and answered.get("proxies"):
                     return job, base, n
             except OSError:
                 pass
