@@ -102,11 +102,7 @@ class RedisWriteFailures(dlfix.DlhostTestCase):
         return {e["path"] for e in self.entries if (self.out / e["path"]).is_file()}
 
     def fetches(self):
-        count = collections.Counter()
-        for r in self.nginx.records():
-            if r["status"] in (200, 206):
-                count[r["uri"].lstrip("/")] += 1
-        return count
+        return self.nginx.fetches()
 
     def run_until_refused(self, refuse, url=None, wait_for_records=12):
         """Starts the job, lets some files be recorded, calls refuse(), and
