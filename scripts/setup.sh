@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what is missing on Debian 12 (as root), then configure and build
-# into ./build (or $BUILD_DIR).
+# into ./build (or $BUILD_DIR) in Release, as users build it.
 #   bash scripts/setup.sh            # packages + build
 #   bash scripts/setup.sh --no-build # packages only
 # apt is skipped entirely when every package is already installed.
@@ -15,6 +15,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libssl-dev libhiredis-dev nlohmann-json3-dev libboost-dev
   libcli11-dev libspdlog-dev libgtest-dev
+  libcpp-httplib-dev  # the HTTP layer of the status server (host/src/http)
+  clang-14 libclang-rt-14-dev  # the clang build and its libFuzzer targets (tests/fuzz)
   nginx-light tinyproxy microsocks redis-server aria2 curl python3
   abigail-tools clang-format openssl ca-certificates binutils
   chromium  # headless, for the status page test (tests/integration/test_status.py)
@@ -57,9 +59,9 @@ fi
 
 if [[ $DO_BUILD -eq 1 ]]; then
   if [[ -f "$BUILD_DIR/CMakeCache.txt" ]]; then
-    cmake -S . -B "$BUILD_DIR"
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
   else
-    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
   cmake --build "$BUILD_DIR" -j "$(nproc)"
   echo "setup: built $BUILD_DIR/bin/dlhost"

@@ -1,20 +1,23 @@
-// The conformance suite's own HTTP origin: a tiny threaded HTTP/1.1 server
-// on 127.0.0.1 and an ephemeral port, so `dlhost conformance` needs nothing
-// installed or running. Every response closes its connection.
+// The conformance suite's own HTTP origin on 127.0.0.1 and an ephemeral
+// port, so `dlhost conformance` needs nothing installed or running. It is
+// the host's HTTP layer (http_server.hpp, cpp-httplib) with two routes; every
+// response closes its connection.
 //   GET /bytes/N/NAME   200, N deterministic bytes (content_of(NAME, N))
-//   GET /slow/N/NAME    200, N bytes dribbled 1 KiB every 50 ms (cancel tests)
+//   GET /slow/N/NAME    200, N bytes dribbled 1 KiB every 50 ms (cancel tests);
+//                       a content provider, so a client that leaves (a
+//                       cancelled transfer) ends the response at its next write
 //   anything else       404
-// One thread accepts; each connection gets its own (detached) thread, counted
-// in `active_`. stop() (and the destructor) closes the listener, tells slow
-// responses to end and waits until no connection thread runs.
+// stop() (and the destructor) ends every response at once and waits until no
+// handler runs.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
+
+namespace dlhost::http {
+class Server;
+}
 
 namespace dlhost::conformance {
 
@@ -34,17 +37,7 @@ class Origin {
   void stop();
 
  private:
-  void accept_loop();
-  void serve(int fd);
-  void send_body(int fd, const std::string &body, bool slow, const std::string &etag);
-
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::condition_variable idle_;
-  std::size_t active_ = 0;
+  std::unique_ptr<http::Server> http_;
 };
 
 }  // namespace dlhost::conformance

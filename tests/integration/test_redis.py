@@ -7,7 +7,6 @@ and a host can be killed while it holds leases.
 """
 from __future__ import annotations
 
-import collections
 import json
 import os
 import signal
@@ -55,12 +54,7 @@ class RedisTestBase(dlfix.DlhostTestCase):
         return proc.returncode, err
 
     def fetches(self):
-        """uri -> number of 200/206 answers, from the origin's access log."""
-        count = collections.Counter()
-        for r in self.nginx.records():
-            if r["status"] in (200, 206):
-                count[r["uri"].lstrip("/")] += 1
-        return count
+        return self.nginx.fetches()
 
     def wait_for_requests(self, n, timeout=30):
         deadline = time.monotonic() + timeout

@@ -7,8 +7,10 @@ seconds. The page's numbers are read from the DOM after its script ran
 (--dump-dom with a virtual time budget) and checked against /stats fetched
 just before and just after: totals and proxy ids equal, counters in between.
 """
+import http.client
 import json
 import shutil
+import socket
 import tempfile
 import time
 import unittest
@@ -20,6 +22,7 @@ import dlfix
 from dlfix import run_dlhost
 
 CHROMIUM = shutil.which("chromium")
+SECRET = "st4tus-pr0xy-s3cret"
 
 
 def setUpModule():
@@ -66,7 +69,9 @@ class StatusServer(dlfix.FaultOriginTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.proxy = dlfix.Tinyproxy("127.0.0.2", workdir=cls.class_tmp / "tp").start()
+        # With credentials, so that "no credentials in any answer" can fail.
+        cls.proxy = dlfix.Tinyproxy("127.0.0.2", basic_auth=("statususer", SECRET),
+                                    workdir=cls.class_tmp / "tp").start()
         cls.addClassCleanup(cls.proxy.stop)
 
     def slow_job(self, n=24, delay=0.5):
@@ -78,14 +83,21 @@ class StatusServer(dlfix.FaultOriginTestCase):
         job = self.spawn_job(self.manifest(entries), "--status", f"127.0.0.1:{port}", env=env)
         self.addCleanup(lambda: job.running() and job.proc.kill())
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        # The server answers from the start; the job's total is known once
+        # the manifest has been read (the validating pass), its proxies once
+        # the plugin runs.
+        answered = None
+        while time.monotonic() < deadline and job.running():
             try:
-                fetch(base + "/stats", timeout=1)
-                return job, base, n
+                answered = json.loads(fetch(base + "/stats", timeout=5)[2])
+                if answered["files"]["total"] == n and answered.get("proxies"):
+                    return job, base, n
             except OSError:
-                time.sleep(0.05)
-        self.fail("the status server did not answer")
+                pass
+            time.sleep(0.05)
+        self.fail(f"the status server did not answer with the job's total (last: {answered})\n"
+                  f"{job.wait(10) if not job.running() else 'the job is still running'}")
 
     def test_endpoints_while_the_job_runs(self):
         job, base, n = self.slow_job()
@@ -97,7 +109,8 @@ class StatusServer(dlfix.FaultOriginTestCase):
         ids = [p["id"] for p in stats["proxies"]]
         self.assertEqual(len(ids), 2)
         self.assertFalse(any("@" in i for i in ids), "no credentials in ids")
-        health = json.loads(fetch(base + "/health")[2])
+        health_text = fetch(base + "/health")[2]
+        health = json.loads(health_text)
         self.assertEqual([p["id"] for p in health["proxies"]], ids)
         status, ctype, metrics = fetch(base + "/metrics")
         self.assertTrue(ctype.startswith("text/plain; version=0.0.4"))
@@ -108,12 +121,54 @@ class StatusServer(dlfix.FaultOriginTestCase):
         status, ctype, page = fetch(base + "/")
         self.assertTrue(ctype.startswith("text/html"))
         self.assertNotIn("http://", page.split("<script>")[1], "the page loads nothing else")
+        for text in (body, health_text, metrics, page):
+            self.assertNotIn(SECRET, text)
+            self.assertNotIn("statususer", text)
         with self.assertRaises(urllib.error.HTTPError) as e:
             fetch(base + "/nope")
         self.assertEqual(e.exception.code, 404)
         r = job.wait(60)
         self.assertRc(r, 0)
         self.assertIn(f"status at {base}/", r.stderr)
+
+    def test_http_details(self):
+        job, base, n = self.slow_job()
+        port = int(base.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        # keep-alive: three requests, one connection
+        conn.request("GET", "/stats")
+        r = conn.getresponse()
+        first = conn.sock
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Cache-Control"), "no-store")
+        self.assertIn("timeout=", r.getheader("Keep-Alive", ""))
+        self.assertEqual(json.loads(r.read())["files"]["total"], n)
+        # HEAD: the headers of GET, no body
+        conn.request("HEAD", "/metrics")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.getheader("Content-Type").startswith("text/plain; version=0.0.4"))
+        self.assertGreater(int(r.getheader("Content-Length")), 0)
+        self.assertEqual(r.read(), b"")
+        # any method but GET and HEAD: 405
+        conn.request("POST", "/stats", body=b"{}")
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.getheader("Allow"), r.read()), (405, "GET, HEAD", b"GET only\n"))
+        self.assertIs(conn.sock, first, "one connection for all three")
+        # the query string is ignored; an unknown path is 404 with a text body
+        conn.request("GET", "/health?x=1")
+        self.assertEqual(conn.getresponse().read()[:1], b"{")
+        conn.request("GET", "/nope")
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.read()), (404, b"not found\n"))
+        conn.close()
+        # garbage is 400; a request head over 16 KiB is 431
+        for raw, status in ((b"NONSENSE\r\n\r\n", b" 400 "),
+                            (b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", b" 431 ")):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(raw)
+                self.assertIn(status, s.recv(100).split(b"\r\n")[0] + b" ")
+        self.assertRc(job.wait(60), 0)
 
     @unittest.skipUnless(CHROMIUM, "needs Debian's chromium (scripts/setup.sh installs it)")
     def test_page_in_headless_chromium_matches_stats(self):

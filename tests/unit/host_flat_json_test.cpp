@@ -76,6 +76,7 @@ TEST(FlatJson, LeavesEverythingElseToTheParser) {
            R"({"size":01})",
            R"({"size":-})",
            R"({"size":1234567890123456789})",  // 19 digits
+           R"({"size":9999999999999999999})",  // 19 digits that overflowed (fuzz_manifest)
            R"({"url":"a","url":"b"})",         // repeated key
            R"({"url":"a",})",
            R"({"url":"a"} x)",

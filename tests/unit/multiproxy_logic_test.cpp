@@ -268,7 +268,7 @@ transport::Failure fail(dlhost_failure kind, bool retryable = false, bool proxy 
   f.kind = kind;
   f.retryable = retryable;
   f.proxy_fault = proxy;
-  f.message = "m";
+  f.message = std::string(1, 'm');  // not = "m": GCC 12 -Werror=restrict (PR 105651) in Release
   return f;
 }
 

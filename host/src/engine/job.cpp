@@ -175,8 +175,13 @@ JobResult Job::run(WorkSource &source) {
     throw ConfigError("DOWNLOAD_DIR: cannot create " + out_dir.string() + ": " + ec.message());
   s.local.emplace(out_dir.string(), s.options.follow_symlinks);
 
-  s.instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
-                                                &State::on_event_thunk, &s);
+  auto instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,
+                                                   &State::on_event_thunk, &s);
+  {
+    // The status server's threads may be reading it already (plugin_json).
+    std::lock_guard lock(s.instance_mutex);
+    s.instance = std::move(instance);
+  }
   if (const auto st = s.instance->start(); st != DLHOST_OK) {
     throw PluginError("plugin " + s.plugin->path().string() +
                       ": start() failed: " + status_text(st));

@@ -70,6 +70,12 @@ std::vector<ManifestEntry> Job::State::filter_local(std::vector<ManifestEntry> &
   local->forget();  // directories may have been made since the last batch
   for (auto &entry : batch) {
     if (local->present(entry.path, entry.size, entry.sha256)) {
+      // Recorded too when the records are shared: an earlier run may have
+      // finished the file and lost its record (Redis refusing writes).
+      if (coordinator->shares_state()) {
+        std::lock_guard lock(mutex);
+        to_complete.push_back(entry.path);
+      }
       count_skip(entry, "already present");
       continue;
     }

@@ -55,8 +55,10 @@ class Scanner {
     const size_t digits_start = i_;
     std::int64_t n = 0;
     while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      // Counted before the digit is added: a 19th would overflow n (UB).
+      if (i_ - digits_start == kMaxDigits) return false;
       n = n * 10 + (s_[i_] - '0');
-      if (++i_ - digits_start > kMaxDigits) return false;
+      ++i_;
     }
     const size_t digits = i_ - digits_start;
     if (digits == 0 || (digits > 1 && s_[digits_start] == '0')) return false;

@@ -88,7 +88,9 @@ void append_unique(std::vector<fs::path> &dirs, fs::path dir) {
 
 std::string status_text(dlhost_status status) {
   std::string text = dlhost_status_text(status);
-  if (text == DLHOST_STATUS_TEXT_UNKNOWN) text += " " + std::to_string(status);
+  // Appended piece by piece: GCC 12 in Release warns (-Werror=restrict, a
+  // false positive, GCC PR 105651) on `" " + std::to_string(...)`.
+  if (text == DLHOST_STATUS_TEXT_UNKNOWN) text.append(" ").append(std::to_string(status));
   return text;
 }
 

@@ -5,12 +5,32 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <utility>
 
 namespace dlhost {
 namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 constexpr auto kCommandTimeout = std::chrono::seconds(30);
+
+// What to do about the errors with which Redis refuses every write. The
+// reply names the condition; this says what it means for the job.
+std::string refusal_hint(std::string_view error) {
+  const auto has = [&](std::string_view code) {
+    return error.starts_with(code) ||
+           error.find(std::string(" ") + std::string(code) + " ") != std::string_view::npos;
+  };
+  if (has("OOM"))
+    return " (Redis refuses writes: it is at maxmemory and its policy evicts nothing; free "
+           "memory or raise maxmemory, then rerun: the rerun records the files already on disk)";
+  if (has("READONLY"))
+    return " (Redis refuses writes: REDIS_URL names a read-only replica; point it at the "
+           "primary, then rerun)";
+  if (has("MISCONF"))
+    return " (Redis refuses writes: it cannot save its snapshot (stop-writes-on-bgsave-error); "
+           "fix its disk or configuration, then rerun)";
+  return {};
+}
 
 timeval to_timeval(std::chrono::seconds s) {
   return timeval{static_cast<time_t>(s.count()), 0};
@@ -49,7 +69,9 @@ void RedisConnection::fail(const std::string &what) const {
 }
 
 void RedisConnection::check(const Reply &reply, const std::string &what) const {
-  if (reply->type == REDIS_REPLY_ERROR) fail(what + ": " + std::string(reply->str, reply->len));
+  if (reply->type != REDIS_REPLY_ERROR) return;
+  const std::string error(reply->str, reply->len);
+  fail(what + ": " + error + refusal_hint(error));
 }
 
 void RedisConnection::connect() {
@@ -70,17 +92,50 @@ void RedisConnection::connect() {
   check(command({"PING"}), "PING");
 }
 
+RedisConnection::Reply RedisConnection::read_reply() {
+  void *raw = nullptr;
+  if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) fail("connection lost");
+  return Reply(static_cast<redisReply *>(raw), freeReplyObject);
+}
+
 std::vector<RedisConnection::Reply> RedisConnection::pipeline(
     const std::vector<Command> &commands) {
   std::vector<Reply> replies;
   replies.reserve(commands.size());
   std::lock_guard lock(mutex_);
   for (const auto &c : commands) append(ctx_.get(), c);
-  for (std::size_t i = 0; i < commands.size(); i++) {
-    void *raw = nullptr;
-    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) fail("connection lost");
-    replies.emplace_back(static_cast<redisReply *>(raw), freeReplyObject);
+  for (std::size_t i = 0; i < commands.size(); i++) replies.push_back(read_reply());
+  return replies;
+}
+
+// MULTI, +OK; each command, +QUEUED or its refusal; EXEC, an array of the
+// commands' replies, or EXECABORT when one was refused. The replies inside
+// EXEC's array are taken out of it (freeReplyObject skips the NULLs left
+// behind), so the caller gets one Reply per command as from pipeline().
+std::vector<RedisConnection::Reply> RedisConnection::transaction(
+    const std::vector<Command> &commands, std::span<const std::string> what) {
+  std::vector<Reply> queued;
+  queued.reserve(commands.size());
+  Reply exec(nullptr, freeReplyObject);
+  {
+    std::lock_guard lock(mutex_);
+    append(ctx_.get(), {"MULTI"});
+    for (const auto &c : commands) append(ctx_.get(), c);
+    append(ctx_.get(), {"EXEC"});
+    const auto multi = read_reply();
+    for (std::size_t i = 0; i < commands.size(); i++) queued.push_back(read_reply());
+    exec = read_reply();
+    check(multi, "MULTI");
   }
+  for (std::size_t i = 0; i < queued.size(); i++)
+    check(queued[i], i < what.size() ? what[i] : std::string("write"));
+  check(exec, "EXEC");
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size())
+    fail("EXEC: unexpected reply");
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < exec->elements; i++)
+    replies.emplace_back(std::exchange(exec->element[i], nullptr), freeReplyObject);
   return replies;
 }
 

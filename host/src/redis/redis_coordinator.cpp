@@ -44,7 +44,8 @@ constexpr const char *kClaimScript =
     "if r then out[i] = 's' .. r "
     "elseif redis.call('set', KEYS[1 + i], ARGV[3 + n + i], 'NX', 'PX', ttl) then out[i] = 'l' "
     "else out[i] = 'h' end end end return out";
-constexpr std::size_t kChunk = 1000;  // fields per HSET / HMGET / MGET, leases per EVAL
+constexpr std::size_t kChunk = 1000;           // fields per HSET / HMGET / MGET, leases per EVAL
+constexpr std::size_t kMaxPendingWrites = 16;  // commands queued before they go out anyway
 
 using Commands = std::vector<RedisConnection::Command>;
 
@@ -219,8 +220,9 @@ void RedisCoordinator::release_leases(std::span<const Lease> leases) {
 
 // Completion records and skip marks go out at the front of the next
 // pipeline this coordinator sends (the lease releases that follow them in the
-// job, at the latest flush()): a completion still reaches Redis before the
-// lease of its file is released, and the batch costs no round trip of its own.
+// job, at the latest flush()), in one transaction with it: a completion is
+// applied before the lease of its file is released, or neither is, and the
+// batch costs no round trip of its own.
 void RedisCoordinator::record_completed(std::span<const std::string> keys) {
   if (keys.empty()) return;
   const auto record = completion_record();
@@ -231,12 +233,19 @@ void RedisCoordinator::record_completed(std::span<const std::string> keys) {
   queue_writes(std::move(commands), "HSET done");
 }
 
+// A rerun that finds a large job on disk records its files without sending
+// anything else: past kMaxPendingWrites the queue goes out on its own.
 void RedisCoordinator::queue_writes(Commands commands, const char *what) {
-  std::lock_guard lock(pending_mutex_);
-  for (auto &c : commands) {
-    pending_writes_.push_back(std::move(c));
-    pending_what_.push_back(what);
+  bool full;
+  {
+    std::lock_guard lock(pending_mutex_);
+    for (auto &c : commands) {
+      pending_writes_.push_back(std::move(c));
+      pending_what_.push_back(what);
+    }
+    full = pending_writes_.size() >= kMaxPendingWrites;
   }
+  if (full) flush();
 }
 
 std::vector<bool> RedisCoordinator::completed(std::span<const std::string> keys) {
@@ -308,9 +317,13 @@ std::size_t RedisCoordinator::take_pending_totals(Commands &commands) {
   return commands.size() - before;
 }
 
-// pipeline() with the queued writes in front and the pending counters at the
-// end; their replies are checked and dropped, so the caller sees one reply
-// per command of its own.
+// The queued writes in front, the caller's commands, the pending counters at
+// the end; the replies of the writes and counters are checked and dropped,
+// so the caller sees one reply per command of its own. With writes queued it
+// is one MULTI/EXEC transaction: Redis applies a completion record and the
+// lease release behind it together or not at all, so when it refuses writes
+// (OOM, READONLY, MISCONF) no lease of an unrecorded file is released, and
+// the refusal raises CoordinationError naming it.
 std::vector<RedisConnection::Reply> RedisCoordinator::send(Commands commands) {
   if (commands.empty()) return {};
   return send_with_pending(std::move(commands));
@@ -329,7 +342,8 @@ std::vector<RedisConnection::Reply> RedisCoordinator::send_with_pending(Commands
   const auto mine = all.size() - writes;
   const auto extra = take_pending_totals(all);
   if (all.empty()) return {};
-  auto replies = redis_.pipeline(all);
+  std::vector<std::string> labels(what.begin(), what.end());
+  auto replies = writes ? redis_.transaction(all, labels) : redis_.pipeline(all);
   for (std::size_t i = 0; i < writes; i++) redis_.check(replies[i], what[i]);
   for (std::size_t i = writes + mine; i < writes + mine + extra; i++)
     redis_.check(replies[i], "HINCRBY totals");

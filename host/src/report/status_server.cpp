@@ -1,92 +1,27 @@
 // The live status server; see status_server.hpp for the design.
 //
-// The accept loop polls the listening socket and a wake-up pipe, so the
-// destructor stops it at once. A connection gets 2 s to send its request
-// head (at most 8 KiB); anything else is answered 400/404/405 and closed.
+// The HTTP side is the host's HTTP layer (http_server.hpp, on cpp-httplib):
+// this file only says what each path answers, and renders the Prometheus
+// text. Every answer carries Cache-Control: no-store; any method but GET and
+// HEAD is answered 405, an unknown path 404, a handler that throws 500.
 #include "dlhost/host/status_server.hpp"
 
-#include <pthread.h>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/time.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <set>
 #include <sstream>
 
-#include "dlhost/host/settings.hpp"
+#include "dlhost/host/http_server.hpp"
 
 namespace dlhost {
 namespace {
 
-constexpr std::size_t kMaxRequestHead = 8192;
-constexpr int kRequestTimeoutS = 2;
-
-ConfigError address_error(const std::string &text, const std::string &why) {
-  return ConfigError("--status " + text + ": " + why);
-}
-
-// "PORT", ":PORT", "HOST:PORT", "[V6]:PORT" -> host text and port text.
-std::pair<std::string, std::string> split_host_port(const std::string &text) {
-  if (!text.empty() && text[0] == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      throw address_error(text, "expected [IPv6]:PORT");
-    return {text.substr(1, close - 1), text.substr(close + 2)};
-  }
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return {"", text};
-  if (text.find(':') != colon) throw address_error(text, "write an IPv6 address as [ADDR]:PORT");
-  return {text.substr(0, colon), text.substr(colon + 1)};
-}
-
-std::uint16_t parse_port(const std::string &text, const std::string &port) {
-  char *end = nullptr;
-  errno = 0;
-  const long v = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
-  if (v < 0 || v > 65535 || errno || (end && *end))
-    throw address_error(text, "expected a port number 0-65535");
-  return static_cast<std::uint16_t>(v);
-}
-
-std::string http_response(int code, const char *reason, const std::string &type,
-                          const std::string &body, bool head) {
-  std::ostringstream out;
-  out << "HTTP/1.1 " << code << ' ' << reason << "\r\n"
-      << "Content-Type: " << type << "\r\n"
-      << "Content-Length: " << body.size() << "\r\n"
-      << "Cache-Control: no-store\r\n"
-      << "Connection: close\r\n\r\n";
-  if (!head) out << body;
-  return out.str();
-}
-
-// Reads the request head; empty on timeout, error or an oversized head.
-std::string read_head(int fd) {
-  timeval tv{kRequestTimeoutS, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string head;
-  char buf[1024];
-  while (head.find("\r\n\r\n") == std::string::npos && head.size() < kMaxRequestHead) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return {};
-    head.append(buf, static_cast<std::size_t>(n));
-  }
-  return head;
-}
-
-void write_all(int fd, const std::string &data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const auto n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    sent += static_cast<std::size_t>(n);
-  }
+// A person's browser and a Prometheus scraper, not thousands of clients:
+// a few threads answer; idle and slow clients cost no thread at all.
+http::Limits status_limits() {
+  http::Limits limits;
+  limits.threads = 4;
+  limits.head_timeout = std::chrono::seconds(10);
+  limits.io_timeout = std::chrono::seconds(5);
+  return limits;
 }
 
 // Prometheus label values escape \, " and newlines.
@@ -157,29 +92,7 @@ void proxy_metrics(std::ostringstream &out, const nlohmann::ordered_json &proxie
 }  // namespace
 
 StatusAddress parse_status_address(const std::string &text) {
-  auto [host, port_text] = split_host_port(text);
-  StatusAddress a;
-  a.port = parse_port(text, port_text);
-  if (host.empty() || host == "localhost") host = "127.0.0.1";
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-  hints.ai_socktype = SOCK_STREAM;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) {
-    throw address_error(text,
-                        "not an IP address (host names are not resolved: give 127.0.0.1, or an "
-                        "interface's address such as 0.0.0.0 to listen beyond loopback)");
-  }
-  std::memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
-  a.len = res->ai_addrlen;
-  const bool v6 = res->ai_family == AF_INET6;
-  ::freeaddrinfo(res);
-  if (v6) {
-    reinterpret_cast<sockaddr_in6 *>(&a.addr)->sin6_port = htons(a.port);
-  } else {
-    reinterpret_cast<sockaddr_in *>(&a.addr)->sin_port = htons(a.port);
-  }
-  a.host = v6 ? "[" + host + "]" : host;
-  return a;
+  return parse_listen_address(text, "--status");
 }
 
 std::string prometheus_metrics(const nlohmann::ordered_json &stats) {
@@ -192,84 +105,65 @@ std::string prometheus_metrics(const nlohmann::ordered_json &stats) {
 }
 
 StatusServer::StatusServer(const std::string &address, Handlers handlers)
-    : handlers_(std::move(handlers)), address_(parse_status_address(address)) {
-  listen_fd_ = ::socket(address_.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listen_fd_ < 0 ||
-      ::bind(listen_fd_, reinterpret_cast<sockaddr *>(&address_.addr), address_.len) != 0 ||
-      ::listen(listen_fd_, 16) != 0 || ::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
-    const std::string why = std::strerror(errno);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    throw address_error(address, "cannot listen: " + why);
-  }
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&bound), &len);
-  address_.port =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
-  thread_ = std::thread([this] { serve(); });
+    : handlers_(std::move(handlers)),
+      http_(std::make_unique<http::Server>(parse_status_address(address), status_limits())) {
+  add_routes(http_->routes());
+  http_->start("dlhost-status");
 }
 
-StatusServer::~StatusServer() {
-  if (wake_pipe_[1] >= 0) (void)!::write(wake_pipe_[1], "x", 1);
-  if (thread_.joinable()) thread_.join();
-  for (int fd : {listen_fd_, wake_pipe_[0], wake_pipe_[1]})
-    if (fd >= 0) ::close(fd);
-}
+StatusServer::~StatusServer() = default;
 
 std::string StatusServer::url() const {
-  return "http://" + address_.host + ":" + std::to_string(address_.port) + "/";
+  return http_->address().url();
 }
 
-void StatusServer::serve() {
-  pthread_setname_np(pthread_self(), "dlhost-status");  // top -H, perf
-  while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
-    if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    handle(fd);
-    ::close(fd);
-  }
-}
-
-void StatusServer::handle(int fd) {
-  const auto head = read_head(fd);
-  std::istringstream line(head.substr(0, head.find("\r\n")));
-  std::string method, target, version;
-  line >> method >> target >> version;
-  if (method.empty() || target.empty() || version.rfind("HTTP/1.", 0) != 0) {
-    if (!head.empty()) write_all(fd, http_response(400, "Bad Request", "text/plain", "", false));
-    return;
-  }
-  write_all(fd, respond(method, target.substr(0, target.find('?'))));
-}
-
-std::string StatusServer::respond(const std::string &method, const std::string &path) {
-  const bool head = method == "HEAD";
-  if (method != "GET" && !head)
-    return http_response(405, "Method Not Allowed", "text/plain", "GET only\n", false);
-  try {
-    if (path == "/")
-      return http_response(200, "OK", "text/html; charset=utf-8", status_page_html(), head);
-    if (path == "/stats")
-      return http_response(200, "OK", "application/json", handlers_.stats().dump(2) + "\n", head);
-    if (path == "/health") {
-      auto body = handlers_.health();
-      if (body.empty()) body = "{\"proxies\":[]}";
-      return http_response(200, "OK", "application/json", body + "\n", head);
-    }
-    if (path == "/metrics")
-      return http_response(200, "OK", "text/plain; version=0.0.4",
-                           prometheus_metrics(handlers_.stats()), head);
-  } catch (const std::exception &e) {
-    return http_response(500, "Internal Server Error", "text/plain", e.what(), head);
-  }
-  return http_response(404, "Not Found", "text/plain", "not found\n", head);
+void StatusServer::add_routes(httplib::Server &routes) {
+  routes.set_default_headers({{"Cache-Control", "no-store"}});
+  // 405 for every other method. POST, PUT, PATCH, DELETE and OPTIONS get
+  // handlers, so that cpp-httplib reads a body they carry first; the rest
+  // (CONNECT, TRACE) are answered before routing.
+  const auto only_get = [](const httplib::Request &, httplib::Response &res) {
+    res.status = 405;
+    res.set_header("Allow", "GET, HEAD");
+    res.set_content("GET only\n", "text/plain");
+  };
+  routes.Post(".*", only_get).Put(".*", only_get).Patch(".*", only_get);
+  routes.Delete(".*", only_get).Options(".*", only_get);
+  routes.set_pre_routing_handler([only_get](const httplib::Request &req, httplib::Response &res) {
+    static const std::set<std::string> kRouted{"GET",   "HEAD",   "POST",   "PUT",
+                                               "PATCH", "DELETE", "OPTIONS"};
+    if (kRouted.count(req.method)) return httplib::Server::HandlerResponse::Unhandled;
+    only_get(req, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  routes.Get("/", [](const httplib::Request &, httplib::Response &res) {
+    res.set_content(status_page_html(), "text/html; charset=utf-8");
+  });
+  routes.Get("/stats", [this](const httplib::Request &, httplib::Response &res) {
+    res.set_content(handlers_.stats().dump(2) + "\n", "application/json");
+  });
+  routes.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
+    auto body = handlers_.health();
+    if (body.empty()) body = "{\"proxies\":[]}";
+    res.set_content(body + "\n", "application/json");
+  });
+  routes.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
+    res.set_content(prometheus_metrics(handlers_.stats()), "text/plain; version=0.0.4");
+  });
+  routes.set_error_handler([](const httplib::Request &, httplib::Response &res) {
+    if (res.status == 404) res.set_content("not found\n", "text/plain");
+  });
+  routes.set_exception_handler(
+      [](const httplib::Request &, httplib::Response &res, std::exception_ptr error) {
+        res.status = 500;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception &e) {
+          res.set_content(e.what(), "text/plain");
+        } catch (...) {
+          res.set_content("internal error", "text/plain");
+        }
+      });
 }
 
 }  // namespace dlhost

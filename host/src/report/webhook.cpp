@@ -14,6 +14,7 @@
 
 #include "dlhost/host/event_sinks.hpp"
 #include "dlhost/host/redact.hpp"
+#include "dlhost/util/redact.h"
 #include "dlhost/host/settings.hpp"
 
 namespace dlhost {
@@ -24,7 +25,7 @@ constexpr auto kBatchWait = std::chrono::seconds(1);
 
 // Query strings of webhook URLs often hold a token: never shown.
 std::string shown(const std::string &url) {
-  std::string s = redact_url(url, true);
+  std::string s = util::redact_urls(url);
   const auto q = s.find_first_of("?#");
   if (q != std::string::npos) s = s.substr(0, q) + "?...";
   return s;

@@ -101,6 +101,10 @@ class Coordinator {
   // Persist whatever must outlive the process, send whatever is queued
   // (called at the end of a job, and before work-queue acknowledgements).
   virtual void flush() {}
+  // True when other workers see what this one records (Redis): the job then
+  // also records the files it finds complete on disk, so that the job's
+  // records count every file even after a run that could not record some.
+  virtual bool shares_state() const { return false; }
   // How the coordinator is described in logs ("in-process", "redis://...").
   virtual std::string describe() const = 0;
 };

@@ -18,8 +18,9 @@
 // hosts with different output directories still share one job. claim() asks
 // "done? skipped? free?" and takes the lease for a whole batch of files in
 // one script call; completion records and skip marks ride in front of the
-// next pipeline (the lease releases that follow them); every other batch
-// method is one pipelined round trip. A lost connection raises
+// next pipeline (the lease releases that follow them), in one MULTI/EXEC
+// transaction with it; every other batch method is one pipelined round trip.
+// A lost connection, or Redis refusing writes (OOM, READONLY, MISCONF), raises
 // CoordinationError; the job then stops handing out files.
 #pragma once
 
@@ -53,6 +54,7 @@ class RedisCoordinator final : public Coordinator {
   void add_totals(const JobTotals &delta) override;
   std::optional<JobTotals> totals() override;
   void flush() override;  // sends the queued writes and counters
+  bool shares_state() const override { return true; }
   std::string describe() const override;
 
   const std::string &job() const { return job_; }
