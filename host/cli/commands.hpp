@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "dlhost/host/coordination.hpp"
+#include "dlhost/host/event_sinks.hpp"
 #include "dlhost/host/job.hpp"
 #include "dlhost/host/redis_connection.hpp"
 #include "dlhost/host/settings.hpp"
@@ -27,9 +29,12 @@ struct JobArgs {
   std::string stats_json;
   std::string progress = "auto";
   bool verbose = false;
-  std::string job;       // --job (enqueue, work): overrides DOWNLOAD_JOB
-  std::string manifest;  // run, enqueue
-  std::string status;    // --status HOST:PORT (run, work)
+  std::string job;                        // --job (enqueue, work): overrides DOWNLOAD_JOB
+  std::string manifest;                   // run, enqueue
+  std::string status;                     // --status HOST:PORT (run, work)
+  std::string events;                     // --events FILE|- (run, work)
+  bool follow = false;                    // --follow (run): read the manifest as it grows
+  std::string on_file_done, on_job_done;  // flags over DOWNLOAD_ON_FILE_DONE / _JOB_DONE
 };
 
 // `dlhost compare`.
@@ -64,10 +69,38 @@ Settings resolve_settings(const JobArgs &args);
 JobOptions job_options(const Settings &settings, const JobArgs &args);
 // REDIS_URL parsed; throws ConfigError naming REDIS_URL.
 RedisAddress parse_redis_setting(const Settings &settings);
-// Runs a job under the signal watcher (and the status server when
-// `status_address` is set) and prints its report.
-int run_job(Job &job, const JobOptions &options, const std::string &status_address,
+// Runs a job under the signal watcher (SIGINT/SIGTERM interrupt it, SIGHUP
+// re-reads PROXY_LIST and hands the change to the running plugin) and the
+// status server when --status is set, prints its report, then closes the
+// event bus (hooks and webhooks get their bounded time to finish).
+int run_job(Job &job, const JobOptions &options, const JobArgs &args,
             const std::function<JobResult(Job &)> &body);
+
+// --- the event stream's sinks (event_setup.cpp) -----------------------------
+
+// Where sinks report their troubles: through the job once it exists (so the
+// progress display is not garbled), on stderr before. Thread-safe.
+class JobNotices {
+ public:
+  void attach(Job *job);
+  void operator()(const std::string &line);
+
+ private:
+  std::mutex mutex_;
+  Job *job_ = nullptr;
+};
+
+struct EventSetup {
+  std::string events_file;  // --events; empty = none
+  HookOptions hooks;
+  WebhookOptions webhook;
+  bool any() const;
+};
+// The event settings read and checked; throws ConfigError naming the setting.
+EventSetup event_setup(const Settings &settings, const JobArgs &args);
+// The bus with its sinks, or null when no sink is wanted. Throws ConfigError
+// when the --events file cannot be created.
+std::shared_ptr<EventBus> open_event_bus(const EventSetup &setup, NoticeFn notice);
 // Failures, warnings and the summary line on stderr; `label` names the run
 // ("a (legacy)") when there is more than one.
 void print_report(const JobResult &result, const std::string &label = {});

@@ -52,7 +52,7 @@ void run_side(Side &side, const ManifestSource &manifest) {
   auto coordinator =
       std::make_shared<InProcessCoordinator>(options.out_dir / ".dlhost" / "skip-cache");
   Job job(options, side.plugin, coordinator);
-  SignalWatcher watcher(job, options.interrupt_grace);
+  SignalWatcher watcher(job, options.interrupt_grace, nullptr);  // SIGHUP: nothing to reload
   side.result = job.run(manifest);
   print_report(side.result, side.label + " (" + side.plugin->id() + ")");
 }

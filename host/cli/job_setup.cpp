@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
+#include "dlhost/host/redact.hpp"
 #include "dlhost/host/redis_connection.hpp"
 #include "dlhost/host/status_server.hpp"
 #include "signals.hpp"
@@ -61,6 +62,8 @@ Settings resolve_settings(const JobArgs &args) {
   if (!args.out.empty()) flags["DOWNLOAD_DIR"] = args.out;
   if (!args.plugin.empty()) flags["DOWNLOADER_PLUGIN"] = args.plugin;
   if (!args.job.empty()) flags["DOWNLOAD_JOB"] = args.job;
+  if (!args.on_file_done.empty()) flags["DOWNLOAD_ON_FILE_DONE"] = args.on_file_done;
+  if (!args.on_job_done.empty()) flags["DOWNLOAD_ON_JOB_DONE"] = args.on_job_done;
   std::optional<fs::path> env_file;
   if (!args.env_file.empty()) env_file = args.env_file;
   return Settings::resolve_from_process(flags, env_file);
@@ -80,6 +83,7 @@ JobOptions job_options(const Settings &settings, const JobArgs &args) {
   options.interrupt_grace = std::chrono::milliseconds(settings.get_int("DOWNLOAD_INTERRUPT_GRACE"));
   if (options.lease_ttl < std::chrono::seconds(1))
     throw ConfigError("DOWNLOAD_LEASE_TTL: must be at least 1000 (ms)");
+  event_setup(settings, args);  // hooks and webhook checked before anything runs
   return options;
 }
 
@@ -91,19 +95,64 @@ RedisAddress parse_redis_setting(const Settings &settings) {
   }
 }
 
-int run_job(Job &job, const JobOptions &options, const std::string &status_address,
+namespace {
+
+// How long the end of a job may wait for the event sinks beyond their own
+// bounds (the hooks' DOWNLOAD_HOOK_TIMEOUT, the webhook's retries).
+constexpr auto kEventsGrace = std::chrono::seconds(5);
+
+// SIGHUP: PROXY_LIST resolved again (flags, environment, the same .env or
+// --env-file) and, when it changed, handed to the running plugin. Anything
+// wrong leaves the running list in force and says why, on one line.
+class ProxyReloader {
+ public:
+  ProxyReloader(Job &job, const JobArgs &args, std::string running)
+      : job_(job), args_(args), running_(std::move(running)) {}
+
+  void operator()() {
+    std::string list;
+    try {
+      list = resolve_settings(args_).get("PROXY_LIST");
+    } catch (const std::exception &e) {
+      return say(std::string("settings not reloaded: ") + e.what() + keeps);
+    }
+    if (list == running_) return say("PROXY_LIST unchanged");
+    std::string error;
+    if (job_.set_proxies(list, error) != DLHOST_OK)
+      return say("PROXY_LIST not applied: " + util::redact_urls(error) + keeps);
+    running_ = list;
+    say("PROXY_LIST applied: " + redact_setting("PROXY_LIST", list));
+  }
+
+ private:
+  static constexpr const char *keeps = "; the old list stays in force";
+  void say(const std::string &what) { job_.notice(printable("dlhost: SIGHUP: " + what)); }
+
+  Job &job_;
+  const JobArgs &args_;
+  std::string running_;
+};
+
+}  // namespace
+
+int run_job(Job &job, const JobOptions &options, const JobArgs &args,
             const std::function<JobResult(Job &)> &body) {
   std::unique_ptr<StatusServer> status;
-  if (!status_address.empty()) {
+  if (!args.status.empty()) {
     status = std::make_unique<StatusServer>(
-        status_address, StatusServer::Handlers{[&job] { return job.stats_now(); },
-                                               [&job] { return job.health_now(); }});
+        args.status, StatusServer::Handlers{[&job] { return job.stats_now(); },
+                                            [&job] { return job.health_now(); }});
     std::fprintf(stderr, "dlhost: status at %s (/stats /health /metrics)\n",
                  printable(status->url()).c_str());
   }
-  SignalWatcher watcher(job, options.interrupt_grace);
-  const auto result = body(job);
+  JobResult result;
+  {
+    ProxyReloader reload(job, args, resolve_settings(args).get("PROXY_LIST"));
+    SignalWatcher watcher(job, options.interrupt_grace, [&reload] { reload(); });
+    result = body(job);
+  }
   print_report(result);
+  if (options.events) options.events->close(kEventsGrace);
   return result.exit_code;
 }
 

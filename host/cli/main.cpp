@@ -34,6 +34,14 @@ void add_job_options(CLI::App &run, JobArgs &args) {
                  "serve live status while the job runs at HOST:PORT: / (page), /stats, /health, "
                  "/metrics (Prometheus). PORT alone = 127.0.0.1:PORT; only an IP address written "
                  "here (e.g. 0.0.0.0:8080) listens beyond loopback; host names are refused");
+  run.add_option("--events", args.events,
+                 "write the event stream (NDJSON, docs/EVENTS.md) to FILE; '-' = stdout, with all "
+                 "other output on stderr");
+  run.add_option("--on-file-done", args.on_file_done,
+                 "run CMD (no shell) for every file that ends, details in DLHOST_* variables; "
+                 "overrides DOWNLOAD_ON_FILE_DONE");
+  run.add_option("--on-job-done", args.on_job_done,
+                 "run CMD (no shell) once at the end; overrides DOWNLOAD_ON_JOB_DONE");
   run.footer(settings_help());
 }
 
@@ -94,6 +102,9 @@ int main(int argc, char **argv) {
   JobArgs run_args, enqueue_args, work_args;
   auto *run = app.add_subcommand("run", "download every file of a manifest");
   add_job_options(*run, run_args);
+  run->add_flag("--follow", run_args.follow,
+                "read the manifest as it is written (a pipe, FIFO, stdin or growing file): "
+                "download lines as they arrive, report bad lines and go on, end at EOF");
   add_manifest_argument(*run, run_args);
   auto *enqueue = app.add_subcommand(
       "enqueue", "put a manifest's files on the job's Redis Stream for `dlhost work` (REDIS_URL)");

@@ -1,8 +1,15 @@
 // `dlhost run MANIFEST`: one job from a manifest, coordinated in-process or,
 // with REDIS_URL, with every other host running the same job.
+//
+// `--follow` reads the manifest as it grows (a pipe, a FIFO, stdin, a file
+// still being written) and downloads lines as they arrive; the job ends at
+// EOF. There is no validating pass then: a bad line is reported and the rest
+// goes on (Job::report_bad_line), and the job's name in Redis cannot come
+// from bytes not written yet, so REDIS_URL needs DOWNLOAD_JOB.
 #include "commands.hpp"
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
+#include "dlhost/host/queue_source.hpp"
 #include "dlhost/host/redis_coordinator.hpp"
 #include "signals.hpp"
 
@@ -12,14 +19,33 @@ namespace {
 // In-process unless REDIS_URL is set; Redis unreachable is a configuration
 // error (exit 2): a silent fallback would let two hosts download one file.
 std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
-                                              const ManifestSource &manifest,
+                                              const std::function<std::string()> &derived_job,
                                               const fs::path &out_dir) {
   if (settings.get("REDIS_URL").empty())
     return std::make_shared<InProcessCoordinator>(out_dir / ".dlhost" / "skip-cache");
   const auto address = parse_redis_setting(settings);
   auto job = settings.get("DOWNLOAD_JOB");
-  if (job.empty()) job = manifest_job_id(manifest);
+  if (job.empty()) job = derived_job();
   return std::make_shared<RedisCoordinator>(address, job);
+}
+
+std::string no_derived_job() {
+  throw ConfigError(
+      "DOWNLOAD_JOB: `dlhost run --follow` with REDIS_URL needs the job's name (--job NAME): "
+      "a manifest still being written has no content to derive it from");
+}
+
+int run_followed(const Settings &settings, const JobArgs &args, JobOptions &options,
+                 std::shared_ptr<LoadedPlugin> plugin, JobNotices &notices) {
+  Job job(options, std::move(plugin), make_coordinator(settings, no_derived_job, options.out_dir));
+  notices.attach(&job);
+  QueueWorkSource queue;
+  return run_job(job, options, args, [&](Job &j) {
+    FollowReader reader(args.manifest, queue, [&j](std::uint64_t line, const ManifestError &e) {
+      j.report_bad_line(line, e.what());
+    });
+    return j.run(queue);
+  });
 }
 
 }  // namespace
@@ -29,10 +55,21 @@ int run_command(const JobArgs &args) {
   return guard_command([&] {
     const auto settings = resolve_settings(args);
     auto plugin = LoadedPlugin::load(resolve_plugin(settings.get("DOWNLOADER_PLUGIN")));
+    auto options = job_options(settings, args);
+    JobNotices notices;
+    if (args.follow) {
+      options.events = open_event_bus(event_setup(settings, args),
+                                      [&notices](const std::string &l) { notices(l); });
+      return run_followed(settings, args, options, std::move(plugin), notices);
+    }
     const auto manifest = ManifestSource::open(args.manifest);
-    const auto options = job_options(settings, args);
-    Job job(options, plugin, make_coordinator(settings, manifest, options.out_dir));
-    return run_job(job, options, args.status, [&](Job &j) { return j.run(manifest); });
+    options.events = open_event_bus(event_setup(settings, args),
+                                    [&notices](const std::string &l) { notices(l); });
+    Job job(options, plugin,
+            make_coordinator(
+                settings, [&] { return manifest_job_id(manifest); }, options.out_dir));
+    notices.attach(&job);
+    return run_job(job, options, args, [&](Job &j) { return j.run(manifest); });
   });
 }
 

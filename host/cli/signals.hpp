@@ -7,6 +7,11 @@
 // finish (Job::interrupt); the second cancels them at once (Job::stop_now);
 // either way the job ends normally, prints its summary and exits 130. A third
 // signal, for a plugin that does not honour cancel, exits on the spot.
+//
+// SIGHUP is not fatal: it calls the watcher's hang-up function (the CLI
+// re-reads PROXY_LIST and changes the running plugin's proxies), on the
+// watcher's thread, one at a time. SIGPIPE is ignored, so a reader of
+// `--events -` that goes away costs the event stream, not the job.
 #pragma once
 
 #include <pthread.h>
@@ -16,6 +21,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "dlhost/host/job.hpp"
@@ -27,6 +33,7 @@ inline sigset_t job_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);  // our own wake-up at shutdown
   return set;
 }
@@ -35,13 +42,15 @@ inline sigset_t job_signals() {
 inline void block_job_signals() {
   const auto set = job_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 // Receives SIGINT/SIGTERM on its own thread while a job runs. Declared after
 // the Job it interrupts, so it is joined before the Job is destroyed.
 class SignalWatcher {
  public:
-  SignalWatcher(Job &job, std::chrono::milliseconds grace) : set_(job_signals()), grace_(grace) {
+  SignalWatcher(Job &job, std::chrono::milliseconds grace, std::function<void()> on_hangup)
+      : set_(job_signals()), grace_(grace), on_hangup_(std::move(on_hangup)) {
     thread_ = std::thread([this, &job] { loop(job); });
   }
   ~SignalWatcher() {
@@ -57,6 +66,10 @@ class SignalWatcher {
       int sig = 0;
       if (sigwait(&set_, &sig) != 0 || done_) return;
       if (sig == SIGUSR1) continue;
+      if (sig == SIGHUP) {
+        if (on_hangup_) on_hangup_();
+        continue;
+      }
       ++signals;
       if (signals == 1) {
         char line[200];
@@ -76,6 +89,7 @@ class SignalWatcher {
   }
   sigset_t set_;
   std::chrono::milliseconds grace_;
+  std::function<void()> on_hangup_;
   std::atomic<bool> done_{false};
   std::thread thread_;
 };

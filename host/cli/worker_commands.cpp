@@ -65,8 +65,12 @@ int work_command(const JobArgs &args) {
                           address.redacted + " (run `dlhost enqueue MANIFEST` first)");
     }
     RedisStreamSource source(address, job_name, options.lease_ttl * 2);
+    JobNotices notices;
+    options.events = open_event_bus(event_setup(settings, args),
+                                    [&notices](const std::string &l) { notices(l); });
     Job job(options, plugin, coordinator);
-    return run_job(job, options, args.status, [&](Job &j) { return j.run(source); });
+    notices.attach(&job);
+    return run_job(job, options, args, [&](Job &j) { return j.run(source); });
   });
 }
 

@@ -239,17 +239,21 @@ TEST_F(ManifestFile, ManyDistinctPathsHaveNoDuplicates) {
   EXPECT_TRUE(summary.duplicate_lines.empty());
 }
 
-TEST_F(ManifestFile, TheWorkSourceLeavesDuplicateLinesOut) {
+TEST_F(ManifestFile, TheWorkSourceMarksDuplicateLines) {
   const auto manifest = source("https://h/a\nhttps://h/b\nhttps://h/a\nhttps://h/c\nhttps://h/b\n");
   ManifestWorkSource work(manifest, validate_manifest(manifest));
   EXPECT_EQ(work.known_total(), 3u);
   std::vector<ManifestEntry> got;
   while (work.next_batch(2, got)) {
   }
-  ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(got[0].path, "a");
-  EXPECT_EQ(got[1].path, "b");
-  EXPECT_EQ(got[2].path, "c");
+  // Every line comes out (each gets its own terminal event); the repeats
+  // are marked so the job skips them.
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<std::pair<std::string, bool>> seen;
+  for (const auto &e : got) seen.emplace_back(e.path, e.duplicate);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{
+                      {"a", false}, {"b", false}, {"a", true}, {"c", false}, {"b", true}}));
+  EXPECT_EQ(got[2].line, 3u);
   EXPECT_EQ(work.duplicates_skipped(), 2u);
 }
 

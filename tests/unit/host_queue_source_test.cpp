@@ -93,7 +93,11 @@ TEST(FollowReader, EntriesArriveAsLinesAreWrittenAndABadLineDoesNotStopIt) {
   Pipe pipe;
   QueueWorkSource q;
   std::vector<std::string> bad;
-  FollowReader reader(pipe.path(), q, [&](const ManifestError &e) { bad.push_back(e.what()); });
+  std::vector<std::uint64_t> bad_line_numbers;
+  FollowReader reader(pipe.path(), q, [&](std::uint64_t line, const ManifestError &e) {
+    bad_line_numbers.push_back(line);
+    bad.push_back(e.what());
+  });
   pipe.write("https://example.org/a.bin\n");
   std::vector<ManifestEntry> batch;
   for (int i = 0; i < 25 && batch.empty(); ++i) q.next_batch(10, batch);
@@ -107,6 +111,7 @@ TEST(FollowReader, EntriesArriveAsLinesAreWrittenAndABadLineDoesNotStopIt) {
   EXPECT_EQ(rest, (std::vector<std::string>{"c.bin"}));
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_NE(bad[0].find(":2: "), std::string::npos) << bad[0];
+  EXPECT_EQ(bad_line_numbers, std::vector<std::uint64_t>{2});
   EXPECT_EQ(reader.entries(), 2u);
   EXPECT_EQ(reader.bad_lines(), 1u);
 }

@@ -56,11 +56,22 @@ std::string redact_headers(const std::string &value) {
 
 }  // namespace
 
+std::string redact_webhook_url(const std::string &url) {
+  const auto parts = util::split_url(url, util::UserinfoEnd::kAuthority);  // libcurl's reading
+  if (!parts) return not_shown("not a URL");
+  util::UrlParts shown = *parts;
+  shown.userinfo = {};
+  const bool more = !shown.rest.empty() && shown.rest != "/";
+  shown.rest = more ? "/..." : "";
+  return util::redacted(shown);
+}
+
 std::string redact_setting(std::string_view name, const std::string &value) {
   if (value.empty()) return value;
   if (name == "PROXY_LIST") return redact_proxy_list(value);
   if (name == "DOWNLOAD_HEADERS") return redact_headers(value);
   if (name == "REDIS_URL") return redact_redis_url(value);
+  if (name == "DOWNLOAD_WEBHOOK_URL") return redact_webhook_url(value);
   return value;
 }
 

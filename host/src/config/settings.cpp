@@ -77,6 +77,18 @@ constexpr SettingSpec kTable[] = {
     {"DOWNLOAD_INTERRUPT_GRACE", "5000", T::kInt, false, nullptr,
      "ms running transfers may still finish after the first SIGINT/SIGTERM (a second one stops "
      "at once)"},
+    {"DOWNLOAD_ON_FILE_DONE", "", T::kString, false, nullptr,
+     "command run (no shell) for every file that ends: completed, failed or skipped; details in "
+     "DLHOST_* variables"},
+    {"DOWNLOAD_ON_JOB_DONE", "", T::kString, false, nullptr,
+     "command run (no shell) once when the job ends, with its counts in DLHOST_* variables"},
+    {"DOWNLOAD_HOOK_CONCURRENCY", "4", T::kInt, false, nullptr, "hook commands running at once"},
+    {"DOWNLOAD_HOOK_TIMEOUT", "30000", T::kInt, false, nullptr,
+     "ms a hook command (or one webhook POST) may take; then it is killed (abandoned)"},
+    {"DOWNLOAD_WEBHOOK_URL", "", T::kString, false, nullptr,
+     "http(s) URL that receives the job summary as a JSON POST; empty = none"},
+    {"DOWNLOAD_WEBHOOK_EVENTS", "0", T::kBool01, false, nullptr,
+     "1 = the webhook also receives file and proxy events (batched, no progress)"},
 };
 
 std::string absolute_dir(const std::string &dir) {

@@ -111,6 +111,7 @@ Job::~Job() {
   // state before its members are destroyed: destroy() guarantees no more
   // plugin callbacks.
   state_->stop_renewing();
+  state_->stop_proxy_watch();
   state_->destroy_instance();
 }
 
@@ -154,12 +155,37 @@ std::string Job::health_now() {
   return state_->plugin_json(true);
 }
 
+dlhost_status Job::set_proxies(const std::string &proxy_list_json, std::string &error) {
+  std::lock_guard lock(state_->instance_mutex);
+  if (!state_->instance) {
+    error = "no job is running: proxies cannot change now";
+    return DLHOST_E_UNSUPPORTED;
+  }
+  return state_->instance->set_proxies(proxy_list_json, error);
+}
+
+void Job::report_bad_line(std::uint64_t line, const std::string &message) {
+  State &s = *state_;
+  s.total++;
+  s.failed++;
+  {
+    std::lock_guard lock(s.mutex);
+    s.remember_failure_locked("line " + std::to_string(line), message);
+  }
+  s.progress->message("dlhost: " + State::one_line(message) + " (line skipped)");
+  if (!s.streaming()) return;
+  JobEvent ev;
+  ev.type = EventType::kFileFailed;
+  ev.line = line;
+  ev.failure = "manifest";
+  ev.message = util::one_line(util::echo(message));
+  s.publish(std::move(ev));
+}
+
 JobResult Job::run(const ManifestSource &manifest) {
   // Pass 1: the whole manifest must be valid before any byte is fetched.
   ManifestWorkSource source(manifest, validate_manifest(manifest));
-  auto result = run(source);
-  result.duplicates = source.duplicates_skipped();
-  return result;
+  return run(source);
 }
 
 JobResult Job::run(WorkSource &source) {
@@ -188,6 +214,7 @@ JobResult Job::run(WorkSource &source) {
   }
   s.progress->start([&s] { return s.sample(); }, [&s] { return s.plugin_json(false); });
   s.start_renewing();
+  s.start_proxy_watch();
 
   s.pump(source);
   s.wait_until_idle();
@@ -195,6 +222,7 @@ JobResult Job::run(WorkSource &source) {
 
   s.progress->stop();  // idle now: the final frame, with the plugin's last stats
   s.stop_renewing();
+  s.stop_proxy_watch();
   std::string stats_error;
   const std::string plugin_stats = s.instance->stats_json(stats_error);
   s.destroy_instance();
@@ -231,6 +259,8 @@ JobResult Job::run(WorkSource &source) {
   } else {
     result.exit_code = kExitOk;
   }
+  result.duplicates = source.duplicates_skipped();
+  s.publish_summary(result);
   return result;
 }
 

@@ -14,28 +14,38 @@
 namespace dlhost {
 namespace {
 
-const char *failure_text(dlhost_failure failure) {
-  switch (failure) {
-    case DLHOST_FAILURE_HTTP:
-      return "HTTP error";
-    case DLHOST_FAILURE_TIMEOUT:
-      return "timed out";
-    case DLHOST_FAILURE_TRANSPORT:
-      return "transport error";
-    case DLHOST_FAILURE_VERIFY:
-      return "verification failed";
-    case DLHOST_FAILURE_IO:
-      return "I/O error";
-    case DLHOST_FAILURE_PROXY:
-      return "proxy error";
-    case DLHOST_FAILURE_PROXY_AUTH:
-      return "proxy authentication failed";
-    default:
-      return "failed";
+// The plugin's failure codes: the event stream's class and the human text.
+struct FailureName {
+  dlhost_failure code;
+  const char *event_class, *text;
+};
+constexpr FailureName kFailureNames[] = {
+    {DLHOST_FAILURE_HTTP, "http", "HTTP error"},
+    {DLHOST_FAILURE_TIMEOUT, "timeout", "timed out"},
+    {DLHOST_FAILURE_TRANSPORT, "transport", "transport error"},
+    {DLHOST_FAILURE_VERIFY, "verify", "verification failed"},
+    {DLHOST_FAILURE_IO, "io", "I/O error"},
+    {DLHOST_FAILURE_PROXY, "proxy", "proxy error"},
+    {DLHOST_FAILURE_PROXY_AUTH, "proxy_auth", "proxy authentication failed"},
+};
+constexpr FailureName kOtherFailure{DLHOST_FAILURE_OTHER, "other", "failed"};
+
+const FailureName &failure_name(dlhost_failure failure) {
+  for (const auto &name : kFailureNames) {
+    if (name.code == failure) return name;
   }
+  return kOtherFailure;
+}
+
+const char *failure_text(dlhost_failure failure) {
+  return failure_name(failure).text;
 }
 
 }  // namespace
+
+const char *failure_class(dlhost_failure failure) {
+  return failure_name(failure).event_class;
+}
 
 void Job::State::on_event_thunk(void *user, const dlhost_event *event) noexcept {
   if (!event) return;
@@ -61,8 +71,26 @@ void Job::State::on_event(const dlhost_event &e) {
   }
 }
 
+// The stream's name for an update the plugin reported, or nullopt for one
+// it does not carry (a PROGRESS sooner than kProgressInterval after the last).
+std::optional<EventType> Job::State::update_event_type(Task &task, const dlhost_event &e) {
+  switch (e.type) {
+    case DLHOST_EVENT_STARTED:
+      task.last_progress = SteadyClock::now();
+      return EventType::kFileStarted;
+    case DLHOST_EVENT_RETRYING:
+      return EventType::kFileRetrying;
+    case DLHOST_EVENT_PROGRESS:
+      if (progress_due(task.last_progress, SteadyClock::now())) return EventType::kFileProgress;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 void Job::State::on_update(const dlhost_event &e) {
   std::string key;
+  std::optional<JobEvent> event;
   {
     std::lock_guard lock(mutex);
     auto it = in_flight.find(e.task_id);
@@ -70,7 +98,12 @@ void Job::State::on_update(const dlhost_event &e) {
     update_bytes_locked(it->second, e.bytes_done);
     it->second.started = true;
     if (e.type == DLHOST_EVENT_RETRYING && options.verbose) key = it->second.key;
+    if (streaming()) {
+      if (const auto type = update_event_type(it->second, e))
+        event = task_event_locked(*type, it->second, e);
+    }
   }
+  if (event) publish(std::move(*event));
   if (key.empty()) return;
   progress->file_finished(key, "retrying",
                           e.message ? one_line(e.message) : failure_text(e.failure));
@@ -79,6 +112,7 @@ void Job::State::on_update(const dlhost_event &e) {
 void Job::State::on_terminal(const dlhost_event &e) {
   std::string key, outcome, detail;
   bool wake = false;
+  std::optional<JobEvent> event;
   {
     std::lock_guard lock(mutex);
     auto it = in_flight.find(e.task_id);
@@ -95,12 +129,30 @@ void Job::State::on_terminal(const dlhost_event &e) {
       outcome = "cancelled";
       on_cancelled_locked(task);
     }
+    if (streaming()) event = terminal_event_locked(task, e);
     key = task.key;
     finish_locked(it);
     wake = terminal_events >= submitter_wake_at;
   }
   if (wake) terminal_cv.notify_all();
+  if (event) publish(std::move(*event));
   progress->file_finished(key, outcome, detail);
+}
+
+// A cancelled file ends as file.failed with failure "cancelled": undone
+// either way, interrupted or not, so a reader sees the line end.
+JobEvent Job::State::terminal_event_locked(Task &task, const dlhost_event &e) {
+  if (e.type == DLHOST_EVENT_COMPLETED)
+    return task_event_locked(EventType::kFileCompleted, task, e);
+  auto ev = task_event_locked(EventType::kFileFailed, task, e);
+  if (e.type == DLHOST_EVENT_CANCELLED) {
+    ev.failure = "cancelled";
+    ev.message = interrupted ? "interrupted: left for a later run (its .part is kept)"
+                             : "cancelled by the plugin";
+  } else if (ev.message.empty()) {
+    ev.message = failure_text(e.failure);
+  }
+  return ev;
 }
 
 void Job::State::on_log(const dlhost_event &e) {

@@ -11,6 +11,7 @@
 //   job_events.cpp        what the plugin reports (its event thread)
 //   job_submit.cpp        feeding the plugin from the work source
 //   job_coordination.cpp  talking to the coordinator; the renew thread
+//   job_stream.cpp        the event stream: file events, proxy.state, summary
 //   job.cpp               the public Job methods and the end of a run
 #pragma once
 
@@ -34,6 +35,9 @@
 
 namespace dlhost {
 
+// The event stream's class of a plugin failure code ("http", "timeout", ...).
+const char *failure_class(dlhost_failure failure);
+
 struct Job::State {
   using SteadyClock = std::chrono::steady_clock;
 
@@ -48,6 +52,13 @@ struct Job::State {
     std::uint64_t bytes_done = 0;
     std::string receipt;   // the work source's, acknowledged once settled
     bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
+    // For the event stream only (filled when it is active).
+    std::string group;
+    std::uint64_t line = 0;
+    std::int64_t total = -1;  // the manifest's size, or the plugin's total
+    std::string proxy;
+    int attempt = 0, http_status = 0;
+    SteadyClock::time_point last_progress{};
   };
 
   static std::string one_line(std::string s) { return util::one_line(std::move(s)); }
@@ -115,6 +126,8 @@ struct Job::State {
   void on_update(const dlhost_event &e);
   void on_terminal(const dlhost_event &e);
   void on_log(const dlhost_event &e);
+  std::optional<EventType> update_event_type(Task &task, const dlhost_event &e);
+  JobEvent terminal_event_locked(Task &task, const dlhost_event &e);
   // Bookkeeping under `mutex`; the caller's thread uses some of it too.
   void update_bytes_locked(Task &task, std::uint64_t bytes_done);
   void on_completed_locked(Task &task, const dlhost_event &e);
@@ -139,9 +152,13 @@ struct Job::State {
                                 const std::string &dest);
   void wait_for_terminal_event(std::uint64_t generation);
   void withdraw(std::uint64_t id, const ManifestEntry &entry, const std::string &error);
-  void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const std::string &why);
+  void skip_duplicates(std::vector<ManifestEntry> &batch);
+  // `failure` is the event's failure class ("io", "rejected").
+  void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const char *failure,
+                          const std::string &why);
   void settle(const ManifestEntry &entry);
-  void count_skip(const ManifestEntry &entry, const std::string &reason);
+  // `reason` is the event's ("present", "recorded"), `message` the human line.
+  void count_skip(const ManifestEntry &entry, const char *reason, const std::string &message);
   void count_deferred(const ManifestEntry &entry, const std::string &reason);
 
   // --- the caller's thread: the coordinator (job_coordination.cpp) -------
@@ -156,6 +173,27 @@ struct Job::State {
   void renew_running_leases();
   void start_renewing();
   void stop_renewing();
+
+  // --- the event stream (job_stream.cpp); publish() from any thread, never
+  // under `mutex` ---------------------------------------------------------
+  bool streaming() const { return options.events != nullptr; }
+  void publish(JobEvent event);
+  JobEvent entry_event(EventType type, const ManifestEntry &entry) const;
+  // Under `mutex`: the task's event for what the plugin reported (`e`
+  // updates the task's attempt, status, proxy first).
+  JobEvent task_event_locked(EventType type, Task &task, const dlhost_event &e);
+  void publish_skip(const ManifestEntry &entry, const char *reason, const std::string &message);
+  void publish_failure(const ManifestEntry &entry, const char *failure, const std::string &message);
+  void publish_summary(const JobResult &result);
+  // proxy.state: a thread compares health() every proxy_watch_interval.
+  std::mutex watch_mutex;
+  std::condition_variable watch_cv;
+  bool watch_stop = false;
+  std::thread watch_thread;
+  std::unordered_map<std::string, std::string> proxy_states;  // the watch thread's only
+  void start_proxy_watch();
+  void stop_proxy_watch();
+  void watch_proxies_once();
 
   // --- the caller's thread: waiting and cancelling; any thread (job.cpp) --
   ProgressSnapshot sample() const;

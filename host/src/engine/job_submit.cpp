@@ -60,8 +60,20 @@ void Job::State::pump(WorkSource &work) {
 }
 
 void Job::State::process_batch(std::vector<ManifestEntry> &batch) {
+  skip_duplicates(batch);
   lease_and_submit(filter_local(batch));
   batch.clear();
+}
+
+// Lines repeating an earlier line (path and URL) are the earlier line's
+// file: no count of their own, only their line's terminal event.
+void Job::State::skip_duplicates(std::vector<ManifestEntry> &batch) {
+  const auto first = std::remove_if(batch.begin(), batch.end(), [&](const ManifestEntry &entry) {
+    if (!entry.duplicate) return false;
+    publish_skip(entry, "duplicate", "the same path and URL as an earlier line");
+    return true;
+  });
+  batch.erase(first, batch.end());
 }
 
 // Removes files already on disk; returns what still needs work.
@@ -76,7 +88,7 @@ std::vector<ManifestEntry> Job::State::filter_local(std::vector<ManifestEntry> &
         std::lock_guard lock(mutex);
         to_complete.push_back(entry.path);
       }
-      count_skip(entry, "already present");
+      count_skip(entry, "present", "already present");
       continue;
     }
     rest.push_back(std::move(entry));
@@ -102,7 +114,7 @@ std::vector<std::pair<ManifestEntry, Lease>> Job::State::filter_coordinated(
   for (std::size_t i = 0; i < batch.size(); ++i) {
     switch (claims[i].kind) {
       case Coordinator::Claim::Kind::kDone:
-        count_skip(batch[i], "recorded complete (by this job, on any host)");
+        count_skip(batch[i], "recorded", "recorded complete (by this job, on any host)");
         break;
       case Coordinator::Claim::Kind::kSkipped:
         count_deferred(batch[i], claims[i].reason);
@@ -206,7 +218,7 @@ void Job::State::submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work
     const std::string dest = local->dest(entry.path);
     std::string error;
     if (!local->make_parent(dest, &error)) {
-      fail_before_submit(entry, lease, error);
+      fail_before_submit(entry, lease, "io", error);
       continue;
     }
     submit_with_backpressure(entry, lease, dest);
@@ -221,7 +233,17 @@ void Job::State::submit_with_backpressure(const ManifestEntry &entry, const Leas
     // task before submit() returns.
     std::lock_guard lock(mutex);
     id = ++next_id;
-    in_flight[id] = Task{entry.path, entry.url, entry.sha256, lease, 0, entry.receipt};
+    Task &t = in_flight[id];
+    t.key = entry.path;
+    t.url = entry.url;
+    t.sha256 = entry.sha256;
+    t.lease = lease;
+    t.receipt = entry.receipt;
+    if (streaming()) {
+      t.group = entry.group;
+      t.line = entry.line;
+      t.total = entry.size;
+    }
   }
   dlhost_task task{};
   task.struct_size = sizeof task;
@@ -278,11 +300,11 @@ void Job::State::withdraw(std::uint64_t id, const ManifestEntry &entry, const st
     to_release.push_back(std::move(lease));
     return;
   }
-  fail_before_submit(entry, lease, "rejected by the plugin: " + one_line(error));
+  fail_before_submit(entry, lease, "rejected", "rejected by the plugin: " + one_line(error));
 }
 
 void Job::State::fail_before_submit(const ManifestEntry &entry, const Lease &lease,
-                                    const std::string &why) {
+                                    const char *failure, const std::string &why) {
   failed++;
   {
     std::lock_guard lock(mutex);
@@ -291,6 +313,7 @@ void Job::State::fail_before_submit(const ManifestEntry &entry, const Lease &lea
     to_release.push_back(lease);
   }
   progress->file_finished(entry.path, "failed", why);
+  publish_failure(entry, failure, why);
 }
 
 void Job::State::settle(const ManifestEntry &entry) {
@@ -298,19 +321,21 @@ void Job::State::settle(const ManifestEntry &entry) {
   settle_locked(entry.receipt);
 }
 
-void Job::State::count_skip(const ManifestEntry &entry, const std::string &reason) {
+void Job::State::count_skip(const ManifestEntry &entry, const char *reason,
+                            const std::string &message) {
   settle(entry);
   skipped++;
-  progress->file_finished(entry.path, "skipped", reason);
+  progress->file_finished(entry.path, "skipped", message);
+  publish_skip(entry, reason, message);
 }
 
 void Job::State::count_deferred(const ManifestEntry &entry, const std::string &reason) {
   settle(entry);
   deferred++;
-  progress->file_finished(entry.path, "deferred",
-                          "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL "
-                          "runs out: " +
-                              reason);
+  const std::string message =
+      "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL runs out: " + reason;
+  progress->file_finished(entry.path, "deferred", message);
+  publish_failure(entry, "deferred", message);
 }
 
 }  // namespace dlhost

@@ -125,7 +125,7 @@ void FollowReader::run() {
       if (!reader_->next(entry)) break;
     } catch (const ManifestError &e) {
       ++bad_lines_;
-      if (on_bad_line_) on_bad_line_(e);
+      if (on_bad_line_) on_bad_line_(reader_->line(), e);
       if (in_->bad()) break;  // a read error, not a bad line: nothing more will come
       continue;
     }

@@ -21,7 +21,7 @@ bool ManifestWorkSource::next_batch(std::size_t max, std::vector<ManifestEntry> 
   ManifestEntry entry;
   for (std::size_t n = 0; n < max;) {
     if (!reader_.next(entry)) return n > 0;
-    if (is_duplicate(entry.line)) continue;
+    entry.duplicate = is_duplicate(entry.line);
     out.push_back(std::move(entry));
     ++n;
   }

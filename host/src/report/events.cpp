@@ -26,7 +26,7 @@ Json number_or_null(N n, bool present) {
 }
 
 void add_file_fields(Json &j, const JobEvent &e) {
-  j["path"] = e.path;
+  j["path"] = text_or_null(e.path);  // null only for a manifest line that could not be read
   j["url"] = text_or_null(e.url);
   j["group"] = text_or_null(e.group);
   if (e.line) j["line"] = e.line;

@@ -14,22 +14,14 @@
 
 #include "dlhost/host/event_sinks.hpp"
 #include "dlhost/host/redact.hpp"
-#include "dlhost/util/redact.h"
 #include "dlhost/host/settings.hpp"
+#include "dlhost/util/redact.h"
 
 namespace dlhost {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kBatchWait = std::chrono::seconds(1);
-
-// Query strings of webhook URLs often hold a token: never shown.
-std::string shown(const std::string &url) {
-  std::string s = util::redact_urls(url);
-  const auto q = s.find_first_of("?#");
-  if (q != std::string::npos) s = s.substr(0, q) + "?...";
-  return s;
-}
 
 size_t discard(char *, size_t size, size_t n, void *) {
   return size * n;
@@ -47,7 +39,9 @@ void WebhookSink::EasyDeleter::operator()(void *easy) const {
 }
 
 WebhookSink::WebhookSink(WebhookOptions options, NoticeFn notice)
-    : options_(std::move(options)), shown_url_(shown(options_.url)), notice_(std::move(notice)) {
+    : options_(std::move(options)),
+      shown_url_(redact_webhook_url(options_.url)),
+      notice_(std::move(notice)) {
   static std::once_flag curl_ready;
   std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_.reset(curl_easy_init());
@@ -84,7 +78,9 @@ void WebhookSink::run() {
     wake_.wait_for(lock, kBatchWait,
                    [&] { return stop_ || summary_queued_ || queue_.size() >= kBatch; });
     const bool late = Clock::now() >= deadline_;
-    std::size_t n = std::min(queue_.size(), kBatch);
+    // The summary (always last) goes in a POST of its own, as documented.
+    const std::size_t events = queue_.size() - (summary_queued_ ? 1 : 0);
+    std::size_t n = events ? std::min(events, kBatch) : 1;
     if (late) {  // out of time: only the summary (last in the queue) still goes
       counts_.dropped_events += queue_.size() - (summary_queued_ ? 1 : 0);
       if (!summary_queued_) {

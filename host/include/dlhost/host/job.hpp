@@ -25,6 +25,14 @@
 // later resume.
 // stats_now() and health_now() may be called from any thread while run()
 // runs (the progress display and the status server do).
+//
+// Events (JobOptions::events): every manifest line ends in exactly one
+// terminal event (file.completed, file.failed or file.skipped), published
+// after the bookkeeping that makes it true; the plugin's reports become
+// file.started/progress (at most 4 a second a file)/retrying; a thread polls
+// the plugin's health() and publishes proxy.state for every change; the last
+// event is job.summary. Publishing never holds the job's lock. See
+// docs/EVENTS.md for the schema and job_stream.cpp for the mapping.
 #pragma once
 
 #include <chrono>
@@ -36,6 +44,7 @@
 #include <vector>
 
 #include "dlhost/host/coordination.hpp"
+#include "dlhost/host/events.hpp"
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
 #include "dlhost/host/progress.hpp"
@@ -69,6 +78,11 @@ struct JobOptions {
   ProgressMode progress = ProgressMode::kNone;
   bool verbose = false;
   std::optional<std::filesystem::path> stats_json;
+  // Where the job's events go; null = nowhere. The caller owns closing it
+  // (after run() returns: job.summary is then queued).
+  std::shared_ptr<EventBus> events;
+  // How often the plugin's health() is compared for proxy.state events.
+  std::chrono::milliseconds proxy_watch_interval{500};
 };
 
 struct JobResult {
@@ -110,6 +124,15 @@ class Job {
   std::string health_now();
   // Prints a line on stderr without garbling the progress display (thread-safe).
   void notice(std::string_view line);
+  // Replaces the running plugin's proxies (PROXY_LIST JSON text) through its
+  // "dlhost.proxies/1" extension (thread-safe). DLHOST_E_UNSUPPORTED with
+  // "... cannot change proxies while running" when the plugin lacks it, or
+  // when no instance runs; any failure leaves the old list in force.
+  dlhost_status set_proxies(const std::string &proxy_list_json, std::string &error);
+  // A line of a streamed manifest that could not be read (`dlhost run
+  // --follow`): counted as failed, kept for the report, and published as
+  // file.failed with failure "manifest" (thread-safe).
+  void report_bad_line(std::uint64_t line, const std::string &message);
 
  private:
   struct State;

@@ -59,6 +59,9 @@ struct ManifestEntry {
   // Set by a work source that wants the entry acknowledged once settled
   // (a Redis Stream entry id); empty for a manifest.
   std::string receipt;
+  // The same path and URL as an earlier line: the job skips it (and says so
+  // in the event stream) without looking at the file.
+  bool duplicate = false;
 };
 
 // The file name the URL names: its last path segment, percent-decoded, with
@@ -74,6 +77,8 @@ class ManifestReader {
   ManifestReader(std::istream &in, std::string display_name);
   // Reads the next entry; false at end of input. Throws ManifestError.
   bool next(ManifestEntry &entry);
+  // The number of the line read last (1-based), e.g. the one next() threw for.
+  std::uint64_t line() const { return line_no_; }
 
  private:
   struct Field;

@@ -63,7 +63,8 @@ class QueueWorkSource final : public WorkSource {
 
 class FollowReader {
  public:
-  using BadLineFn = std::function<void(const ManifestError &error)>;
+  // The line's number and its error ("MANIFEST:LINE: message").
+  using BadLineFn = std::function<void(std::uint64_t line, const ManifestError &error)>;
 
   // Opens `manifest` (a path, or "-" for stdin) and reads it into `queue`
   // on a thread of its own. Throws ManifestError when it cannot be opened.

@@ -22,6 +22,11 @@ namespace dlhost {
 
 using util::kRedacted;
 
+// A webhook URL as it may be shown: scheme, host and port only. Webhook
+// services put their secret in the path (Discord's /api/webhooks/ID/TOKEN,
+// Slack's /services/T/B/KEY) or the query, so neither is ever shown.
+std::string redact_webhook_url(const std::string &url);
+
 // `value` of setting `name`, safe to print.
 std::string redact_setting(std::string_view name, const std::string &value);
 

@@ -32,18 +32,19 @@ class WorkSource {
   virtual void acknowledge(std::span<const std::string> receipts) { (void)receipts; }
   // The number of distinct files, when known before the job starts.
   virtual std::optional<std::uint64_t> known_total() const { return std::nullopt; }
+  // Lines handed out marked `duplicate` so far.
+  virtual std::uint64_t duplicates_skipped() const { return 0; }
 };
 
 // A validated manifest, read in a second streaming pass. The lines the
-// validating pass found to repeat an earlier line (same path and URL) are
-// left out and counted.
+// validating pass found to repeat an earlier line (same path and URL) come
+// marked `duplicate` (the job skips them) and are counted.
 class ManifestWorkSource final : public WorkSource {
  public:
   ManifestWorkSource(const ManifestSource &source, ManifestSummary summary);
   bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
   std::optional<std::uint64_t> known_total() const override { return total_; }
-  // Duplicate lines left out so far.
-  std::uint64_t duplicates_skipped() const { return next_duplicate_; }
+  std::uint64_t duplicates_skipped() const override { return next_duplicate_; }
 
  private:
   bool is_duplicate(std::uint64_t line);

@@ -1,0 +1,86 @@
+// Where `run` and `work` send the job's events: `--events FILE|-`, the hook
+// commands (--on-file-done / --on-job-done or their settings) and the
+// webhook. The settings are read and checked first (event_setup), so a bad
+// hook command or webhook URL stops the job before anything is downloaded,
+// and check-config reports it the same way; only then are the sinks opened.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "dlhost/host/event_sinks.hpp"
+#include "dlhost/host/redact.hpp"
+
+namespace dlhost::cli {
+namespace {
+
+std::vector<std::string> command_setting(const Settings &settings, const char *name) {
+  const auto &text = settings.get(name);
+  if (util::trim(text).empty()) return {};
+  return split_command(text, name);
+}
+
+void check_webhook_url(const std::string &url) {
+  const auto scheme = url.substr(0, url.find("://"));
+  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https"))
+    throw ConfigError("DOWNLOAD_WEBHOOK_URL: " + redact_webhook_url(url) +
+                      ": must be an http:// or https:// URL");
+}
+
+std::chrono::milliseconds positive_ms(const Settings &settings, const char *name) {
+  const auto ms = settings.get_int(name);
+  if (ms < 1) throw ConfigError(std::string(name) + ": must be at least 1 (ms)");
+  return std::chrono::milliseconds(ms);
+}
+
+}  // namespace
+
+void JobNotices::attach(Job *job) {
+  std::lock_guard lock(mutex_);
+  job_ = job;
+}
+
+void JobNotices::operator()(const std::string &line) {
+  std::lock_guard lock(mutex_);
+  if (job_) {
+    job_->notice(printable(line));
+  } else {
+    std::fprintf(stderr, "%s\n", printable(line).c_str());
+  }
+}
+
+EventSetup event_setup(const Settings &settings, const JobArgs &args) {
+  EventSetup setup;
+  setup.events_file = args.events;
+  setup.hooks.on_file_done = command_setting(settings, "DOWNLOAD_ON_FILE_DONE");
+  setup.hooks.on_job_done = command_setting(settings, "DOWNLOAD_ON_JOB_DONE");
+  setup.hooks.out_dir = settings.get("DOWNLOAD_DIR");
+  const auto concurrency = settings.get_int("DOWNLOAD_HOOK_CONCURRENCY");
+  if (concurrency < 1 || concurrency > 256)
+    throw ConfigError("DOWNLOAD_HOOK_CONCURRENCY: must be between 1 and 256");
+  setup.hooks.concurrency = static_cast<int>(concurrency);
+  setup.hooks.timeout = positive_ms(settings, "DOWNLOAD_HOOK_TIMEOUT");
+  setup.webhook.url = settings.get("DOWNLOAD_WEBHOOK_URL");
+  if (!setup.webhook.url.empty()) check_webhook_url(setup.webhook.url);
+  setup.webhook.file_events = settings.get_int("DOWNLOAD_WEBHOOK_EVENTS") == 1;
+  setup.webhook.ca_bundle = settings.get("DOWNLOAD_CA_BUNDLE");
+  setup.webhook.timeout = setup.hooks.timeout;
+  return setup;
+}
+
+bool EventSetup::any() const {
+  return !events_file.empty() || !hooks.on_file_done.empty() || !hooks.on_job_done.empty() ||
+         !webhook.url.empty();
+}
+
+std::shared_ptr<EventBus> open_event_bus(const EventSetup &setup, NoticeFn notice) {
+  if (!setup.any()) return nullptr;
+  auto bus = std::make_shared<EventBus>();
+  if (!setup.events_file.empty())
+    bus->add_sink(std::make_shared<NdjsonSink>(setup.events_file, notice));
+  if (!setup.hooks.on_file_done.empty() || !setup.hooks.on_job_done.empty())
+    bus->add_sink(std::make_shared<CommandHooks>(setup.hooks, notice));
+  if (!setup.webhook.url.empty())
+    bus->add_sink(std::make_shared<WebhookSink>(setup.webhook, notice));
+  return bus;
+}
+
+}  // namespace dlhost::cli

@@ -1,0 +1,456 @@
+"""Programs driving a running job: the event stream (--events), streaming
+input (--follow), hooks (--on-file-done / --on-job-done), the webhook
+(DOWNLOAD_WEBHOOK_URL) and SIGHUP, with the real dlhost binary against the
+fault server, a real webhook listener and, for `dlhost work`, a real Redis.
+
+What a program that wraps dlhost checks: every manifest line ends in exactly
+one terminal event, the stream is NDJSON alone on stdout, no credential
+leaks, a bad streamed line is reported and the rest goes on, a reader faster
+than the downloads is held back, and a failing or hanging hook or webhook
+neither fails, delays past its bound, nor loses a file.
+"""
+import http.server
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import textwrap
+import threading
+import time
+import unittest
+from pathlib import Path
+
+import dlfix
+
+TERMINAL = {"file.completed", "file.failed", "file.skipped"}
+FILE_FIELDS = ["path", "url", "group", "proxy", "bytes", "total", "attempt",
+               "http_status", "failure", "message"]
+
+
+def setUpModule():
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)
+
+
+def parse_events(text):
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for e in events:
+        assert e["v"] == 1, e
+    return events
+
+
+def terminal_by_line(events):
+    out = {}
+    for e in events:
+        if e["type"] in TERMINAL:
+            out.setdefault(e.get("line"), []).append(e)
+    return out
+
+
+class Listener:
+    """A real HTTP listener for webhooks: records every POST body; answers
+    `status` (a list consumed in order, then 200)."""
+
+    def __init__(self, statuses=(), delay=0.0):
+        self.bodies, self.paths = [], []
+        self.statuses = list(statuses)
+        self.delay = delay
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                owner.paths.append(self.path)
+                if owner.delay:
+                    time.sleep(owner.delay)
+                status = owner.statuses.pop(0) if owner.statuses else 200
+                if status == 200:
+                    owner.bodies.append(json.loads(body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/hooks/T0KEN-s3cret"):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def events(self):
+        return [e for body in self.bodies for e in body]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class LiveControl(dlfix.FaultOriginTestCase):
+
+    FAST = {"PROXY_RETRY_BASE_DELAY": 50, "PROXY_MAX_RETRIES": 2}
+
+    def ok(self, name, size=4096, **extra):
+        return {"url": self.origin.url(f"/ok/{size}/{name}"), "path": name,
+                "group": name.split("/")[0], **dlfix.expected(name, size), **extra}
+
+    def mixed_manifest(self):
+        """Lines of every kind: completed, failed (404), retried then
+        completed, a duplicate line, one already present, one with
+        credentials in its URL."""
+        entries = [self.ok("p1/a.bin"), self.ok("p1/b.bin"),
+                   {"url": self.origin.url("/status/404/p2/gone.bin"), "path": "p2/gone.bin"},
+                   {"url": self.origin.url("/status/503/p2/flaky.bin?fail_times=1&size=2048"),
+                    "path": "p2/flaky.bin", **dlfix.expected("p2/flaky.bin", 2048)},
+                   self.ok("p1/a.bin"),  # a duplicate line
+                   self.ok("p3/present.bin")]
+        secret_url = self.origin.url("/ok/1000/p3/cred.bin").replace("http://", "http://user:pw-s3cret@")
+        entries.append({"url": secret_url, "path": "p3/cred.bin", **dlfix.expected("p3/cred.bin", 1000)})
+        present = self.out / "p3" / "present.bin"
+        present.parent.mkdir(parents=True)
+        present.write_bytes(dlfix.det_bytes("p3/present.bin", 4096))
+        return entries
+
+    def assertOneTerminalPerLine(self, events, lines):
+        by_line = terminal_by_line(events)
+        for line in range(1, lines + 1):
+            self.assertEqual(len(by_line.get(line, [])), 1, f"line {line}: {by_line.get(line)}")
+        self.assertEqual(sorted(k for k in by_line if k is not None), list(range(1, lines + 1)))
+
+    # -- the event stream ------------------------------------------------------
+
+    def test_every_line_gets_exactly_one_terminal_event_on_stdout(self):
+        entries = self.mixed_manifest()
+        r = self.run_job(self.manifest(entries), "--events", "-", env=self.FAST)
+        self.assertRc(r, 1)  # the 404
+        events = parse_events(r.stdout)  # stdout is NDJSON and nothing else
+        self.assertOneTerminalPerLine(events, len(entries))
+        by_line = {line: evs[0] for line, evs in terminal_by_line(events).items()}
+        self.assertEqual(by_line[1]["type"], "file.completed")
+        self.assertEqual(by_line[1]["sha256"], entries[0]["sha256"])
+        self.assertEqual(by_line[1]["bytes"], 4096)
+        self.assertEqual(by_line[1]["proxy"], "direct")
+        self.assertEqual(by_line[1]["http_status"], 200)
+        self.assertEqual(by_line[3]["type"], "file.failed")
+        self.assertEqual((by_line[3]["failure"], by_line[3]["http_status"]), ("http", 404))
+        self.assertEqual(by_line[4]["type"], "file.completed")
+        self.assertEqual(by_line[4]["attempt"], 2)
+        self.assertEqual((by_line[5]["type"], by_line[5]["reason"]), ("file.skipped", "duplicate"))
+        self.assertEqual((by_line[6]["type"], by_line[6]["reason"]), ("file.skipped", "present"))
+        retrying = [e for e in events if e["type"] == "file.retrying"]
+        self.assertEqual([e["path"] for e in retrying], ["p2/flaky.bin"])
+        self.assertEqual(retrying[0]["failure"], "http")
+        self.assertGreaterEqual(retrying[0]["retry_in_ms"], 0)
+        for e in events:
+            if e["type"].startswith("file."):
+                for field in FILE_FIELDS:
+                    self.assertIn(field, e)
+        # started comes before the terminal event of the same file
+        order = [(e["type"], e.get("path")) for e in events]
+        self.assertLess(order.index(("file.started", "p1/a.bin")),
+                        order.index(("file.completed", "p1/a.bin")))
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+        self.assertIn("127.0.0.1", by_line[7]["url"])
+        summary = events[-1]
+        self.assertEqual(summary["type"], "job.summary")
+        self.assertEqual(summary["exit_code"], 1)
+        self.assertEqual(summary["files"], {"total": 6, "completed": 4, "skipped": 1,
+                                            "failed": 1, "deferred": 0})
+        states = [e for e in events if e["type"] == "proxy.state"]
+        self.assertEqual(states[0]["proxy"], "direct")
+        self.assertEqual(states[0]["state"], "healthy")
+        self.assertVerified([entries[i] for i in (0, 1, 3, 6)])
+
+    def test_progress_is_throttled_to_four_a_second_per_file(self):
+        # A file that takes about 2 s: half, a pause, the rest, in many writes.
+        entry = {"url": self.origin.url("/slow/3000000/slow/big.bin?delay=2"), "path": "slow/big.bin",
+                 **dlfix.expected("slow/big.bin", 3000000)}
+        events_file = self.work / "events.ndjson"
+        r = self.run_job(self.manifest([entry]), "--events", events_file)
+        self.assertRc(r, 0)
+        events = parse_events(events_file.read_text())
+        progress = [e for e in events if e["type"] == "file.progress"]
+        started = next(e["ts"] for e in events if e["type"] == "file.started")
+        done = next(e["ts"] for e in events if e["type"] == "file.completed")
+        self.assertGreaterEqual(len(progress), 1)
+        self.assertLessEqual(len(progress), 4 * (done - started) + 1, progress)
+        gaps = [b["ts"] - a["ts"] for a, b in zip(progress, progress[1:])]
+        self.assertTrue(all(g >= 0.24 for g in gaps), gaps)
+        self.assertEqual([e["bytes"] for e in progress], sorted(e["bytes"] for e in progress))
+
+    def test_an_events_file_that_cannot_be_created_is_a_usage_error(self):
+        r = self.run_job(self.manifest([self.ok("x/a.bin")]), "--events", self.work / "no" / "dir" / "ev")
+        self.assertRc(r, 2)
+        self.assertIn("--events", r.stderr)
+        self.assertEqual(self.files_under(), [])
+
+    def test_a_reader_that_goes_away_costs_the_stream_not_the_job(self):
+        entries = [self.ok(f"g/f{i}.bin") for i in range(30)]
+        exe = str(dlfix.dlhost_path())
+        import subprocess
+        job = subprocess.Popen([exe, "run", "--plugin", "multi-proxy", "--out", str(self.out),
+                                "--progress", "none", "--events", "-", str(self.manifest(entries))],
+                               cwd=self.work, env=dlfix.clean_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        job.stdout.readline()
+        job.stdout.close()  # the reader is gone: writes now fail with EPIPE
+        _, err = job.communicate(timeout=120)
+        self.assertEqual(job.returncode, 0, err)
+        self.assertVerified(entries)
+
+    # -- streaming input ---------------------------------------------------------
+
+    def fifo(self):
+        path = self.work / "input.fifo"
+        os.mkfifo(path)
+        return path
+
+    def test_follow_downloads_lines_as_they_arrive_and_reports_a_bad_line(self):
+        fifo = self.fifo()
+        first = self.ok("s/first.bin")
+        job = self.spawn_job(fifo, "--follow", "--events", self.work / "ev.ndjson")
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        with open(fifo, "w") as w:
+            w.write(json.dumps(first) + "\n")
+            w.flush()
+            deadline = time.monotonic() + 30
+            while not (self.out / "s/first.bin").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue((self.out / "s/first.bin").exists(),
+                            "the first line was downloaded before the input ended")
+            w.write('{"url": "' + self.origin.url("/ok/10/x") + '", "path": "../escape"}\n')
+            w.write("\x1b]0;evil\x07not a url\n")
+            later = [self.ok(f"s/later{i}.bin") for i in range(5)]
+            for e in later:
+                w.write(json.dumps(e) + "\n")
+        r = job.wait(120)
+        self.assertRc(r, 1)  # two bad lines
+        self.assertVerified([first, *later])
+        self.assertIn(":2: ", r.stderr)
+        self.assertIn(":3: ", r.stderr)
+        self.assertNotIn("\x1b", r.stderr)
+        events = parse_events((self.work / "ev.ndjson").read_text())
+        self.assertOneTerminalPerLine(events, 8)
+        bad = [e for e in events if e.get("failure") == "manifest"]
+        self.assertEqual([e["line"] for e in bad], [2, 3])
+        self.assertIsNone(bad[0]["path"])
+        self.assertNotIn("\x1b", json.dumps(bad))
+        self.assertIn("dlhost: 8 files: 6 completed, 0 skipped, 2 failed", r.stderr)
+
+    def test_follow_holds_a_faster_reader_back(self):
+        # Slow files, two at a time: the job takes its lines far slower than
+        # a writer can write them, so the writer must block (back-pressure)
+        # instead of dlhost reading everything into memory.
+        fifo = self.fifo()
+        job = self.spawn_job(fifo, "--follow",
+                             env={"PROXY_POST_LIMIT": 1, "PROXY_ATTACHMENT_LIMIT": 2})
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        written = [0]
+        done = threading.Event()
+
+        def writer():
+            try:
+                with open(fifo, "w") as w:
+                    for i in range(100000):
+                        w.write(json.dumps({"url": self.origin.url(f"/slow/2000/bp/f{i}.bin?delay=5"),
+                                            "path": f"bp/f{i}.bin"}) + "\n")
+                        written[0] += 1
+            except BrokenPipeError:
+                pass
+            done.set()
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        time.sleep(3)
+        self.assertFalse(done.is_set(), "the writer should be held back")
+        self.assertLess(written[0], 100000)
+        with open(f"/proc/{job.pid}/status") as f:
+            rss_kb = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        self.assertLess(rss_kb, 200 * 1024, "memory stays bounded")
+        job.send_signal(signal.SIGINT)
+        job.send_signal(signal.SIGINT)
+        r = job.wait(60)
+        self.assertRc(r, 130)
+        t.join(10)
+
+    def test_follow_with_redis_needs_a_job_name(self):
+        r = self.run_job(self.manifest([self.ok("r/a.bin")]), "--follow",
+                         env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+        self.assertRc(r, 2)
+        self.assertIn("DOWNLOAD_JOB", r.stderr)
+
+    # -- hooks -----------------------------------------------------------------------
+
+    def hook_script(self, body):
+        path = self.work / "hook.py"
+        path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        return path
+
+    def test_hooks_get_the_details_in_their_environment(self):
+        log = self.work / "hooks.jsonl"
+        hook = self.hook_script(f"""
+            import json, os, sys
+            with open({str(log)!r}, "a") as f:
+                f.write(json.dumps({{"argv": sys.argv[1:], **{{k: v for k, v in os.environ.items()
+                                                     if k.startswith("DLHOST_")}}}}) + "\\n")
+            """)
+        entries = self.mixed_manifest()
+        r = self.run_job(self.manifest(entries), "--on-file-done", f"{hook} file 'two words'",
+                         "--on-job-done", f"{hook} job", env=self.FAST)
+        self.assertRc(r, 1)
+        calls = [json.loads(l) for l in log.read_text().splitlines()]
+        files = [c for c in calls if c["argv"][0] == "file"]
+        jobs = [c for c in calls if c["argv"][0] == "job"]
+        self.assertEqual(len(files), len(entries), files)  # one per line, the duplicate too
+        self.assertTrue(all(c["argv"] == ["file", "two words"] for c in files))
+        by_path = {}
+        for c in files:
+            by_path.setdefault(c["DLHOST_PATH"], []).append(c)
+        # p1/a.bin twice: its own line, and the duplicate line (skipped)
+        self.assertEqual(sorted(c["DLHOST_STATUS"] for c in by_path["p1/a.bin"]),
+                         ["completed", "skipped"])
+        a = next(c for c in by_path["p1/a.bin"] if c["DLHOST_STATUS"] == "completed")
+        self.assertEqual(a["DLHOST_STATUS"], "completed")
+        self.assertEqual(a["DLHOST_SHA256"], entries[0]["sha256"])
+        self.assertEqual(a["DLHOST_SIZE"], "4096")
+        self.assertEqual(a["DLHOST_PROXY"], "direct")
+        self.assertEqual(a["DLHOST_FILE"], str((self.out / "p1/a.bin").resolve()))
+        self.assertEqual(by_path["p2/gone.bin"][0]["DLHOST_STATUS"], "failed")
+        self.assertEqual(by_path["p3/present.bin"][0]["DLHOST_STATUS"], "skipped")
+        self.assertNotIn("s3cret", json.dumps(calls))
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs[0]["DLHOST_STATUS"], "failed")
+        self.assertEqual(jobs[0]["DLHOST_EXIT_CODE"], "1")
+        self.assertEqual(jobs[0]["DLHOST_FILES_COMPLETED"], "4")
+        self.assertEqual(jobs[0]["DLHOST_FILES_FAILED"], "1")
+
+    def test_a_failing_or_hanging_hook_is_reported_and_loses_nothing(self):
+        hang = self.hook_script("import time\ntime.sleep(600)\n")
+        entries = [self.ok(f"h/f{i}.bin") for i in range(6)]
+        started = time.monotonic()
+        r = self.run_job(self.manifest(entries), "--on-file-done", str(hang),
+                         "--on-job-done", "false",
+                         env={"DOWNLOAD_HOOK_TIMEOUT": 500, "DOWNLOAD_HOOK_CONCURRENCY": 2},
+                         timeout=120)
+        self.assertRc(r, 0)  # a hook never fails the job
+        self.assertLess(time.monotonic() - started, 120)
+        self.assertVerified(entries)
+        self.assertIn("killed after 500 ms (DOWNLOAD_HOOK_TIMEOUT)", r.stderr)
+        self.assertIn("--on-job-done", r.stderr)
+
+    def test_a_bad_hook_command_stops_the_job_before_it_starts(self):
+        r = self.run_job(self.manifest([self.ok("b/a.bin")]), "--on-file-done", "echo 'open")
+        self.assertRc(r, 2)
+        self.assertIn("DOWNLOAD_ON_FILE_DONE", r.stderr)
+        self.assertEqual(self.files_under(), [])
+
+    # -- the webhook -----------------------------------------------------------------
+
+    def test_the_webhook_receives_file_events_and_the_summary(self):
+        listener = Listener()
+        self.addCleanup(listener.stop)
+        entries = [self.ok(f"w/f{i}.bin") for i in range(5)]
+        r = self.run_job(self.manifest(entries), env={"DOWNLOAD_WEBHOOK_URL": listener.url(),
+                                                      "DOWNLOAD_WEBHOOK_EVENTS": 1})
+        self.assertRc(r, 0)
+        events = listener.events()
+        self.assertEqual(sorted(e["path"] for e in events if e["type"] == "file.completed"),
+                         sorted(e["path"] for e in entries))
+        self.assertNotIn("file.progress", {e["type"] for e in events})
+        self.assertEqual(listener.bodies[-1], [events[-1]])
+        self.assertEqual(events[-1]["type"], "job.summary")
+        self.assertEqual(events[-1]["files"]["completed"], 5)
+
+    def test_a_failing_webhook_is_reported_retried_and_costs_no_file(self):
+        listener = Listener(statuses=[500] * 10)
+        self.addCleanup(listener.stop)
+        entries = [self.ok(f"wf/f{i}.bin") for i in range(3)]
+        r = self.run_job(self.manifest(entries), env={"DOWNLOAD_WEBHOOK_URL": listener.url()},
+                         timeout=120)
+        self.assertRc(r, 0)
+        self.assertVerified(entries)
+        self.assertGreaterEqual(len(listener.paths), 2, "retried")
+        self.assertIn("webhook", r.stderr)
+        self.assertNotIn("T0KEN", r.stderr + r.stdout)
+
+    def test_check_config_hides_the_webhook_token(self):
+        r = dlfix.run_dlhost(["check-config", "--plugin", "multi-proxy"], cwd=self.work,
+                             env={"DOWNLOAD_WEBHOOK_URL": "https://hooks.example/services/T0KEN-s3cret?k=v"})
+        self.assertRc(r, 0)
+        self.assertIn("DOWNLOAD_WEBHOOK_URL", r.stdout)
+        self.assertNotIn("T0KEN", r.stdout + r.stderr)
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+
+    # -- SIGHUP -------------------------------------------------------------------------
+
+    def spawn_slow_job(self, env_file, n=6, delay=2.0):
+        entries = [{"url": self.origin.url(f"/slow/20000/hup/f{i}.bin?delay={delay}"),
+                    "path": f"hup/f{i}.bin", **dlfix.expected(f"hup/f{i}.bin", 20000)}
+                   for i in range(n)]
+        job = self.spawn_job(self.manifest(entries), "--env-file", env_file,
+                             env={"PROXY_POST_LIMIT": 1, "PROXY_ATTACHMENT_LIMIT": 2})
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not self.part_files():
+            time.sleep(0.02)
+        return job, entries
+
+    def test_sighup_is_not_fatal_and_a_bad_list_leaves_the_old_one(self):
+        env_file = self.work / "job.env"
+        env_file.write_text("PROXY_LIST=[]\n")
+        job, entries = self.spawn_slow_job(env_file)
+        job.send_signal(signal.SIGHUP)  # unchanged
+        time.sleep(0.3)
+        env_file.write_text("PROXY_LIST=[{\"url\": \"http://u:pw-s3cret@127.0.0.1:1\"\n")  # not JSON
+        job.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        env_file.write_text("PROXY_LIST=[]\nPROXY_POST_LIMIT=zero\n")
+        job.send_signal(signal.SIGHUP)
+        r = job.wait(120)
+        self.assertRc(r, 0)  # not 129: the job went on and finished
+        self.assertVerified(entries)
+        self.assertIn("dlhost: SIGHUP: PROXY_LIST unchanged", r.stderr)
+        self.assertIn("settings not reloaded", r.stderr)
+        self.assertIn("the old list stays in force", r.stderr)
+        self.assertNotIn("s3cret", r.stderr)
+        self.assertIn("6 files: 6 completed", r.stderr)
+
+
+class WorkEvents(dlfix.FaultOriginTestCase):
+    """`dlhost work` writes the same stream: one terminal event per file."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not shutil.which("redis-server"):
+            raise unittest.SkipTest("redis-server is not installed")
+        cls.redis = dlfix.Redis(workdir=cls.class_tmp / "redis").start()
+        cls.addClassCleanup(cls.redis.stop)
+
+    def test_work_events(self):
+        entries = [{"url": self.origin.url(f"/ok/3000/wk/f{i}.bin"), "path": f"wk/f{i}.bin",
+                    **dlfix.expected(f"wk/f{i}.bin", 3000)} for i in range(20)]
+        entries.append({"url": self.origin.url("/status/404/wk/gone.bin"), "path": "wk/gone.bin"})
+        env = {"REDIS_URL": self.redis.url, "DOWNLOAD_JOB": "events-work"}
+        r = dlfix.run_dlhost(["enqueue", self.manifest(entries)], env=env, cwd=self.work)
+        self.assertRc(r, 0)
+        events_file = self.work / "work.ndjson"
+        r = dlfix.run_dlhost(["work", "--plugin", "multi-proxy", "--out", self.out,
+                              "--progress", "none", "--events", events_file], env=env, cwd=self.work)
+        self.assertRc(r, 1)
+        events = parse_events(events_file.read_text())
+        terminal = [e for e in events if e["type"] in TERMINAL]
+        self.assertEqual(sorted(e["path"] for e in terminal), sorted(e["path"] for e in entries))
+        self.assertEqual(events[-1]["type"], "job.summary")
+        self.assertEqual(events[-1]["files"]["completed"], 20)
+        self.assertVerified(entries[:-1])
+
+
+if __name__ == "__main__":
+    unittest.main()
