@@ -8,6 +8,8 @@
 // the answer relayed byte for byte until the origin closes. Proxy-* headers
 // are not passed on. A client that leaves (a cancelled transfer) ends the
 // relay at the next write. One thread per connection: tests open a handful.
+// With credentials it wants "Proxy-Authorization: Basic ..." for them and
+// answers anything else with 407, as a real proxy with a wrong password does.
 #pragma once
 
 #include <arpa/inet.h>
@@ -30,7 +32,8 @@ namespace dlhost::testing {
 
 class ForwardProxy {
  public:
-  ForwardProxy() {
+  explicit ForwardProxy(std::string user_password = "")
+      : auth_(user_password.empty() ? "" : "Basic " + base64(user_password)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a = loopback(0);
     if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
@@ -48,7 +51,8 @@ class ForwardProxy {
   // The plugin's id for this path, and this proxy as a PROXY_LIST entry.
   std::string id() const { return "http://127.0.0.1:" + std::to_string(port_); }
   nlohmann::json entry() const { return {{"ip", "127.0.0.1"}, {"port", port_}}; }
-  int requests() const { return requests_.load(); }
+  int requests() const { return requests_.load(); }  // carried to the origin
+  int refused() const { return refused_.load(); }    // answered 407
 
   // Ends every relay at once and waits for the threads.
   void stop() {
@@ -93,6 +97,43 @@ class ForwardProxy {
     ::close(fd);
   }
 
+  static std::string base64(const std::string &in) {
+    static const char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < in.size(); i += 3) {
+      uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+      if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+      if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
+      out += kAlphabet[(v >> 18) & 63];
+      out += kAlphabet[(v >> 12) & 63];
+      out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+      out += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
+    }
+    return out;
+  }
+
+  static std::string lower(const std::string &s) {
+    std::string out;
+    for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }
+
+  // The value of header `name` (lower case) in a request head, or "".
+  static std::string header(const std::string &head, const std::string &name) {
+    for (size_t pos = head.find("\r\n"); pos != std::string::npos;) {
+      pos += 2;
+      const size_t end = head.find("\r\n", pos);
+      if (end == std::string::npos || end == pos) break;
+      const std::string h = head.substr(pos, end - pos);
+      pos = end;
+      if (lower(h).rfind(name + ":", 0) != 0) continue;
+      const size_t v = h.find_first_not_of(' ', name.size() + 1);
+      return v == std::string::npos ? "" : h.substr(v);
+    }
+    return "";
+  }
+
   static bool send_all(int fd, const char *data, size_t n) {
     while (n > 0) {
       ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
@@ -122,9 +163,8 @@ class ForwardProxy {
       if (end == std::string::npos || end == pos) break;
       std::string h = head.substr(pos, end - pos);
       pos = end + 2;
-      std::string lower;
-      for (char c : h) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower.rfind("proxy-", 0) == 0 || lower.rfind("connection:", 0) == 0) continue;
+      const std::string l = lower(h);
+      if (l.rfind("proxy-", 0) == 0 || l.rfind("connection:", 0) == 0) continue;
       *out += h + "\r\n";
     }
     *out += "Connection: close\r\n\r\n";
@@ -147,6 +187,16 @@ class ForwardProxy {
       untrack_close(client);
       return;
     }
+    if (!auth_.empty() && header(head, "proxy-authorization") != auth_) {
+      static const char k407[] =
+          "HTTP/1.1 407 Proxy Authentication Required\r\n"
+          "Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n"
+          "Connection: close\r\n\r\n";
+      refused_.fetch_add(1);
+      send_all(client, k407, sizeof k407 - 1);
+      untrack_close(client);
+      return;
+    }
     requests_.fetch_add(1);
     int origin = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     track(origin);
@@ -162,10 +212,12 @@ class ForwardProxy {
     untrack_close(client);
   }
 
+  const std::string auth_;  // the Proxy-Authorization value wanted; "" = none
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> refused_{0};
   std::thread acceptor_;
   std::vector<std::thread> workers_;  // touched by acceptor_ only, then by stop()
   std::mutex mu_;

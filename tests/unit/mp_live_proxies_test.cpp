@@ -7,6 +7,8 @@
 //  - a proxy removed mid-run takes no file after set_proxies() returns, the
 //    files in flight on it finish there (not restarted, not lost), and it
 //    stays in stats() with state "removed";
+//  - new credentials for a listed proxy apply to its next attempts, and
+//    bring back a proxy that a 407 had dropped for the run;
 //  - a bad list is refused with the entry named and changes nothing.
 #include <gtest/gtest.h>
 
@@ -252,6 +254,39 @@ TEST(LiveProxies, AProxyRemovedMidRunTakesNoNewFileAndLosesNone) {
   EXPECT_EQ((*removed)["in_flight"], 0);
   EXPECT_EQ((*removed)["completed"], count(ev, DLHOST_EVENT_COMPLETED, a.id()));
   EXPECT_EQ(stats["totals"]["completed"], 24);
+}
+
+TEST(LiveProxies, NewCredentialsReviveAProxyDroppedFor407) {
+  ForwardProxy proxy("alice:right");
+  auto list = [&](const std::string &password) {
+    json e = proxy.entry();
+    e["username"] = "alice";
+    e["password"] = password;
+    return json::array({{{"isLocalhost", true}}, e}).dump();
+  };
+  LiveJob job(list("wrong"), 24, 6 * 1024, 2);
+  ASSERT_EQ(job.inst().start(), DLHOST_OK);
+  ASSERT_TRUE(job.rec().wait_for([&](const auto &) { return proxy.refused() > 0; }));
+  // The 407 makes the proxy dead at once; its file moves to the direct line.
+  ASSERT_TRUE(job.rec().wait_for(
+      [&](const auto &ev) { return count(ev, DLHOST_EVENT_COMPLETED, "direct") >= 2; }));
+  EXPECT_EQ((*proxy_row(parse_stats(job.inst()), proxy.id()))["state"], "dead");
+  const int refused = proxy.refused();
+  std::string error;
+  ASSERT_EQ(job.inst().set_proxies(list("right"), error), DLHOST_OK) << error;
+  EXPECT_EQ((*proxy_row(parse_stats(job.inst()), proxy.id()))["state"], "healthy");
+  job.expect_all_completed();
+  const auto ev = job.rec().events();
+  const size_t change = change_index(ev);
+  ASSERT_LT(change, ev.size());
+  EXPECT_NE(ev[change].message.find("~" + proxy.id()), std::string::npos) << ev[change].message;
+  EXPECT_EQ(ev[change].message.find("right"), std::string::npos);  // never a password
+  int after = 0;
+  for (size_t i = change; i < ev.size(); ++i)
+    after += ev[i].type == DLHOST_EVENT_COMPLETED && ev[i].proxy == proxy.id();
+  EXPECT_GT(after, 0);
+  EXPECT_EQ(proxy.refused(), refused);  // no attempt with the old password after the change
+  EXPECT_EQ(proxy.requests(), after);
 }
 
 TEST(LiveProxies, ABadListIsRefusedNamingTheEntryAndChangesNothing) {

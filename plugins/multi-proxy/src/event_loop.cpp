@@ -139,6 +139,7 @@ void EventLoop::apply_paths(std::vector<transport::ProxySpec> paths, bool log) {
     stats_.set_path(s.path, spec.id, sched_.health(s.path), false);
   }
   for (size_t p : change.retired) {
+    pool_.set_spec(p, paths_[p]);  // frees its idle handles; busy ones go when they end
     stats_.set_path(p, paths_[p].id, sched_.health(p), true);
     what += " -" + paths_[p].id;
     if (sched_.in_flight(p) > 0)
