@@ -43,9 +43,7 @@ EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::Prox
       pool_(cfg_, paths_, emit_),
       committer_([this] {
         if (sleeping_.load()) curl_multi_wakeup(multi_);
-      }),
-      commit_backlog_to_help_(
-          static_cast<size_t>(std::max(1L, total_concurrency(scfg, paths_.size()) / 2))) {
+      }) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
   resize_limits();

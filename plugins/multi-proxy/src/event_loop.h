@@ -117,7 +117,7 @@ class EventLoop {
   // does a finished commit need to wake it (see sleep()).
   std::atomic<bool> sleeping_{false};
   transport::CommitWorker committer_;
-  size_t commit_backlog_to_help_;  // see sleep(); follows the number of paths
+  size_t commit_backlog_to_help_ = 1;  // see sleep(); resize_limits() sets it
   std::vector<transport::CommitJob *> to_commit_, committed_;
   std::unordered_set<uint64_t> cancelled_in_commit_;
   std::thread thread_;
