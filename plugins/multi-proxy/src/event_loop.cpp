@@ -76,6 +76,7 @@ EventLoop::~EventLoop() {
 
 void EventLoop::drop_all() {
   for (auto &[id, t] : running_) {
+    t->mute();
     curl_multi_remove_handle(multi_, t->easy());
     t->abandon();
   }

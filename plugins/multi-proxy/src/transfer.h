@@ -76,6 +76,11 @@ class Transfer {
   }
   // The attempt was stopped by cancel(): keep the .part for a later resume.
   void abandon();
+  // No more PROGRESS for this attempt. libcurl calls the progress callback
+  // once more when a running handle is removed (multi_done -> pgrsDone); in
+  // the destructor that would be an event on the host's thread, inside
+  // destroy() (conformance: no_callback_after_destroy).
+  void mute() { ctx_.on_progress = nullptr; }
 
   CURL *easy() const { return handle_.get(); }
   size_t path() const { return path_; }
