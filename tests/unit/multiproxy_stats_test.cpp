@@ -106,5 +106,22 @@ TEST(MultiProxyStats, EmptyListMeansDirectOnly) {
   EXPECT_TRUE(cfg.proxies.empty());  // the plugin then uses the direct line alone
 }
 
+// A proxy taken out of the list keeps its row, state "removed", so its
+// counters stay in the totals; a new one is a new row.
+TEST(MultiProxyStats, ARemovedProxyKeepsItsRowAndCounters) {
+  Stats stats({"direct"}, 3);
+  stats.completed(0, 1.0);
+  stats.set_path(1, "http://127.0.0.2:8888", Health(3), false);
+  stats.set_path(0, "direct", Health(3), true);
+  const TimePoint now = Clock::now();
+  auto j = stats.stats_json(now);
+  ASSERT_EQ(j["proxies"].size(), 2u);
+  EXPECT_EQ(j["proxies"][0]["state"], "removed");
+  EXPECT_EQ(j["proxies"][1]["id"], "http://127.0.0.2:8888");
+  EXPECT_EQ(j["proxies"][1]["state"], "healthy");
+  EXPECT_EQ(j["totals"]["completed"], 1);
+  EXPECT_EQ(stats.health_json(now)["proxies"][0]["state"], "removed");
+}
+
 }  // namespace
 }  // namespace dlhost::mp

@@ -33,6 +33,7 @@ EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::Prox
                      SchedulerConfig scfg, dlhost_event_fn on_event, void *user)
     : cfg_(std::move(cfg)),
       paths_(std::move(paths)),
+      scfg_(scfg),
       emit_(on_event, user),
       inbox_(queue_capacity(scfg, paths_.size())),
       stats_(ids_of(paths_), scfg.health_failures),
@@ -42,17 +43,24 @@ EventLoop::EventLoop(transport::TransportConfig cfg, std::vector<transport::Prox
       pool_(cfg_, paths_, emit_),
       committer_([this] {
         if (sleeping_.load()) curl_multi_wakeup(multi_);
-      }),
-      commit_backlog_to_help_(
-          static_cast<size_t>(std::max(1L, total_concurrency(scfg, paths_.size()) / 2))) {
+      }) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
-  long total = total_concurrency(scfg, paths_.size());
+  resize_limits();
+}
+
+// The caps count every slot, removed ones too: a removed path may still
+// have files in flight, and the scheduler keeps the real limits anyway.
+void EventLoop::resize_limits() {
+  long total = total_concurrency(scfg_, sched_.path_count());
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, total);
   // Through a proxy libcurl counts connections by origin host, so a per-host
   // cap below the total would throttle the proxies against each other.
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, total);
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, std::max(16L, 2 * total));
+  commit_backlog_to_help_ = static_cast<size_t>(
+      std::max(1L, total_concurrency(scfg_, std::max<size_t>(1, sched_.listed_count())) / 2));
+  inbox_.set_capacity(queue_capacity(scfg_, std::max<size_t>(1, sched_.listed_count())));
 }
 
 EventLoop::~EventLoop() {
@@ -68,6 +76,7 @@ EventLoop::~EventLoop() {
 
 void EventLoop::drop_all() {
   for (auto &[id, t] : running_) {
+    t->mute();
     curl_multi_remove_handle(multi_, t->easy());
     t->abandon();
   }
@@ -85,8 +94,7 @@ dlhost_status EventLoop::submit(TaskSpec task, std::string *error) {
 }
 
 dlhost_status EventLoop::start() {
-  if (started_) return DLHOST_E_STATE;
-  started_ = true;
+  if (started_.exchange(true)) return DLHOST_E_STATE;
   thread_ = std::thread([this] { run(); });
   return DLHOST_OK;
 }
@@ -95,6 +103,49 @@ dlhost_status EventLoop::cancel(uint64_t task_id) {
   dlhost_status s = inbox_.cancel(task_id);
   if (s == DLHOST_OK) curl_multi_wakeup(multi_);
   return s;
+}
+
+void EventLoop::set_paths(std::vector<transport::ProxySpec> paths) {
+  if (!started_.load()) {  // no loop thread yet, and start() is not concurrent with us
+    apply_paths(std::move(paths), false);  // events come from the loop thread only
+    return;
+  }
+  const uint64_t serial = inbox_.set_paths(std::move(paths));
+  curl_multi_wakeup(multi_);
+  if (std::this_thread::get_id() != loop_thread_.load()) inbox_.wait_paths_applied(serial);
+}
+
+void EventLoop::apply_paths(std::vector<transport::ProxySpec> paths, bool log) {
+  std::vector<std::string> ids = ids_of(paths);
+  const PathChange change = sched_.set_paths(ids);
+  std::string what;
+  for (size_t i = 0; i < change.listed.size(); ++i) {
+    const PathSlot &s = change.listed[i];
+    transport::ProxySpec &spec = paths[i];
+    if (s.kind == PathSlot::kAdded) {
+      paths_.push_back(spec);
+      pool_.set_spec(s.path, spec);
+    } else if (paths_[s.path].username != spec.username ||
+               paths_[s.path].password != spec.password) {
+      // The credentials of a listed path changed: new handles for the next
+      // attempts, and a 407 that made the path dead may be fixed now.
+      paths_[s.path] = spec;
+      pool_.set_spec(s.path, spec);
+      sched_.revive(s.path);
+      what += " ~" + spec.id;  // the id only: never a credential
+    }
+    if (s.kind != PathSlot::kKept) what += " +" + spec.id;
+    stats_.set_path(s.path, spec.id, sched_.health(s.path), false);
+  }
+  for (size_t p : change.retired) {
+    pool_.set_spec(p, paths_[p]);  // frees its idle handles; busy ones go when they end
+    stats_.set_path(p, paths_[p].id, sched_.health(p), true);
+    what += " -" + paths_[p].id;
+    if (sched_.in_flight(p) > 0)
+      what += " (" + std::to_string(sched_.in_flight(p)) + " in flight finish there)";
+  }
+  resize_limits();
+  if (log && !what.empty()) emit_.log(DLHOST_LOG_INFO, 0, "proxies changed:" + what);
 }
 
 nlohmann::json EventLoop::stats_json() const {
@@ -108,6 +159,7 @@ nlohmann::json EventLoop::stats_json() const {
 
 void EventLoop::run() {
   pthread_setname_np(pthread_self(), "dlhost-mp-loop");  // top -H, perf
+  loop_thread_.store(std::this_thread::get_id());
   for (;;) {
     if (!take_requests()) return;
     dispatch();
@@ -138,6 +190,10 @@ void EventLoop::sleep() {
 bool EventLoop::take_requests() {
   Inbox::Batch b = inbox_.take();
   if (b.stop) return false;
+  if (b.paths) {  // first: the tasks below and this turn's dispatch see the new list
+    apply_paths(std::move(*b.paths), true);
+    inbox_.paths_applied(b.paths_serial);
+  }
   for (auto &t : b.tasks) sched_.add(std::move(t));
   for (uint64_t id : b.cancels) cancel_task(id);
   return true;

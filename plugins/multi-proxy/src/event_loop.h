@@ -28,6 +28,14 @@
 // it completes if the commit succeeds, else it ends CANCELLED (no retry).
 // Destroying stops the thread first, waits for the commits in progress, then
 // frees handles, so no callback can follow.
+//
+// set_paths() replaces the path list while the loop runs: the list goes
+// through the Inbox and is applied in step 1 of the next turn (so before any
+// dispatch), by the Scheduler (the diff by id and its rules: scheduler.h),
+// the TransferPool (new credentials for the next attempts) and Stats (new
+// rows; a removed path shows state "removed"). libcurl's connection caps grow
+// with the number of paths. Transfers already in the multi handle are not
+// touched: a file in flight on a removed path finishes there.
 #pragma once
 
 #include <curl/curl.h>
@@ -61,6 +69,12 @@ class EventLoop {
   dlhost_status submit(TaskSpec task, std::string *error);
   dlhost_status start();
   dlhost_status cancel(uint64_t task_id);
+  // The new path list, already parsed and checked (at least one path).
+  // Returns once it is in force: applied by the loop, or (before start())
+  // applied here, as no loop thread runs yet. Thread: a host thread, not the
+  // loop's (from an event callback it would only be queued: the callback
+  // must not call into the plugin anyway); not concurrently with itself.
+  void set_paths(std::vector<transport::ProxySpec> paths);
   dlhost_status wait(int32_t timeout_ms) {
     return inbox_.wait_idle(timeout_ms) ? DLHOST_OK : DLHOST_E_TIMEOUT;
   }
@@ -70,6 +84,8 @@ class EventLoop {
  private:
   void run();
   bool take_requests();
+  void apply_paths(std::vector<transport::ProxySpec> paths, bool log);
+  void resize_limits();
   void dispatch();
   void launch(const Dispatch &d, TimePoint now);
   void harvest();
@@ -85,7 +101,8 @@ class EventLoop {
   void drop_all();
 
   transport::TransportConfig cfg_;
-  std::vector<transport::ProxySpec> paths_;
+  std::vector<transport::ProxySpec> paths_;  // by scheduler slot, removed ones too
+  SchedulerConfig scfg_;
   transport::EventEmitter emit_;
   Inbox inbox_;
   Stats stats_;
@@ -100,11 +117,12 @@ class EventLoop {
   // does a finished commit need to wake it (see sleep()).
   std::atomic<bool> sleeping_{false};
   transport::CommitWorker committer_;
-  const size_t commit_backlog_to_help_;  // see sleep()
+  size_t commit_backlog_to_help_ = 1;  // see sleep(); resize_limits() sets it
   std::vector<transport::CommitJob *> to_commit_, committed_;
   std::unordered_set<uint64_t> cancelled_in_commit_;
   std::thread thread_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
+  std::atomic<std::thread::id> loop_thread_{};  // set by run(): set_paths() must not wait on itself
 };
 
 // Queue capacity for back-pressure: a few times the concurrency, so the

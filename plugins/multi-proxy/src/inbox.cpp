@@ -1,6 +1,7 @@
 // Host-to-loop hand-over (see inbox.h).
 #include "inbox.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace dlhost::mp {
@@ -36,6 +37,7 @@ dlhost_status Inbox::cancel(uint64_t task_id) {
 void Inbox::request_stop() {
   std::lock_guard lock(mu_);
   batch_.stop = true;
+  paths_cv_.notify_all();
 }
 
 Inbox::Batch Inbox::take() {
@@ -44,7 +46,32 @@ Inbox::Batch Inbox::take() {
   out.stop = batch_.stop;
   std::swap(out.tasks, batch_.tasks);
   std::swap(out.cancels, batch_.cancels);
+  std::swap(out.paths, batch_.paths);
+  out.paths_serial = batch_.paths_serial;
   return out;
+}
+
+uint64_t Inbox::set_paths(std::vector<transport::ProxySpec> paths) {
+  std::lock_guard lock(mu_);
+  batch_.paths = std::move(paths);
+  batch_.paths_serial = ++paths_requested_;
+  return paths_requested_;
+}
+
+void Inbox::paths_applied(uint64_t serial) {
+  std::lock_guard lock(mu_);
+  paths_applied_ = std::max(paths_applied_, serial);
+  paths_cv_.notify_all();
+}
+
+void Inbox::wait_paths_applied(uint64_t serial) {
+  std::unique_lock lock(mu_);
+  paths_cv_.wait(lock, [&] { return paths_applied_ >= serial || batch_.stop; });
+}
+
+void Inbox::set_capacity(size_t capacity) {
+  std::lock_guard lock(mu_);
+  capacity_ = capacity;
 }
 
 void Inbox::releasing() {

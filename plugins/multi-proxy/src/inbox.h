@@ -7,13 +7,23 @@
 // says DLHOST_E_AGAIN when it reaches the capacity), answers cancel() with
 // NOT_FOUND for finished tasks, and lets wait() sleep on a condition variable
 // until it is empty.
+//
+// A new path list (set_proxies()) travels the same way: the host thread
+// leaves it here with a serial number, the loop applies it at the start of
+// its next turn (before it starts any file) and reports the serial back;
+// the host thread waits for that report, so when set_proxies() returns no
+// file can start on a path the new list left out. A list not yet taken is
+// replaced by a newer one (the newest list wins; the older caller's wait
+// ends with it).
 #pragma once
 
 #include <dlhost/plugin.h>
+#include <dlhost/transport/proxy_list.h>
 
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -29,6 +39,8 @@ class Inbox {
   struct Batch {
     std::vector<TaskSpec> tasks;
     std::vector<uint64_t> cancels;
+    std::optional<std::vector<transport::ProxySpec>> paths;  // a new path list
+    uint64_t paths_serial = 0;                               // its serial
     bool stop = false;
   };
 
@@ -37,6 +49,15 @@ class Inbox {
   dlhost_status cancel(uint64_t task_id);  // DLHOST_TASK_ALL = every live task
   void request_stop();
   Batch take();
+
+  // Leaves a new path list for the loop; returns its serial.
+  uint64_t set_paths(std::vector<transport::ProxySpec> paths);
+  // The loop applied the list of `serial` (and every older one).
+  void paths_applied(uint64_t serial);
+  // Until the list of `serial` is applied, or the instance stops.
+  void wait_paths_applied(uint64_t serial);
+  // Back-pressure follows the number of paths (see queue_capacity()).
+  void set_capacity(size_t capacity);
 
   // The terminal event of `task_id` is about to be delivered: its queue slot
   // is free from now on, so a host that retries submit() from (or right after)
@@ -52,6 +73,9 @@ class Inbox {
   size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable idle_;
+  std::condition_variable paths_cv_;
+  uint64_t paths_requested_ = 0;
+  uint64_t paths_applied_ = 0;
   std::unordered_set<uint64_t> live_;
   size_t used_ = 0;  // queue slots taken: live tasks whose terminal event has not begun
   Batch batch_;

@@ -23,8 +23,9 @@ bool scheduler_config(const transport::TransportConfig &c, SchedulerConfig *s, s
   return true;
 }
 
-std::vector<transport::ProxySpec> paths_of(const transport::TransportConfig &c) {
-  if (!c.proxies.empty()) return c.proxies;
+// An empty PROXY_LIST is the direct line, at create() and at set_proxies().
+std::vector<transport::ProxySpec> paths_of(std::vector<transport::ProxySpec> proxies) {
+  if (!proxies.empty()) return proxies;
   transport::ProxySpec direct;
   direct.direct = true;
   direct.id = "direct";
@@ -40,8 +41,17 @@ dlhost_status MultiProxyPlugin::create(std::string_view config_json, dlhost_even
   if (!transport::parse_transport_config(config_json, &cfg, error)) return DLHOST_E_CONFIG;
   SchedulerConfig scfg;
   if (!scheduler_config(cfg, &scfg, error)) return DLHOST_E_CONFIG;
-  std::vector<transport::ProxySpec> paths = paths_of(cfg);
+  std::vector<transport::ProxySpec> paths = paths_of(cfg.proxies);
   *out = std::make_unique<MultiProxyPlugin>(std::move(cfg), std::move(paths), scfg, on_event, user);
+  return DLHOST_OK;
+}
+
+// The text create() gets inside config_json's PROXY_LIST, parsed by the same
+// function (parse_transport_config calls it): one format, one set of checks.
+dlhost_status MultiProxyPlugin::set_proxies(std::string_view proxy_list_json, std::string *error) {
+  std::vector<transport::ProxySpec> proxies;
+  if (!transport::parse_proxy_list(proxy_list_json, &proxies, error)) return DLHOST_E_CONFIG;
+  set_paths(paths_of(std::move(proxies)));
   return DLHOST_OK;
 }
 

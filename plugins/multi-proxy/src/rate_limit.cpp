@@ -114,6 +114,11 @@ TimePoint RateLimits::ready_at(size_t path, const std::string &host, TimePoint n
   return it == pairs_.end() ? now : it->second.ready_at(now);
 }
 
+void RateLimits::forget_path(size_t path) {
+  const std::string prefix = std::to_string(path) + '|';
+  std::erase_if(pairs_, [&](const auto &kv) { return kv.first.starts_with(prefix); });
+}
+
 std::string url_host(std::string_view url) {
   auto sep = url.find("://");
   if (sep == std::string_view::npos) return {};

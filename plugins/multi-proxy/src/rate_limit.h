@@ -76,6 +76,8 @@ class RateLimits {
   PairLimiter &at(size_t path, const std::string &host);
   // Read-only: a pair never seen is ready now.
   TimePoint ready_at(size_t path, const std::string &host, TimePoint now) const;
+  // Drops every pair of `path`: a path that starts over has no brakes.
+  void forget_path(size_t path);
 
  private:
   static std::string key(size_t path, const std::string &host);

@@ -39,7 +39,7 @@ Scheduler::Scheduler(SchedulerConfig cfg, std::vector<std::string> path_ids, Bac
   cfg_.post_limit = std::max(1, cfg_.post_limit);
   cfg_.attachment_limit = std::max(1, cfg_.attachment_limit);
   cfg_.max_retries = std::max(0, cfg_.max_retries);
-  for (auto &id : path_ids) paths_.push_back(PathState{id, Health(cfg_.health_failures), 0, 0});
+  set_paths(path_ids);
 }
 
 void Scheduler::add(TaskSpec spec) {
@@ -82,14 +82,16 @@ void Scheduler::promote_due(TimePoint now) {
   }
 }
 
+// Every listed path is dead. With none listed the files wait for a new list
+// instead (set_paths()): nothing says the next list will be dead too.
 bool Scheduler::all_dead() const {
-  return std::none_of(paths_.begin(), paths_.end(),
-                      [](const PathState &p) { return p.health.usable(); });
+  return !listed_.empty() && std::none_of(listed_.begin(), listed_.end(),
+                                          [&](size_t p) { return paths_[p].health.usable(); });
 }
 
 bool Scheduler::any_free_post(TimePoint now) const {
-  return std::any_of(paths_.begin(), paths_.end(), [&](const PathState &p) {
-    return p.posts < cfg_.post_limit && p.health.can_attempt(now);
+  return std::any_of(listed_.begin(), listed_.end(), [&](size_t p) {
+    return paths_[p].posts < cfg_.post_limit && paths_[p].health.can_attempt(now);
   });
 }
 
@@ -116,7 +118,7 @@ std::optional<Dispatch> Scheduler::next(TimePoint now) {
     return std::nullopt;
   }
   wake_ = waiting_.empty() ? kNever : waiting_.top().at;
-  for (const auto &p : paths_) wake_ = std::min(wake_, p.health.next_change(now));
+  for (size_t p : listed_) wake_ = std::min(wake_, paths_[p].health.next_change(now));
   // Groups already running somewhere first: they only need an attachment slot.
   for (Group *g : active_) {
     if (auto d = try_group(*g, now)) return d;
@@ -152,7 +154,7 @@ std::optional<Dispatch> Scheduler::try_group(Group &g, TimePoint now) {
 }
 
 bool Scheduler::has_fresh_path(const Task &t, bool avoid_failed) const {
-  for (size_t p = 0; p < paths_.size(); ++p) {
+  for (size_t p : listed_) {
     if (!paths_[p].health.usable() || t.refused[p]) continue;
     if (avoid_failed && t.failed_on[p]) continue;
     return true;
@@ -167,6 +169,7 @@ bool Scheduler::path_open_for(const Group &g, size_t p, TimePoint now) const {
 }
 
 std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
+  if (listed_.empty()) return std::nullopt;  // no path at all: wait for a list
   if (!has_fresh_path(t, false)) {
     if (all_dead())
       doom(t, DLHOST_FAILURE_PROXY_AUTH,
@@ -179,10 +182,14 @@ std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
   const bool fresh = std::none_of(t.failed_on.begin(), t.failed_on.end(), [](auto v) { return v; });
   // A group's fresh files follow it to its home path, unless the home is down
   // or paused for this host for longer than a pacing gap (a ban, a Retry-After).
-  const bool stick_home = fresh && g.home != SIZE_MAX && paths_[g.home].health.up(now) &&
+  // A retired home is no home: the post moves with its next file.
+  const bool stick_home = fresh && g.home != SIZE_MAX && !paths_[g.home].retired &&
+                          paths_[g.home].health.up(now) &&
                           limits_.ready_at(g.home, t.host, now) <= now + kStickyWait;
-  std::vector<ProxyLoad> loads(paths_.size());
-  for (size_t p = 0; p < paths_.size(); ++p) {
+  // Indexed like listed_, so the strategies see the list's order.
+  std::vector<ProxyLoad> loads(listed_.size());
+  for (size_t i = 0; i < listed_.size(); ++i) {
+    const size_t p = listed_[i];
     if (!paths_[p].health.usable() || t.refused[p]) continue;
     if ((avoid_failed && t.failed_on[p]) || (stick_home && p != g.home)) continue;
     if (!path_open_for(g, p, now)) continue;
@@ -191,9 +198,11 @@ std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
       wake_ = std::min(wake_, ready);
       continue;
     }
-    loads[p] = ProxyLoad{true, paths_[p].in_flight};
+    loads[i] = ProxyLoad{true, paths_[p].in_flight};
   }
-  return strategy_.choose(loads);
+  auto i = strategy_.choose(loads);
+  if (!i) return std::nullopt;
+  return listed_[*i];
 }
 
 Dispatch Scheduler::start(Task &t, Group &g, size_t p, TimePoint now) {
@@ -211,7 +220,7 @@ Dispatch Scheduler::start(Task &t, Group &g, size_t p, TimePoint now) {
     g.bindings.push_back(Binding{p, 1});
     ++ps.posts;
   }
-  if (g.home == SIZE_MAX || !paths_[g.home].health.up(now)) g.home = p;
+  if (g.home == SIZE_MAX || paths_[g.home].retired || !paths_[g.home].health.up(now)) g.home = p;
   return Dispatch{t.spec.id, p, t.attempts};
 }
 
@@ -335,6 +344,62 @@ void Scheduler::forget(uint64_t id) {
   --g.live;
   tasks_.erase(it);
   maybe_drop_group(g);
+}
+
+PathChange Scheduler::set_paths(const std::vector<std::string> &ids) {
+  PathChange c;
+  std::vector<uint8_t> in_list(paths_.size(), 0);
+  std::vector<size_t> listed;
+  for (const std::string &id : ids) {
+    auto it =
+        std::find_if(paths_.begin(), paths_.end(), [&](const PathState &p) { return p.id == id; });
+    PathSlot s;
+    if (it == paths_.end()) {
+      s = PathSlot{PathSlot::kAdded, paths_.size()};
+      paths_.push_back(PathState{id, Health(cfg_.health_failures)});
+      in_list.push_back(0);
+    } else {
+      s.path = static_cast<size_t>(it - paths_.begin());
+      if (in_list[s.path]) {  // a repeated id: already placed
+        c.listed.push_back(s);
+        continue;
+      }
+      if (it->retired) {
+        // Idle: nothing refers to the slot any more (no binding, no attempt),
+        // so it can start over as a new path would.
+        s.kind = it->in_flight > 0 ? PathSlot::kReturned : PathSlot::kRenewed;
+        if (s.kind == PathSlot::kRenewed) renew(s.path);
+        it->retired = false;
+      }
+    }
+    in_list[s.path] = 1;
+    listed.push_back(s.path);
+    c.listed.push_back(s);
+  }
+  for (size_t p = 0; p < paths_.size(); ++p) {
+    if (in_list[p] || paths_[p].retired) continue;
+    paths_[p].retired = true;
+    c.retired.push_back(p);
+  }
+  listed_ = std::move(listed);
+  for (auto &[id, t] : tasks_) {  // per-path marks cover the new slots too
+    t.failed_on.resize(paths_.size(), 0);
+    t.refused.resize(paths_.size(), 0);
+  }
+  return c;
+}
+
+void Scheduler::renew(size_t p) {
+  paths_[p].health = Health(cfg_.health_failures);
+  limits_.forget_path(p);
+  for (auto &[id, t] : tasks_) {
+    t.failed_on[p] = 0;
+    t.refused[p] = 0;
+  }
+}
+
+void Scheduler::revive(size_t path) {
+  if (!paths_[path].health.usable()) paths_[path].health = Health(cfg_.health_failures);
 }
 
 Scheduler::CancelState Scheduler::cancel(uint64_t task_id) {

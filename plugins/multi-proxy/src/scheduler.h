@@ -28,6 +28,21 @@
 //    forbidden), so those (path, host) pairs cool down. Only a file every
 //    live path refused fails, and then no path is cooled (the file itself is
 //    refused, e.g. a real 403).
+//
+// Paths change while a job runs (set_paths(), from the plugin's
+// set_proxies()). A path is a slot, matched by its id ("direct",
+// "http://host:port"); slots are never erased or reused for another id, so
+// every index held by a task, a group, a rate limiter or the event loop stays
+// valid. A new id gets a new slot: healthy, no rate brake, no posts, its own
+// post and attachment limits. An id still listed keeps all its state. An id no
+// longer listed is retired: it is skipped for every new attempt (fresh files,
+// retries, a post's next attachment), while the files already in flight there
+// finish there and are settled as usual. A post whose home path was retired
+// takes a new home at its next file, and its other files follow it there, so
+// a post stays whole on one path where the limits allow. A retired id listed
+// again comes back as it was while files are still finishing on it, and fresh
+// (healthy, no brakes, its tasks' failure marks cleared) once it was idle.
+// With no path listed at all, files wait in the queue until a list gives one.
 #pragma once
 
 #include <dlhost/plugin.h>
@@ -104,6 +119,22 @@ struct Verdict {
   bool path_died = false;  // this result made the path dead (log it once)
 };
 
+// What set_paths() did with one id of the new list.
+struct PathSlot {
+  enum Kind {
+    kKept,      // listed before: keeps its state
+    kAdded,     // a new id: a new slot at the end
+    kReturned,  // retired, files still in flight on it: back as it was
+    kRenewed,   // retired and idle: back in its slot with fresh state
+  } kind = kKept;
+  size_t path = 0;
+};
+
+struct PathChange {
+  std::vector<PathSlot> listed;  // one per id of the new list, in its order
+  std::vector<size_t> retired;   // slots this change took out of the list
+};
+
 struct Doomed {
   uint64_t task_id;
   dlhost_failure failure;
@@ -125,6 +156,15 @@ class Scheduler {
   std::vector<Doomed> take_doomed() { return std::exchange(doomed_, {}); }
 
   Verdict finish(uint64_t task_id, const AttemptResult &r, TimePoint now);
+
+  // Makes `ids` (in order: first-available and round-robin follow it) the
+  // listed paths; see "Paths change" above. A repeated id counts once.
+  PathChange set_paths(const std::vector<std::string> &ids);
+  // A dead path (407) whose credentials changed: healthy again, because the
+  // reason it died may be gone. Other states are left alone.
+  void revive(size_t path);
+  bool listed(size_t path) const { return !paths_[path].retired; }
+  size_t listed_count() const { return listed_.size(); }
 
   enum class CancelState { kNotFound, kRemoved, kRunning };
   CancelState cancel(uint64_t task_id);
@@ -174,6 +214,7 @@ class Scheduler {
     Health health;
     int in_flight = 0;
     int posts = 0;
+    bool retired = false;  // not in the current list: no new attempt here
   };
   struct Due {
     TimePoint at;
@@ -201,12 +242,14 @@ class Scheduler {
   const Binding *binding(const Group &g, size_t p) const;
   void unlist(Group &g);
   void maybe_drop_group(Group &g);
+  void renew(size_t p);
 
   SchedulerConfig cfg_;
   Strategy strategy_;
   Backoff backoff_;
   RateLimits limits_;
-  std::vector<PathState> paths_;
+  std::vector<PathState> paths_;  // every slot ever listed, retired ones too
+  std::vector<size_t> listed_;    // the current list: slots in list order
   std::unordered_map<uint64_t, Task> tasks_;
   std::unordered_map<std::string, Group> groups_;
   std::list<Group *> order_;     // groups with ready files, oldest first

@@ -7,6 +7,14 @@ Stats::Stats(std::vector<std::string> path_ids, int health_failures) {
   for (auto &id : path_ids) paths_.push_back(Path{std::move(id), {}, Health(health_failures), 0});
 }
 
+void Stats::set_path(size_t path, const std::string &id, const Health &health, bool removed) {
+  std::lock_guard lock(mu_);
+  if (path == paths_.size()) paths_.push_back(Path{id, {}, health, 0});
+  Path &p = paths_.at(path);
+  p.health = health;
+  p.removed = removed;
+}
+
 void Stats::attempt_started(size_t path, int in_flight) {
   std::lock_guard lock(mu_);
   paths_[path].in_flight = in_flight;
@@ -57,7 +65,7 @@ nlohmann::json Stats::stats_json(TimePoint now) const {
   uint64_t completed = 0, failed = failed_unrouted_, retries = 0, limited = 0, bytes = 0;
   int in_flight = 0;
   for (const Path &p : paths_) {
-    nlohmann::json j = p.counters.to_json(p.id, health_state_name(p.health.state(now)));
+    nlohmann::json j = p.counters.to_json(p.id, p.state(now));
     j["in_flight"] = p.in_flight;
     proxies.push_back(std::move(j));
     completed += p.counters.completed;
@@ -80,7 +88,7 @@ nlohmann::json Stats::health_json(TimePoint now) const {
   nlohmann::json proxies = nlohmann::json::array();
   for (const Path &p : paths_) {
     proxies.push_back({{"id", p.id},
-                       {"state", health_state_name(p.health.state(now))},
+                       {"state", p.state(now)},
                        {"consecutive_failures", p.health.consecutive_failures()},
                        {"cooldown_ms", p.health.cooldown_left(now).count()},
                        {"down_count", p.health.down_count()}});

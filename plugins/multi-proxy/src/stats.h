@@ -8,6 +8,10 @@
 // changed it; health states that change with time alone (down -> probing) are
 // computed when the JSON is written. Only ids ("direct",
 // "http://host:port") are ever written: the credentials are not in here.
+// Rows follow the scheduler's path slots. A proxy taken out of the list
+// (set_proxies()) keeps its row with state "removed": its counters stay in
+// the totals (they never go down, and a Prometheus counter stays monotonic),
+// and its in_flight shows the files still finishing there.
 #pragma once
 
 #include <dlhost/transport/path_stats.h>
@@ -28,6 +32,9 @@ class Stats {
  public:
   Stats(std::vector<std::string> path_ids, int health_failures);
 
+  // The path list changed: slot `path` (a new row when it is the next one)
+  // is listed with `health`, or removed (state "removed", counters kept).
+  void set_path(size_t path, const std::string &id, const Health &health, bool removed);
   void attempt_started(size_t path, int in_flight);
   // One attempt ended on `path`; bytes = bytes received by this attempt.
   void attempt_ended(size_t path, int in_flight, uint64_t bytes, const Health &health);
@@ -48,6 +55,10 @@ class Stats {
     transport::PathStats counters;
     Health health;
     int in_flight = 0;
+    bool removed = false;
+    const char *state(TimePoint now) const {
+      return removed ? "removed" : health_state_name(health.state(now));
+    }
   };
   mutable std::mutex mu_;
   std::vector<Path> paths_;

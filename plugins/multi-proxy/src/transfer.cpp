@@ -191,17 +191,34 @@ double Transfer::first_byte_ms() const {
 }
 
 TransferPool::TransferPool(const transport::TransportConfig &cfg,
-                           const std::vector<transport::ProxySpec> &paths,
+                           std::vector<transport::ProxySpec> paths,
                            const transport::EventEmitter &emit)
     : cfg_(cfg),
       root_(cfg.output_dir, cfg.follow_symlinks),
-      paths_(paths),
+      paths_(std::move(paths)),
+      generation_(paths_.size(), 0),
       emit_(emit),
-      free_(paths.size()) {}
+      free_(paths_.size()) {}
+
+void TransferPool::set_spec(size_t path, transport::ProxySpec spec) {
+  if (path == paths_.size()) {
+    paths_.push_back(std::move(spec));
+    generation_.push_back(0);
+    free_.emplace_back();
+    return;
+  }
+  paths_.at(path) = std::move(spec);
+  ++generation_[path];
+  free_[path].clear();  // idle handles with the old options
+}
 
 std::unique_ptr<Transfer> TransferPool::acquire(size_t path) {
   auto &list = free_[path];
-  if (list.empty()) return std::make_unique<Transfer>(path, cfg_, paths_[path], emit_, root_);
+  if (list.empty()) {
+    auto t = std::make_unique<Transfer>(path, cfg_, paths_[path], emit_, root_);
+    t->generation = generation_[path];
+    return t;
+  }
   std::unique_ptr<Transfer> t = std::move(list.back());
   list.pop_back();
   return t;
@@ -214,6 +231,7 @@ void TransferPool::remove_part(const std::string &dest) {
 
 void TransferPool::release(std::unique_ptr<Transfer> t) {
   size_t p = t->path();
+  if (t->generation != generation_[p]) return;  // made with settings since replaced
   free_[p].push_back(std::move(t));
 }
 

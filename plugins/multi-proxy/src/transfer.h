@@ -27,6 +27,13 @@
 // taken (not in the multi handle, not in the pool) until then. After a
 // failed attempt the .part is kept for the next attempt to resume; the
 // caller removes it when the task fails for good.
+//
+// The pool keeps its own copy of each path's ProxySpec. When set_proxies()
+// gives a listed path new credentials, set_spec() bumps that path's
+// generation and drops its idle slots; slots still running keep the old
+// options until they come back, and release() then drops them too, so every
+// attempt started after the change uses the new credentials. A new path is
+// just one more entry.
 #pragma once
 
 #include <curl/curl.h>
@@ -69,6 +76,11 @@ class Transfer {
   }
   // The attempt was stopped by cancel(): keep the .part for a later resume.
   void abandon();
+  // No more PROGRESS for this attempt. libcurl calls the progress callback
+  // once more when a running handle is removed (multi_done -> pgrsDone); in
+  // the destructor that would be an event on the host's thread, inside
+  // destroy() (conformance: no_callback_after_destroy).
+  void mute() { ctx_.on_progress = nullptr; }
 
   CURL *easy() const { return handle_.get(); }
   size_t path() const { return path_; }
@@ -79,6 +91,7 @@ class Transfer {
   uint64_t bytes_total() const { return total_; }
   uint64_t bytes_received() const;  // by this attempt
   double first_byte_ms() const;
+  uint64_t generation = 0;  // the pool's generation of this path's spec when made
 
  private:
   AttemptResult prepare_commit(const AttemptResult &ok);
@@ -88,7 +101,7 @@ class Transfer {
   size_t path_;
   const transport::TransportConfig &cfg_;
   const transport::EventEmitter &emit_;
-  const std::string &path_id_;
+  const std::string path_id_;  // a copy: the pool's specs may change under us
   bool via_proxy_;
   bool running_ = false;
   transport::EasyHandle handle_;
@@ -109,8 +122,10 @@ class Transfer {
 
 class TransferPool {
  public:
-  TransferPool(const transport::TransportConfig &cfg,
-               const std::vector<transport::ProxySpec> &paths, const transport::EventEmitter &emit);
+  TransferPool(const transport::TransportConfig &cfg, std::vector<transport::ProxySpec> paths,
+               const transport::EventEmitter &emit);
+  // Path `path` (the next one, or an existing one with new settings) is `spec`.
+  void set_spec(size_t path, transport::ProxySpec spec);
   std::unique_ptr<Transfer> acquire(size_t path);
   void release(std::unique_ptr<Transfer> t);
   // Deletes a failed file's .part and sidecar, never through a link.
@@ -119,7 +134,8 @@ class TransferPool {
  private:
   const transport::TransportConfig &cfg_;
   transport::OutputRoot root_;  // DOWNLOAD_DIR, shared by every slot
-  const std::vector<transport::ProxySpec> &paths_;
+  std::vector<transport::ProxySpec> paths_;
+  std::vector<uint64_t> generation_;  // per path, bumped by set_spec()
   const transport::EventEmitter &emit_;
   std::vector<std::vector<std::unique_ptr<Transfer>>> free_;
 };
