@@ -389,9 +389,9 @@ class LiveControl(dlfix.FaultOriginTestCase):
 
     # -- SIGHUP -------------------------------------------------------------------------
 
-    def spawn_slow_job(self, env_file, n=6, delay=2.0):
-        entries = [{"url": self.origin.url(f"/slow/20000/hup/f{i}.bin?delay={delay}"),
-                    "path": f"hup/f{i}.bin", **dlfix.expected(f"hup/f{i}.bin", 20000)}
+    def spawn_slow_job(self, env_file, n=6, delay=2.0, prefix="hup"):
+        entries = [{"url": self.origin.url(f"/slow/20000/{prefix}/f{i}.bin?delay={delay}"),
+                    "path": f"{prefix}/f{i}.bin", **dlfix.expected(f"{prefix}/f{i}.bin", 20000)}
                    for i in range(n)]
         job = self.spawn_job(self.manifest(entries), "--env-file", env_file,
                              env={"PROXY_POST_LIMIT": 1, "PROXY_ATTACHMENT_LIMIT": 2})
@@ -421,6 +421,52 @@ class LiveControl(dlfix.FaultOriginTestCase):
         self.assertNotIn("s3cret", r.stderr)
         self.assertIn("6 files: 6 completed", r.stderr)
 
+
+    def test_sighup_moves_traffic_to_a_proxy_added_and_off_a_proxy_removed(self):
+        # Seen from the origin: direct traffic comes from 127.0.0.1, the
+        # tinyproxy's from 127.0.0.2. With 1 post x 2 files, at most 2 files
+        # are in flight on a path when a change lands; those finish there.
+        if not shutil.which("tinyproxy"):
+            self.skipTest("tinyproxy is not installed")
+        proxy = dlfix.Tinyproxy("127.0.0.2", workdir=self.work / "tp").start()
+        self.addCleanup(proxy.stop)
+        env_file = self.work / "job.env"
+        env_file.write_text("PROXY_LIST=[]\n")
+        job, entries = self.spawn_slow_job(env_file, n=60, delay=0.3, prefix="moves")
+        err = job._err_path
+
+        def hup_and_wait(list_text, applied_count):
+            env_file.write_text(f"PROXY_LIST={list_text}\n")
+            job.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if err.read_text().count("SIGHUP: PROXY_LIST applied") >= applied_count:
+                    return len(self.requested())
+                time.sleep(0.02)
+            self.fail("the change was not applied: " + err.read_text())
+
+        def clients(records):
+            return [r["client"] for r in records]
+
+        time.sleep(1)
+        n1 = hup_and_wait(json.dumps([proxy.entry()]), 1)
+        time.sleep(2)
+        n2 = hup_and_wait("[]", 2)
+        r = job.wait(120)
+        self.assertRc(r, 0)
+        self.assertVerified(entries)
+        records = self.requested()
+        self.assertEqual(len(records), 60, "every file fetched once: none lost or restarted")
+        between, after = clients(records[n1:n2]), clients(records[n2:])
+        self.assertGreaterEqual(between.count("127.0.0.2"), 1, "the added proxy carried files")
+        self.assertLessEqual(between.count("127.0.0.1"), 2,
+                             "direct took no new file once removed (only its in-flight ones)")
+        self.assertGreaterEqual(after.count("127.0.0.1"), 1, "direct is back")
+        self.assertLessEqual(after.count("127.0.0.2"), 2, "the removed proxy took no new file")
+
+    def requested(self):
+        return sorted((r for r in self.origin.records() if r["name"].startswith("moves/")),
+                      key=lambda r: r["time"])
 
 class WorkEvents(dlfix.FaultOriginTestCase):
     """`dlhost work` writes the same stream: one terminal event per file."""
