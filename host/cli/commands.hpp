@@ -73,7 +73,9 @@ RedisAddress parse_redis_setting(const Settings &settings);
 // re-reads PROXY_LIST and hands the change to the running plugin) and the
 // status server when --status is set, prints its report, then closes the
 // event bus (hooks and webhooks get their bounded time to finish).
-int run_job(Job &job, const JobOptions &options, const JobArgs &args,
+// `settings` are those the job was made from: SIGHUP compares against their
+// PROXY_LIST.
+int run_job(Job &job, const JobOptions &options, const JobArgs &args, const Settings &settings,
             const std::function<JobResult(Job &)> &body);
 
 // --- the event stream's sinks (event_setup.cpp) -----------------------------
@@ -84,6 +86,9 @@ class JobNotices {
  public:
   void attach(Job *job);
   void operator()(const std::string &line);
+  NoticeFn fn() {
+    return [this](const std::string &line) { (*this)(line); };
+  }
 
  private:
   std::mutex mutex_;

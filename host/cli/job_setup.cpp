@@ -135,7 +135,7 @@ class ProxyReloader {
 
 }  // namespace
 
-int run_job(Job &job, const JobOptions &options, const JobArgs &args,
+int run_job(Job &job, const JobOptions &options, const JobArgs &args, const Settings &settings,
             const std::function<JobResult(Job &)> &body) {
   std::unique_ptr<StatusServer> status;
   if (!args.status.empty()) {
@@ -147,7 +147,7 @@ int run_job(Job &job, const JobOptions &options, const JobArgs &args,
   }
   JobResult result;
   {
-    ProxyReloader reload(job, args, resolve_settings(args).get("PROXY_LIST"));
+    ProxyReloader reload(job, args, settings.get("PROXY_LIST"));
     SignalWatcher watcher(job, options.interrupt_grace, [&reload] { reload(); });
     result = body(job);
   }

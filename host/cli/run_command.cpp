@@ -40,7 +40,7 @@ int run_followed(const Settings &settings, const JobArgs &args, JobOptions &opti
   Job job(options, std::move(plugin), make_coordinator(settings, no_derived_job, options.out_dir));
   notices.attach(&job);
   QueueWorkSource queue;
-  return run_job(job, options, args, [&](Job &j) {
+  return run_job(job, options, args, settings, [&](Job &j) {
     FollowReader reader(args.manifest, queue, [&j](std::uint64_t line, const ManifestError &e) {
       j.report_bad_line(line, e.what());
     });
@@ -58,18 +58,16 @@ int run_command(const JobArgs &args) {
     auto options = job_options(settings, args);
     JobNotices notices;
     if (args.follow) {
-      options.events = open_event_bus(event_setup(settings, args),
-                                      [&notices](const std::string &l) { notices(l); });
+      options.events = open_event_bus(event_setup(settings, args), notices.fn());
       return run_followed(settings, args, options, std::move(plugin), notices);
     }
     const auto manifest = ManifestSource::open(args.manifest);
-    options.events = open_event_bus(event_setup(settings, args),
-                                    [&notices](const std::string &l) { notices(l); });
+    options.events = open_event_bus(event_setup(settings, args), notices.fn());
     Job job(options, plugin,
             make_coordinator(
                 settings, [&] { return manifest_job_id(manifest); }, options.out_dir));
     notices.attach(&job);
-    return run_job(job, options, args, [&](Job &j) { return j.run(manifest); });
+    return run_job(job, options, args, settings, [&](Job &j) { return j.run(manifest); });
   });
 }
 

@@ -66,11 +66,10 @@ int work_command(const JobArgs &args) {
     }
     RedisStreamSource source(address, job_name, options.lease_ttl * 2);
     JobNotices notices;
-    options.events = open_event_bus(event_setup(settings, args),
-                                    [&notices](const std::string &l) { notices(l); });
+    options.events = open_event_bus(event_setup(settings, args), notices.fn());
     Job job(options, plugin, coordinator);
     notices.attach(&job);
-    return run_job(job, options, args, [&](Job &j) { return j.run(source); });
+    return run_job(job, options, args, settings, [&](Job &j) { return j.run(source); });
   });
 }
 

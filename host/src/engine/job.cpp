@@ -173,13 +173,9 @@ void Job::report_bad_line(std::uint64_t line, const std::string &message) {
     s.remember_failure_locked("line " + std::to_string(line), message);
   }
   s.progress->message("dlhost: " + State::one_line(message) + " (line skipped)");
-  if (!s.streaming()) return;
-  JobEvent ev;
-  ev.type = EventType::kFileFailed;
-  ev.line = line;
-  ev.failure = "manifest";
-  ev.message = util::one_line(util::echo(message));
-  s.publish(std::move(ev));
+  ManifestEntry unread;  // no path, URL or post: only where it was
+  unread.line = line;
+  s.publish_failure(unread, "manifest", util::echo(message));
 }
 
 JobResult Job::run(const ManifestSource &manifest) {
