@@ -197,6 +197,7 @@ bool LegacyInstance::transfer(const tr::OwnedTask &task) {
   ctx_.resume_from = file.size();
   ctx_.expected_size = task.size;
   ctx_.max_file_size = static_cast<uint64_t>(cfg_.max_file_size);
+  ctx_.stall_timeout_ms = cfg_.stall_timeout_ms;
   CURLcode rc = request_.start(easy_.get(), task.url, &ctx_);
   if (rc == CURLE_OK) rc = perform_hops();
   tr::finish_transfer(&ctx_);

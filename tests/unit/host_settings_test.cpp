@@ -188,6 +188,8 @@ TEST(Settings, PluginConfigJsonFollowsTheContract) {
                             "PROXY_RETRY_BACKOFF",
                             "PROXY_RETRY_BASE_DELAY",
                             "PROXY_STALL_TIMEOUT",
+                            "PROXY_MAX_RETRY_AFTER",
+                            "PROXY_OUTAGE_TIMEOUT",
                             "PROXY_RATE_LIMIT",
                             "PROXY_HEALTH_FAILURES",
                             "DOWNLOAD_CA_BUNDLE",

@@ -111,7 +111,8 @@ TEST(Backoff, RetryAfterWinsOnlyWhenLonger) {
   BackoffParams p{milliseconds(1000), 2.0, milliseconds(60000)};
   EXPECT_EQ(backoff_delay(p, 0, 0.5, milliseconds(3000)), milliseconds(3000));
   EXPECT_EQ(backoff_delay(p, 3, 0.5, milliseconds(100)), milliseconds(4000));
-  EXPECT_EQ(backoff_delay(p, 0, 0.5, std::chrono::hours(10)), kMaxRetryAfter);
+  // The scheduler caps a Retry-After at PROXY_MAX_RETRY_AFTER before it gets here.
+  EXPECT_EQ(backoff_delay(p, 0, 0.5, std::chrono::hours(1)), std::chrono::hours(1));
 }
 
 // --- health ------------------------------------------------------------------
@@ -204,39 +205,120 @@ TEST(RateLimit, DisabledBucketNeverWaits) {
   EXPECT_EQ(b.ready_at(now), now);
 }
 
-TEST(RateLimit, AdaptiveHalvesOnThrottleAndRecoversStepByStep) {
-  AdaptiveLimiter a;
-  TimePoint now = t0();
-  for (int i = 0; i < 20; ++i) {  // 10 req/s observed
+// Sends at the pace for `span`, the site answering successes; returns the
+// number of starts.
+int run_at_pace(AdaptivePace &a, TimePoint &now, Millis span) {
+  const TimePoint end = now + span;
+  int n = 0;
+  while (now < end) {
+    now = std::max(now, a.ready_at(now));
     a.on_start(now);
-    now += milliseconds(100);
+    a.on_success(now);
+    ++n;
+    now += milliseconds(1);
   }
-  EXPECT_EQ(a.allowed_rate(), 0);
-  a.on_throttled(now, std::nullopt);
-  EXPECT_NEAR(a.allowed_rate(), 5.0, 0.01);
+  return n;
+}
+
+TEST(RateLimit, FirstThrottleStartsFromTheAcceptedRateWithNoCeiling) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  for (int i = 0; i < 6; ++i) {  // a burst of 6 accepted at once, then a 429
+    a.on_start(now);
+    a.on_success(now);
+  }
+  EXPECT_EQ(a.rate(), 0);  // unlimited until a throttle
+  EXPECT_TRUE(a.on_throttled(now, now, true));
+  EXPECT_NEAR(a.rate(), 6.0, 0.01);
+  EXPECT_EQ(a.ceiling(), 0);  // a floor to start from, not a limit
+  // Slow start: the pace doubles every half second while nothing is throttled.
+  run_at_pace(a, now, milliseconds(1000));
+  EXPECT_GT(a.rate(), 20.0);
+  EXPECT_LT(a.rate(), 30.0);
+}
+
+TEST(RateLimit, ThrottlesInFlightTogetherCostOneCut) {
+  AdaptivePace a;
+  TimePoint now = t0();
   a.on_start(now);
-  EXPECT_EQ(a.ready_at(now), now + milliseconds(200));
-  a.on_throttled(now, std::nullopt);
-  EXPECT_NEAR(a.allowed_rate(), 2.5, 0.01);
-  int steps = 0;
-  while (a.allowed_rate() > 0 && steps < 100) {
-    a.on_success();
-    ++steps;
+  a.on_success(now);
+  a.on_throttled(now, now, true);  // first cut: from unlimited
+  run_at_pace(a, now, milliseconds(1500));
+  const double before = a.rate();
+  const TimePoint sent = now - milliseconds(5);
+  EXPECT_TRUE(a.on_throttled(now, sent, true));
+  const double after = a.rate();
+  EXPECT_LT(after, before * 0.85);
+  EXPECT_GT(a.ceiling(), 0);
+  // Seven more 429s for requests sent before that cut: nothing new.
+  for (int i = 0; i < 7; ++i) EXPECT_FALSE(a.on_throttled(now + milliseconds(i), sent, true));
+  EXPECT_EQ(a.rate(), after);
+}
+
+TEST(RateLimit, PaceSpacesStartsAndProbesGentlyAboveTheCut) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  a.on_start(now);
+  a.on_success(now);
+  a.on_throttled(now, now, true);
+  run_at_pace(a, now, milliseconds(3000));
+  a.on_throttled(now, now, true);  // a real cut: ceiling = the rate sent at
+  const double ceiling = a.ceiling();
+  ASSERT_GT(ceiling, 0);
+  EXPECT_NEAR(a.rate(), AdaptivePace::kCut * ceiling, 0.01);
+  // Starts are spaced 1/rate apart.
+  now = a.ready_at(now);
+  a.on_start(now);
+  const Millis gap = std::chrono::duration_cast<Millis>(a.ready_at(now) - now);
+  EXPECT_NEAR(static_cast<double>(gap.count()), 1000.0 / a.rate(), 2.0);
+  // One second later: about kProbe x ceiling more, not doubled.
+  const double before = a.rate();
+  run_at_pace(a, now, milliseconds(1000));
+  EXPECT_NEAR(a.rate() - before, AdaptivePace::kProbe * ceiling, 0.25 * ceiling * 0.1 + 0.5);
+}
+
+TEST(RateLimit, OutageCutsKeepTheCeilingAndRecoverWithinSeconds) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  a.on_start(now);
+  a.on_success(now);
+  a.on_throttled(now, now, true);
+  run_at_pace(a, now, milliseconds(3000));
+  a.on_throttled(now, now, true);
+  const double ceiling = a.ceiling();
+  for (int i = 0; i < 20; ++i) {  // a storm of 5xx from a failing host
+    now += milliseconds(100);
+    a.on_throttled(now, now, false);
   }
-  EXPECT_GT(steps, 2);  // gradual, not at once
-  EXPECT_LT(steps, 10);
-  EXPECT_EQ(a.allowed_rate(), 0);
+  EXPECT_EQ(a.rate(), AdaptivePace::kMinRate);
+  EXPECT_EQ(a.ceiling(), ceiling);
+  run_at_pace(a, now, milliseconds(5000));  // answers succeed again: back within seconds
+  EXPECT_GE(a.rate(), AdaptivePace::kCut * ceiling * 0.99);
+}
+
+TEST(RateLimit, BrakeIsDroppedWellAboveTheCeiling) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  a.on_start(now);
+  a.on_success(now);
+  a.on_throttled(now, now, true);
+  run_at_pace(a, now, milliseconds(3000));
+  a.on_throttled(now, now, true);
+  run_at_pace(a, now, milliseconds(30000));  // no throttle for 30 s
+  EXPECT_EQ(a.rate(), 0);
+  EXPECT_EQ(a.ready_at(now), now);
 }
 
 TEST(RateLimit, RetryAfterPausesThePair) {
-  AdaptiveLimiter a;
+  AdaptivePace a;
   TimePoint now = t0();
-  a.on_throttled(now, seconds(7));
+  a.pause_until(now + seconds(7));
   EXPECT_GE(a.ready_at(now), now + seconds(7));
+  EXPECT_EQ(a.paused_for(now), seconds(7));
 }
 
 TEST(RateLimit, BanCooldownGrows) {
-  AdaptiveLimiter a;
+  AdaptivePace a;
   TimePoint now = t0();
   a.on_ban(now);
   TimePoint first = a.ready_at(now);
@@ -244,6 +326,18 @@ TEST(RateLimit, BanCooldownGrows) {
   now = first;
   a.on_ban(now);
   EXPECT_GT(a.ready_at(now) - now, first - t0());
+}
+
+TEST(HostSignal, OneFilesTroubleIsNotTheHosts) {
+  HostSignal s;
+  for (int i = 0; i < 16; ++i) s.on_answer(1 + i % 6, false);  // 6 files, failing again and again
+  EXPECT_FALSE(s.failing());
+  HostSignal t;
+  for (uint64_t id = 1; id <= 10; ++id) t.on_answer(id, false);  // 10 files fail
+  for (uint64_t id = 11; id <= 14; ++id) t.on_answer(id, true);
+  EXPECT_TRUE(t.failing());
+  for (uint64_t id = 15; id <= 30; ++id) t.on_answer(id, true);  // answers succeed again
+  EXPECT_FALSE(t.failing());
 }
 
 TEST(RateLimit, PairsAreIndependent) {
@@ -279,7 +373,9 @@ TEST(Outcome, MapsStatusesAndFaults) {
   EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 410), Outcome::kFatal);
   EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 403), Outcome::kBanned);
   EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 429), Outcome::kThrottled);
-  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 503), Outcome::kThrottled);
+  EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 503), Outcome::kRetryable);  // no Retry-After
+  EXPECT_EQ(attempt_result(fail(DLHOST_FAILURE_HTTP, true), 503, Millis(2000)).outcome,
+            Outcome::kThrottled);
   EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP), 501), Outcome::kRetryable);
   EXPECT_EQ(o(fail(DLHOST_FAILURE_HTTP, true), 502), Outcome::kRetryable);
   EXPECT_EQ(o(fail(DLHOST_FAILURE_PROXY_AUTH, false, true), 407), Outcome::kProxyAuth);

@@ -140,14 +140,17 @@ TEST(SchedulerPaths, AnIdleRetiredIdComesBackFreshABusyOneAsItWas) {
   EXPECT_EQ(retry[0].task_id, x);
 }
 
-TEST(SchedulerPaths, WithNoPathListedFilesWaitAndNothingFails) {
+TEST(SchedulerPaths, WithNoPathListedFilesWaitUpToTheOutageTimeout) {
   Fixture f(config(2, 2), {"a"});
   f.s.set_paths({});
   EXPECT_EQ(f.s.listed_count(), 0u);
   for (int i = 0; i < 3; ++i) f.add("p");
   EXPECT_TRUE(f.drain().empty());
   EXPECT_TRUE(f.s.take_doomed().empty());
-  EXPECT_EQ(f.s.wake_at(), kNever);
+  EXPECT_EQ(f.s.wake_at(), f.now + SchedulerConfig{}.outage_timeout);
+  f.now += seconds(299);
+  EXPECT_TRUE(f.drain().empty());
+  EXPECT_TRUE(f.s.take_doomed().empty());
   f.s.set_paths({"b"});
   auto d = f.drain();
   EXPECT_EQ(d.size(), 2u);

@@ -44,9 +44,10 @@ struct Fixture {
   Fixture(SchedulerConfig c, std::vector<std::string> paths)
       : s(c, std::move(paths), [] { return 0.5; }) {}
 
-  uint64_t add(const std::string &group, const std::string &url = "http://origin/f") {
+  uint64_t add(const std::string &group, const std::string &url = "http://origin/f",
+              const std::string &pin = "") {
     uint64_t id = next_id++;
-    s.add(TaskSpec{id, url, "/tmp/x" + std::to_string(id), group, "", -1});
+    s.add(TaskSpec{id, url, "/tmp/x" + std::to_string(id), group, "", -1, pin});
     return id;
   }
   std::vector<Dispatch> drain() {

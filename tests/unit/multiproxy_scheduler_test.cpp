@@ -134,7 +134,8 @@ TEST(Scheduler, ThrottleHonoursRetryAfter) {
   f.drain();
   Verdict v = f.end(id, Outcome::kThrottled, 429, seconds(5));
   EXPECT_EQ(v.kind, Verdict::kRetry);
-  EXPECT_EQ(v.delay, seconds(5));
+  EXPECT_EQ(v.delay, Millis(0));  // the pair is paused, not the file
+  EXPECT_EQ(f.s.pairs(0, f.now).at(0).paused, seconds(5));
   f.now += seconds(4);
   EXPECT_TRUE(f.drain().empty());
   f.now += seconds(1);

@@ -50,6 +50,11 @@ constexpr SettingSpec kTable[] = {
     {"PROXY_RETRY_BASE_DELAY", "1000", T::kInt, true, nullptr, "ms before the first retry"},
     {"PROXY_STALL_TIMEOUT", "30000", T::kInt, true, nullptr,
      "ms with no bytes before a transfer is abandoned and retried"},
+    {"PROXY_MAX_RETRY_AFTER", "300000", T::kInt, true, nullptr,
+     "ms of Retry-After honoured at most; a longer one pauses that proxy for the host this long "
+     "and counts as a failure there"},
+    {"PROXY_OUTAGE_TIMEOUT", "300000", T::kInt, true, nullptr,
+     "ms files wait while no proxy is up (probes go on), then fail: \"no usable path for N s\""},
     {"PROXY_RATE_LIMIT", "0", T::kNumber, true, nullptr,
      "requests per second per proxy and host; 0 = adaptive only"},
     {"PROXY_HEALTH_FAILURES", "3", T::kInt, true, nullptr,

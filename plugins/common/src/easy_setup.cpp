@@ -90,11 +90,31 @@ size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   return len;
 }
 
-int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t, curl_off_t, curl_off_t) {
+// PROXY_STALL_TIMEOUT is kept here rather than by CURLOPT_LOW_SPEED_TIME:
+// libcurl judges the speed over a moving window of about five seconds, so
+// "below 1 byte/s for 3 s" fired some 9 s after the last byte. libcurl calls
+// this at least once a second while a transfer waits, so a stall is caught
+// within its timeout plus one second.
+bool stalled(TransferContext *t, curl_off_t dlnow) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto bytes = static_cast<uint64_t>(std::max<curl_off_t>(0, dlnow));
+  if (bytes != t->seen_bytes) {
+    t->seen_bytes = bytes;
+    t->seen_at = now;
+    return false;
+  }
+  return t->stall_timeout_ms > 0 && now - t->seen_at >= std::chrono::milliseconds(t->stall_timeout_ms);
+}
+
+int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
   auto *t = static_cast<TransferContext *>(user);
   if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
     t->cancelled = true;
     return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+  if (stalled(t, dlnow)) {
+    t->stalled = true;
+    return 1;
   }
   if (t->on_progress != nullptr && t->body_started && !t->body_ignored) {
     uint64_t total = t->expected_size >= 0 ? static_cast<uint64_t>(t->expected_size)
@@ -116,12 +136,7 @@ CURLcode apply_timeouts(CURL *easy, const TransportConfig &cfg) {
   long connect = total > 0 ? std::min(total, kMaxConnectTimeoutMs) : kMaxConnectTimeoutMs;
   DLHOST_SETOPT(easy, CURLOPT_TIMEOUT_MS, total);
   DLHOST_SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, connect);
-  if (cfg.stall_timeout_ms > 0) {  // "no bytes for this long" = below 1 byte/s
-    DLHOST_SETOPT(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    DLHOST_SETOPT(easy, CURLOPT_LOW_SPEED_TIME,
-                  std::max(1L, static_cast<long>(cfg.stall_timeout_ms / 1000)));
-  }
-  return CURLE_OK;
+  return CURLE_OK;  // PROXY_STALL_TIMEOUT: see stalled()
 }
 
 CURLcode apply_connection(CURL *easy) {
@@ -162,7 +177,10 @@ void TransferContext::reset_results() {
   status = 0;
   body_started = got_bytes = body_ignored = range_ignored = false;
   write_failed = too_large = over_limit = too_many_redirects = stale_range = cancelled = false;
+  stalled = false;
   errbuf[0] = '\0';
+  seen_bytes = 0;
+  seen_at = std::chrono::steady_clock::now();
 }
 
 CURLcode apply_common_options(CURL *easy, const TransportConfig &cfg) {

@@ -87,6 +87,14 @@ Failure classify_timeout(const TransferOutcome &o, const std::string &url) {
   return f;
 }
 
+Failure stall_failure(const TransferOutcome &o, const std::string &url) {
+  Failure f = make(DLHOST_FAILURE_TIMEOUT, true,
+                   "no bytes for " + std::to_string(o.stall_timeout_ms) +
+                       " ms (PROXY_STALL_TIMEOUT) from " + url);
+  f.proxy_fault = o.via_proxy && o.http_status == 0;
+  return f;
+}
+
 Failure classify_curl(const TransferOutcome &o, const std::string &url) {
   std::string what = curl_easy_strerror(o.code);
   if (is_header_too_large(o.code, o.body_started))
@@ -168,6 +176,8 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.too_many_redirects = ctx.too_many_redirects;
   o.stale_range = ctx.stale_range;
   o.cancelled = ctx.cancelled;
+  o.stalled = ctx.stalled;
+  o.stall_timeout_ms = ctx.stall_timeout_ms;
   o.timeout_ms = timeout_ms;
   o.max_redirects = max_redirects;
   o.expected_size = ctx.expected_size;
@@ -191,6 +201,7 @@ Failure classify(const TransferOutcome &o) {
                : proxy_auth_failure("HTTP " + std::to_string(o.http_status), url);
   }
   if (o.write_failed) return make(DLHOST_FAILURE_IO, false, o.io_error + " (for " + url + ")");
+  if (o.stalled) return stall_failure(o, url);
   if (o.over_limit) return over_limit(o, url);
   if (o.too_large) {
     return make(DLHOST_FAILURE_VERIFY, true,

@@ -173,6 +173,8 @@ bool read_all(const json &c, TransportConfig *o, std::string *e) {
          read_number(c, "PROXY_RETRY_BACKOFF", 1.0, &o->retry_backoff, e) &&
          read_int(c, "PROXY_RETRY_BASE_DELAY", 0, &o->retry_base_delay_ms, e) &&
          read_int(c, "PROXY_STALL_TIMEOUT", 0, &o->stall_timeout_ms, e) &&
+         read_int(c, "PROXY_MAX_RETRY_AFTER", 0, &o->max_retry_after_ms, e) &&
+         read_int(c, "PROXY_OUTAGE_TIMEOUT", 0, &o->outage_timeout_ms, e) &&
          read_number(c, "PROXY_RATE_LIMIT", 0.0, &o->rate_limit, e) &&
          read_int(c, "PROXY_HEALTH_FAILURES", 1, &o->health_failures, e) &&
          read_string(c, "DOWNLOAD_CA_BUNDLE", &o->ca_bundle, e) &&

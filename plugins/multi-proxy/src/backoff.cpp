@@ -17,7 +17,7 @@ Millis backoff_delay(const BackoffParams &p, int n, double uniform,
                      std::optional<Millis> retry_after) {
   const double u = std::clamp(uniform, 0.0, 1.0);
   Millis d(static_cast<Millis::rep>(static_cast<double>(backoff_ceiling(p, n).count()) * u));
-  if (retry_after) d = std::max(d, std::min(*retry_after, kMaxRetryAfter));
+  if (retry_after) d = std::max(d, *retry_after);
   return d;
 }
 

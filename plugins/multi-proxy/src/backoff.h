@@ -4,7 +4,8 @@
 //
 // Full jitter (AWS architecture blog, "Exponential Backoff And Jitter") keeps
 // many clients that failed together from retrying together. A server's
-// Retry-After wins when it asks for longer. The random source is injected (a
+// Retry-After wins when it asks for longer (the scheduler has capped it at
+// PROXY_MAX_RETRY_AFTER already). The random source is injected (a
 // function returning a uniform double in [0, 1)) so tests are deterministic.
 #pragma once
 
@@ -20,10 +21,6 @@ struct BackoffParams {
   double factor = 2.0;
   Millis cap{60000};
 };
-
-// Longest Retry-After we honour; beyond it the server is not really asking us
-// to come back within this run.
-inline constexpr Millis kMaxRetryAfter{3600 * 1000};
 
 // The upper bound of the jitter window for retry n (0-based).
 Millis backoff_ceiling(const BackoffParams &p, int n);

@@ -211,6 +211,7 @@ void EventLoop::launch(const Dispatch &d, TimePoint now) {
   std::unique_ptr<Transfer> t = pool_.acquire(d.path);
   std::string error;
   stats_.attempt_started(d.path, sched_.in_flight(d.path));
+  if (d.moved_from != SIZE_MAX) stats_.moved(d.moved_from);
   if (!t->begin(spec, d.attempt, &error)) {
     AttemptResult r;
     r.outcome = Outcome::kFatal;
@@ -280,10 +281,13 @@ void EventLoop::collect_commits() {
 void EventLoop::settle(std::unique_ptr<Transfer> t, const AttemptResult &r) {
   const size_t path = t->path();
   const uint64_t id = t->task_id();
-  const HealthState before = sched_.health(path).state(Clock::now());
-  Verdict v = sched_.finish(id, r, Clock::now());
+  const TimePoint now = Clock::now();
+  const HealthState before = sched_.health(path).state(now);
+  Verdict v = sched_.finish(id, r, now);
   stats_.attempt_ended(path, sched_.in_flight(path), t->bytes_received(), sched_.health(path));
   if (r.http_status == 429) stats_.rate_limited(path);
+  if (auto c = failure_class(r)) stats_.attempt_failed(path, *c);
+  stats_.set_hosts(path, sched_.pairs(path, now), now);
   log_health_change(path, before, v.path_died);
   deliver(id, v, *t, r.http_status);
   pool_.release(std::move(t));

@@ -20,6 +20,8 @@ bool scheduler_config(const transport::TransportConfig &c, SchedulerConfig *s, s
   s->rate_limit = c.rate_limit;
   s->backoff.base = Millis(c.retry_base_delay_ms);
   s->backoff.factor = c.retry_backoff;
+  s->max_retry_after = Millis(c.max_retry_after_ms);
+  s->outage_timeout = Millis(c.outage_timeout_ms);
   return true;
 }
 
@@ -56,12 +58,11 @@ dlhost_status MultiProxyPlugin::set_proxies(std::string_view proxy_list_json, st
 }
 
 dlhost_status MultiProxyPlugin::submit(transport::OwnedTask t, std::string *error) {
-  if (!t.proxy_id.empty()) {
-    *error = "pinning a file to a proxy is not supported yet";
-    return DLHOST_E_UNSUPPORTED;
-  }
+  // A pin to an id that is not listed fails the file (FAILED from the loop),
+  // not the call: the list may change between here and the loop.
   return EventLoop::submit(TaskSpec{t.id, std::move(t.url), std::move(t.dest_path),
-                                    std::move(t.group), std::move(t.sha256), t.size},
+                                    std::move(t.group), std::move(t.sha256), t.size,
+                                    std::move(t.proxy_id)},
                            error);
 }
 

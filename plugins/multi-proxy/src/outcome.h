@@ -15,7 +15,8 @@
 //   403, HTML block page               -> kBanned     (move to another path;
 //                                         common's is_block_page() decides)
 //   404, 410, other 4xx, TLS, I/O      -> kFatal      (fail now)
-//   429, 503                           -> kThrottled  (retry, brake the pair)
+//   429, 503 with Retry-After          -> kThrottled  (retry at once elsewhere,
+//                                         brake the pair)
 //   other 5xx, 408, 425, timeouts,
 //   resets, truncation, size/sha       -> kRetryable
 #pragma once
@@ -38,5 +39,23 @@ AttemptResult attempt_result(const transport::Failure &f, long http_status,
 using transport::looks_like_block_page;
 
 AttemptResult block_page_result(std::string_view redacted_url);
+
+// Why an attempt failed, as stats count it (per path, in stats and /metrics).
+enum class FailureClass {
+  kHttp,
+  kTimeout,
+  kTransport,
+  kProxy,
+  kProxyAuth,
+  kVerify,
+  kBanned,
+  kThrottled,
+  kIo,
+  kOther,
+};
+inline constexpr size_t kFailureClasses = 10;
+const char *failure_class_name(FailureClass c);
+// nullopt for a success or a cancel: nothing failed.
+std::optional<FailureClass> failure_class(const AttemptResult &r);
 
 }  // namespace dlhost::mp

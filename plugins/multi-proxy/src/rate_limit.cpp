@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <unordered_set>
 
 namespace dlhost::mp {
 namespace {
@@ -13,11 +15,12 @@ TimePoint after(TimePoint t, double seconds) {
   return t + std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
 
-constexpr double kMinRate = 1.0 / 30;   // never slower than one request per 30 s
-constexpr double kRecoverStep = 1.25;   // per success
+constexpr Millis kWindow{1000};         // rates are measured over the last second
+constexpr Millis kMaxRaiseStep{2000};   // 1 / kMinRate: an idle pair does not jump on its next success
+constexpr double kReleaseAbove = 2.0;   // x the ceiling: the limit is gone, drop the brake
+constexpr double kReleaseRate = 1000;   // no ceiling: a pace this fast brakes nothing
 constexpr double kBanBaseSeconds = 30;  // first ban cooldown
 constexpr double kBanMaxSeconds = 600;  // longest ban cooldown
-constexpr double kGapWeight = 0.2;      // EWMA weight of the newest gap
 
 }  // namespace
 
@@ -48,46 +51,113 @@ void TokenBucket::take(TimePoint now) {
   tokens_ -= 1.0;  // may go below zero if forced; ready_at then waits longer
 }
 
-double AdaptiveLimiter::observed_rate() const {
-  if (gap_ewma_s_ <= 0) return 10.0;  // too few starts to measure: assume a modest rate
-  return 1.0 / gap_ewma_s_;
+void RateWindow::prune(TimePoint now) const {
+  while (!times_.empty() && times_.front() + kWindow <= now) times_.pop_front();
 }
 
-TimePoint AdaptiveLimiter::ready_at(TimePoint now) const {
+void RateWindow::add(TimePoint now) {
+  prune(now);
+  times_.push_back(now);
+}
+
+double RateWindow::per_second(TimePoint now) const {
+  prune(now);
+  return static_cast<double>(times_.size()) / Seconds(kWindow).count();
+}
+
+TimePoint AdaptivePace::ready_at(TimePoint now) const {
   TimePoint t = std::max(now, paused_until_);
-  if (rate_ > 0 && started_) t = std::max(t, after(last_start_, 1.0 / rate_));
+  if (rate_ > 0 && started_) t = std::max(t, next_start_);
   return t;
 }
 
-void AdaptiveLimiter::on_start(TimePoint now) {
-  if (started_) {
-    double gap = std::max(0.0, Seconds(now - last_start_).count());
-    gap_ewma_s_ = gap_ewma_s_ <= 0 ? gap : gap_ewma_s_ + kGapWeight * (gap - gap_ewma_s_);
-  }
-  started_ = true;
-  last_start_ = now;
-}
-
-void AdaptiveLimiter::on_throttled(TimePoint now, std::optional<Millis> retry_after) {
+// next_start_ holds the earliest time of the next start (the virtual
+// scheduling of GCRA): a start up to one interval late loses nothing.
+void AdaptivePace::on_start(TimePoint now) {
+  starts_.add(now);
   if (rate_ <= 0) {
-    release_above_ = observed_rate();
-    rate_ = release_above_;
+    started_ = false;
+    return;
   }
-  rate_ = std::max(kMinRate, rate_ / 2);
-  if (retry_after) paused_until_ = std::max(paused_until_, now + *retry_after);
+  const double interval = 1.0 / rate_;
+  TimePoint base = started_ ? std::max(next_start_, after(now, -interval)) : now;
+  next_start_ = after(base, interval);
+  started_ = true;
 }
 
-void AdaptiveLimiter::on_success() {
-  if (rate_ <= 0) return;
-  rate_ *= kRecoverStep;
-  if (rate_ >= release_above_) rate_ = 0;
+void AdaptivePace::raise(TimePoint now) {
+  const Millis dt = std::min(kMaxRaiseStep, std::chrono::duration_cast<Millis>(now - raised_at_));
+  raised_at_ = now;
+  if (rate_ <= 0 || dt.count() <= 0) return;
+  const double seconds = Seconds(dt).count();
+  if (ceiling_ <= 0 || rate_ < kCut * ceiling_) {
+    rate_ *= std::exp2(seconds / Seconds(kSlowStartHalfLife).count());
+    if (ceiling_ > 0) rate_ = std::min(rate_, kCut * ceiling_);
+  } else {
+    rate_ += kProbe * ceiling_ * seconds;
+  }
+  // Well past any limit seen, with no throttle on the way: the site no longer
+  // limits us (or never did: a pair that sends less than its pace also ends
+  // here). The next throttle starts over from the accepted rate.
+  if ((ceiling_ > 0 && rate_ > kReleaseAbove * ceiling_) || (ceiling_ <= 0 && rate_ > kReleaseRate)) {
+    rate_ = 0;
+    ceiling_ = 0;
+    cut_ = false;
+  }
 }
 
-void AdaptiveLimiter::on_ban(TimePoint now) {
+void AdaptivePace::on_success(TimePoint now) {
+  successes_.add(now);
+  raise(now);
+}
+
+bool AdaptivePace::on_throttled(TimePoint now, TimePoint started, bool rate_evidence) {
+  if (cut_ && started < cut_at_) return false;  // sent before the last cut: nothing new
+  if (rate_ <= 0) {
+    // From unlimited: the accepted rate is a floor to start from, not a
+    // limit, so no ceiling yet: the pace doubles until the next throttle.
+    rate_ = std::max(kMinRate, successes_.per_second(now));
+  } else {
+    const double base = std::min(rate_, std::max(kMinRate, starts_.per_second(now)));
+    if (rate_evidence) ceiling_ = base;
+    rate_ = std::max(kMinRate, kCut * base);
+  }
+  cut_ = true;
+  cut_at_ = now;
+  raised_at_ = now;
+  return true;
+}
+
+void AdaptivePace::pause_until(TimePoint t) {
+  paused_until_ = std::max(paused_until_, t);
+}
+
+void AdaptivePace::on_ban(TimePoint now) {
   double s =
       std::min(kBanMaxSeconds, kBanBaseSeconds * static_cast<double>(1 << std::min(bans_, 8)));
   ++bans_;
-  paused_until_ = std::max(paused_until_, after(now, s));
+  pause_until(after(now, s));
+}
+
+Millis AdaptivePace::paused_for(TimePoint now) const {
+  if (paused_until_ <= now) return Millis(0);
+  return std::chrono::ceil<Millis>(paused_until_ - now);
+}
+
+void HostSignal::on_answer(uint64_t task_id, bool ok) {
+  last_.push_back(Answer{task_id, ok});
+  while (last_.size() > kAnswers) last_.pop_front();
+}
+
+bool HostSignal::failing() const {
+  size_t failures = 0;
+  std::unordered_set<uint64_t> files;
+  for (const Answer &a : last_) {
+    if (a.ok) continue;
+    ++failures;
+    files.insert(a.task);
+  }
+  return failures * 2 > last_.size() && files.size() >= kFailingFiles;
 }
 
 TimePoint PairLimiter::ready_at(TimePoint now) const {
@@ -99,24 +169,24 @@ void PairLimiter::on_start(TimePoint now) {
   adaptive.on_start(now);
 }
 
-std::string RateLimits::key(size_t path, const std::string &host) {
-  return std::to_string(path) + '|' + host;
-}
-
 PairLimiter &RateLimits::at(size_t path, const std::string &host) {
-  auto [it, inserted] = pairs_.try_emplace(key(path, host));
+  auto [it, inserted] = pairs_.try_emplace(Key{path, host});
   if (inserted) it->second.fixed = TokenBucket(fixed_rate_);
   return it->second;
 }
 
+const PairLimiter *RateLimits::find(size_t path, const std::string &host) const {
+  auto it = pairs_.find(Key{path, host});
+  return it == pairs_.end() ? nullptr : &it->second;
+}
+
 TimePoint RateLimits::ready_at(size_t path, const std::string &host, TimePoint now) const {
-  auto it = pairs_.find(key(path, host));
-  return it == pairs_.end() ? now : it->second.ready_at(now);
+  const PairLimiter *lim = find(path, host);
+  return lim == nullptr ? now : lim->ready_at(now);
 }
 
 void RateLimits::forget_path(size_t path) {
-  const std::string prefix = std::to_string(path) + '|';
-  std::erase_if(pairs_, [&](const auto &kv) { return kv.first.starts_with(prefix); });
+  std::erase_if(pairs_, [&](const auto &kv) { return kv.first.path == path; });
 }
 
 std::string url_host(std::string_view url) {

@@ -10,9 +10,31 @@ namespace {
 // long queue of groups blocked by a host's rate brake from costing O(n).
 constexpr int kScanBudget = 256;
 
-// How long a group's fresh files wait for their home path's rate brake before
-// they may go to another path instead.
+// A home paused (a ban, a Retry-After) for longer than this for a file's host
+// is no home for it: the group's fresh files may go to another path. Pacing
+// waits are not pauses: the fresh files wait for their home's pace.
 constexpr Millis kStickyWait{2000};
+
+std::string seconds_text(Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+}
+
+// Answers that tell whether the host works (HostSignal): the origin answered
+// well, or failed in a way any file could.
+std::optional<bool> host_answer(const AttemptResult &r) {
+  switch (r.outcome) {
+    case Outcome::kSuccess:
+      return true;
+    case Outcome::kFatal:
+      if (r.http_status > 0) return true;  // a definite answer (404): the host works
+      return std::nullopt;
+    case Outcome::kRetryable:
+    case Outcome::kThrottled:
+      return false;
+    default:
+      return std::nullopt;  // the path's or the file's business, not the host's
+  }
+}
 
 HealthSignal signal_for(Outcome o) {
   switch (o) {
@@ -56,6 +78,11 @@ void Scheduler::add(TaskSpec spec) {
   t.spec = std::move(spec);
   ++t.group->live;
   make_ready(t, false);
+  if (t.spec.pin.empty()) return;
+  for (size_t p : listed_)
+    if (paths_[p].id == t.spec.pin) t.pinned = p;
+  if (t.pinned == SIZE_MAX)
+    doom(t, DLHOST_FAILURE_PROXY, "proxy \"" + t.spec.pin + "\" is not in PROXY_LIST");
 }
 
 void Scheduler::make_ready(Task &t, bool front) {
@@ -73,8 +100,7 @@ void Scheduler::make_ready(Task &t, bool front) {
 }
 
 void Scheduler::promote_due(TimePoint now) {
-  const bool flush = all_dead();
-  while (!waiting_.empty() && (flush || waiting_.top().at <= now)) {
+  while (!waiting_.empty() && waiting_.top().at <= now) {
     uint64_t id = waiting_.top().id;
     waiting_.pop();
     auto it = tasks_.find(id);
@@ -95,28 +121,65 @@ bool Scheduler::any_free_post(TimePoint now) const {
   });
 }
 
-void Scheduler::doom_all() {
-  while (!order_.empty()) {
+void Scheduler::doom_queued(dlhost_failure f, const std::string &msg) {
+  for (auto &[id, t] : tasks_)
+    if (t.state == TaskState::kReady || t.state == TaskState::kWaiting) doom(t, f, msg);
+  while (!order_.empty()) {  // try_group forgets doomed files as it meets them
     Group &g = *order_.front();
     while (!g.ready.empty()) {
-      Task &t = tasks_.at(g.ready.front());
+      const uint64_t id = g.ready.front();
       g.ready.pop_front();
-      doom(t, DLHOST_FAILURE_PROXY_AUTH,
-           "no usable path left: every proxy rejected its credentials (407)");
-      forget(t.spec.id);
+      forget(id);
     }
     unlist(g);
     maybe_drop_group(g);
   }
+  std::vector<uint64_t> waiting;  // their entries in waiting_ are skipped when due
+  for (auto &[id, t] : tasks_)
+    if (t.state == TaskState::kDoomed) waiting.push_back(id);
+  for (uint64_t id : waiting) forget(id);
+}
+
+// Each listed path's time since it was last up, and the time since no listed
+// path was (outage_since_). Called by next(): up/down changes with time alone.
+void Scheduler::note_outages(TimePoint now) {
+  bool any_up = false;
+  for (size_t p : listed_) {
+    PathState &ps = paths_[p];
+    if (ps.health.up(now)) {
+      ps.not_up_since = kNever;
+      any_up = true;
+    } else if (ps.not_up_since == kNever) {
+      ps.not_up_since = now;
+    }
+  }
+  if (any_up) {
+    outage_since_ = kNever;
+  } else if (outage_since_ == kNever) {
+    outage_since_ = now;
+  }
+}
+
+void Scheduler::end_outage_if_due(TimePoint now) {
+  if (outage_since_ == kNever) return;
+  const TimePoint deadline = outage_since_ + cfg_.outage_timeout;
+  if (now < deadline) {
+    wake_ = std::min(wake_, deadline);
+    return;
+  }
+  doom_queued(DLHOST_FAILURE_PROXY, "no usable path for " + seconds_text(now - outage_since_) +
+                                        " s (PROXY_OUTAGE_TIMEOUT)");
 }
 
 std::optional<Dispatch> Scheduler::next(TimePoint now) {
   promote_due(now);
   if (all_dead()) {
-    doom_all();
+    doom_queued(DLHOST_FAILURE_PROXY_AUTH,
+                "no usable path left: every proxy rejected its credentials (407)");
     wake_ = kNever;
     return std::nullopt;
   }
+  note_outages(now);
   wake_ = waiting_.empty() ? kNever : waiting_.top().at;
   for (size_t p : listed_) wake_ = std::min(wake_, paths_[p].health.next_change(now));
   // Groups already running somewhere first: they only need an attachment slot.
@@ -131,6 +194,7 @@ std::optional<Dispatch> Scheduler::next(TimePoint now) {
     if (auto d = try_group(g, now)) return d;
     --budget;
   }
+  end_outage_if_due(now);
   return std::nullopt;
 }
 
@@ -153,6 +217,16 @@ std::optional<Dispatch> Scheduler::try_group(Group &g, TimePoint now) {
   return std::nullopt;
 }
 
+// The home takes the group's fresh files: listed, up, and not refusing or
+// pausing this file's host for long.
+bool Scheduler::home_open(const Group &g, const Task &t, TimePoint now) const {
+  if (g.home == SIZE_MAX) return false;
+  const PathState &home = paths_[g.home];
+  if (home.retired || !home.health.up(now) || t.refused[g.home]) return false;
+  const PairLimiter *lim = limits_.find(g.home, t.host);
+  return lim == nullptr || lim->adaptive.paused_for(now) <= kStickyWait;
+}
+
 bool Scheduler::has_fresh_path(const Task &t, bool avoid_failed) const {
   for (size_t p : listed_) {
     if (!paths_[p].health.usable() || t.refused[p]) continue;
@@ -169,6 +243,7 @@ bool Scheduler::path_open_for(const Group &g, size_t p, TimePoint now) const {
 }
 
 std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
+  if (t.pinned != SIZE_MAX) return choose_pinned(g, t, now);
   if (listed_.empty()) return std::nullopt;  // no path at all: wait for a list
   if (!has_fresh_path(t, false)) {
     if (all_dead())
@@ -178,14 +253,18 @@ std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
       doom(t, DLHOST_FAILURE_HTTP, "every path refused this file (403 or a block page)");
     return std::nullopt;
   }
-  const bool avoid_failed = has_fresh_path(t, true);
   const bool fresh = std::none_of(t.failed_on.begin(), t.failed_on.end(), [](auto v) { return v; });
-  // A group's fresh files follow it to its home path, unless the home is down
-  // or paused for this host for longer than a pacing gap (a ban, a Retry-After).
-  // A retired home is no home: the post moves with its next file.
-  const bool stick_home = fresh && g.home != SIZE_MAX && !paths_[g.home].retired &&
-                          paths_[g.home].health.up(now) &&
-                          limits_.ready_at(g.home, t.host, now) <= now + kStickyWait;
+  if (fresh && home_open(g, t, now)) return choose_listed(g, t, now, false, true);
+  const bool avoid_failed = has_fresh_path(t, true);
+  if (auto p = choose_listed(g, t, now, avoid_failed, false)) return p;
+  // A throttled file goes elsewhere only if some path has spare rate now;
+  // else the first pace that allows it, its own path's included.
+  if (avoid_failed && t.throttled) return choose_listed(g, t, now, false, false);
+  return std::nullopt;
+}
+
+std::optional<size_t> Scheduler::choose_listed(Group &g, Task &t, TimePoint now, bool avoid_failed,
+                                               bool stick_home) {
   // Indexed like listed_, so the strategies see the list's order.
   std::vector<ProxyLoad> loads(listed_.size());
   for (size_t i = 0; i < listed_.size(); ++i) {
@@ -205,7 +284,40 @@ std::optional<size_t> Scheduler::choose_path(Group &g, Task &t, TimePoint now) {
   return listed_[*i];
 }
 
+std::optional<size_t> Scheduler::choose_pinned(Group &g, Task &t, TimePoint now) {
+  const size_t p = t.pinned;
+  const PathState &ps = paths_[p];
+  const std::string proxy = "proxy " + ps.id;
+  if (ps.retired) {
+    doom(t, DLHOST_FAILURE_PROXY, proxy + " was removed from PROXY_LIST");
+  } else if (!ps.health.usable()) {
+    doom(t, DLHOST_FAILURE_PROXY_AUTH, proxy + " rejected its credentials (407)");
+  } else if (t.refused[p]) {
+    doom(t, DLHOST_FAILURE_HTTP, proxy + " refused this file (403 or a block page)");
+  } else if (ps.not_up_since != kNever && now - ps.not_up_since >= cfg_.outage_timeout) {
+    doom(t, DLHOST_FAILURE_PROXY,
+         proxy + " not usable for " + seconds_text(now - ps.not_up_since) +
+             " s (PROXY_OUTAGE_TIMEOUT)");
+  }
+  if (t.state == TaskState::kDoomed) return std::nullopt;
+  if (ps.not_up_since != kNever) wake_ = std::min(wake_, ps.not_up_since + cfg_.outage_timeout);
+  if (!path_open_for(g, p, now)) return std::nullopt;
+  TimePoint ready = limits_.ready_at(p, t.host, now);
+  if (ready > now) {
+    wake_ = std::min(wake_, ready);
+    return std::nullopt;
+  }
+  return p;
+}
+
 Dispatch Scheduler::start(Task &t, Group &g, size_t p, TimePoint now) {
+  const bool fresh = std::none_of(t.failed_on.begin(), t.failed_on.end(), [](auto v) { return v; });
+  if (t.pinned == SIZE_MAX && (g.home == SIZE_MAX || (fresh && !home_open(g, t, now))))
+    g.home = p;  // a new home only for a fresh file the old one could not take
+  Dispatch d{t.spec.id, p, t.attempts + 1};
+  if (t.last_path != SIZE_MAX && t.last_path != p) d.moved_from = t.last_path;
+  t.last_path = p;
+  t.started = now;
   t.state = TaskState::kRunning;
   t.path = p;
   ++t.attempts;
@@ -220,8 +332,7 @@ Dispatch Scheduler::start(Task &t, Group &g, size_t p, TimePoint now) {
     g.bindings.push_back(Binding{p, 1});
     ++ps.posts;
   }
-  if (g.home == SIZE_MAX || paths_[g.home].retired || !paths_[g.home].health.up(now)) g.home = p;
-  return Dispatch{t.spec.id, p, t.attempts};
+  return d;
 }
 
 void Scheduler::release(Task &t, TimePoint) {
@@ -231,8 +342,7 @@ void Scheduler::release(Task &t, TimePoint) {
   Binding *b = binding(g, t.path);
   if (b && --b->in_flight == 0) {
     g.bindings.erase(g.bindings.begin() + (b - g.bindings.data()));
-    --ps.posts;
-    if (g.home == t.path) g.home = SIZE_MAX;
+    --ps.posts;  // the group keeps its home: its next file goes back there
     if (g.bindings.empty()) active_.erase(std::find(active_.begin(), active_.end(), &g));
   }
 }
@@ -241,13 +351,23 @@ void Scheduler::apply_health_and_limits(Task &t, const AttemptResult &r, TimePoi
                                         Verdict &v) {
   v.path_died = paths_[t.path].health.on_attempt_end(now, signal_for(r.outcome));
   PairLimiter &lim = limits_.at(t.path, t.host);
-  if (r.outcome == Outcome::kThrottled) lim.adaptive.on_throttled(now, r.retry_after);
+  if (auto ok = host_answer(r)) lim.signal.on_answer(t.spec.id, *ok);
+  t.throttled = r.outcome == Outcome::kThrottled;
+  if (t.throttled) throttle(t, r, lim, now);
+  if (r.outcome == Outcome::kRetryable && lim.signal.failing())
+    lim.adaptive.on_throttled(now, t.started, false);  // an outage, not a rate
   if (r.outcome != Outcome::kSuccess) return;
-  lim.adaptive.on_success();
+  lim.adaptive.on_success(now);
   // The file came through here after other paths refused it: that proves they
   // are banned on this host (not that the file is forbidden), so cool them down.
   for (size_t p = 0; p < paths_.size(); ++p)
     if (t.refused[p]) limits_.at(p, t.host).adaptive.on_ban(now);
+}
+
+// The pair cuts its pace; a Retry-After pauses it, at most max_retry_after.
+void Scheduler::throttle(Task &t, const AttemptResult &r, PairLimiter &lim, TimePoint now) {
+  lim.adaptive.on_throttled(now, t.started, true);
+  if (r.retry_after) lim.adaptive.pause_until(now + std::min(*r.retry_after, cfg_.max_retry_after));
 }
 
 Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted) {
@@ -255,6 +375,7 @@ Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted)
   v.failure = r.failure;
   v.message = r.message;
   t.failed_on[t.path] = 1;
+  if (t.pinned != SIZE_MAX) t.failed_on[t.path] = 0;  // its only path: never "elsewhere"
   if (budgeted && t.retries >= cfg_.max_retries) {
     v.kind = Verdict::kFailed;
     v.message += " (after " + std::to_string(t.attempts) + " attempts)";
@@ -265,7 +386,11 @@ Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted)
     return v;
   }
   v.kind = Verdict::kRetry;
-  if (budgeted) v.delay = backoff_.next(t.retries++, r.retry_after);
+  if (budgeted) {
+    std::optional<Millis> wait = r.retry_after;
+    if (wait && *wait > cfg_.max_retry_after) wait.reset();  // the pair is paused instead
+    v.delay = backoff_.next(t.retries++, wait);
+  }
   return v;
 }
 
@@ -285,7 +410,7 @@ Verdict Scheduler::decide(Task &t, const AttemptResult &r) {
       return v;
     case Outcome::kBanned:
       t.refused[t.path] = 1;
-      if (!has_fresh_path(t, false)) {
+      if (t.pinned != SIZE_MAX || !has_fresh_path(t, false)) {
         v.kind = Verdict::kFailed;
         v.message = "every path refused this file; last: " + r.message;
         return v;
@@ -295,8 +420,12 @@ Verdict Scheduler::decide(Task &t, const AttemptResult &r) {
     case Outcome::kProxyFault:
     case Outcome::kProxyAuth:
       return retry_verdict(t, r, false);
-    case Outcome::kRetryable:
     case Outcome::kThrottled:
+      // Past PROXY_MAX_RETRY_AFTER the pair is paused that long and the file
+      // counts it as its own failure there; else the rate was the trouble.
+      if (r.retry_after && *r.retry_after > cfg_.max_retry_after) return retry_verdict(t, r, true);
+      return retry_verdict(t, r, false);
+    case Outcome::kRetryable:
       return retry_verdict(t, r, true);
   }
   return v;
@@ -334,7 +463,7 @@ Verdict Scheduler::finish(uint64_t task_id, const AttemptResult &r, TimePoint no
 
 void Scheduler::doom(Task &t, dlhost_failure f, std::string msg) {
   doomed_.push_back(Doomed{t.spec.id, f, std::move(msg), t.spec.dest});
-  t.state = TaskState::kWaiting;  // marks "not ready" for try_group
+  t.state = TaskState::kDoomed;  // try_group forgets it when it meets it
 }
 
 void Scheduler::forget(uint64_t id) {
@@ -420,6 +549,15 @@ std::vector<uint64_t> Scheduler::task_ids() const {
   ids.reserve(tasks_.size());
   for (const auto &[id, t] : tasks_) ids.push_back(id);
   return ids;
+}
+
+std::vector<PairView> Scheduler::pairs(size_t path, TimePoint now) const {
+  std::vector<PairView> out;
+  limits_.for_path(path, [&](const std::string &host, const PairLimiter &lim) {
+    out.push_back(PairView{host, lim.adaptive.rate(), lim.adaptive.ceiling(),
+                           lim.adaptive.paused_for(now), lim.adaptive.bans()});
+  });
+  return out;
 }
 
 const TaskSpec *Scheduler::spec(uint64_t task_id) const {

@@ -7,27 +7,50 @@
 // Limits. Files belong to groups (posts). A group runs on a path ("binds" to
 // it) while it has files in flight there; each path carries at most
 // PROXY_POST_LIMIT groups at once and at most PROXY_ATTACHMENT_LIMIT files of
-// one group at once. A group's first file picks the path with the strategy;
-// its other fresh files follow it there (its "home") while the home is up.
+// one group at once. A group's first file picks the path with the strategy:
+// that path is the group's home for as long as the group has files. Its other
+// fresh files run there, waiting for a post or attachment slot or the pair's
+// pace if need be, while the home is listed, up and neither banned nor paused
+// (Retry-After) for the file's host for more than kStickyWait. A file leaves
+// the home only to retry after failing there; Dispatch::moved_from counts it.
 //
 // Failures. A result is classified by the transfer code; here it becomes a
 // verdict:
 //  - success -> completed; 404/410 or a local I/O error -> failed at once.
-//  - transient (5xx, 429, timeouts, resets, truncation, verify mismatch) ->
-//    retried up to PROXY_MAX_RETRIES times after a full-jitter backoff (a
-//    Retry-After wins when longer); the retry prefers a path it has not
-//    failed on. 429/503 also brake that (path, host) pair (rate_limit.h).
+//  - throttled (429, a 503 with Retry-After) -> the pair (path, host) cuts
+//    its pace (rate_limit.h) and a Retry-After up to PROXY_MAX_RETRY_AFTER
+//    pauses it; the file is retried at once, on another path with spare rate
+//    if there is one, else on the first path whose pace allows it. It uses no
+//    retry budget (the rate was the trouble, not the file), up to
+//    max_path_moves throttles. A Retry-After beyond PROXY_MAX_RETRY_AFTER
+//    pauses the pair for PROXY_MAX_RETRY_AFTER and counts as a failure of
+//    the file on that path (a budgeted retry, elsewhere if possible).
+//  - transient (other 5xx, 408, timeouts, resets, truncation, verify
+//    mismatch) -> the file's own trouble: retried up to PROXY_MAX_RETRIES
+//    times after a full-jitter backoff, preferring a path it has not failed
+//    on. Other files of the host are not slowed, unless most recent answers
+//    of that pair fail from several files (HostSignal): then the pair's pace
+//    is cut as for a throttle.
 //  - proxy fault / 407 -> counts against the path's health (health.h) and
 //    moves the file to another path at once without using its retry budget
-//    (it was not the file's fault); with every path down the file waits for
-//    the first probe. If every path is dead (407), remaining work fails with
-//    that reason instead of waiting forever.
+//    (it was not the file's fault). If every path is dead (407), remaining
+//    work fails with that reason instead of waiting forever.
 //  - bans: a 403 or a block page marks the path as refusing this file; the
 //    file moves to another path without using its retry budget. When it then
 //    succeeds elsewhere, the refusing paths were banned (not the file
 //    forbidden), so those (path, host) pairs cool down. Only a file every
 //    live path refused fails, and then no path is cooled (the file itself is
 //    refused, e.g. a real 403).
+//
+// Outages. While no listed path is up (down, probing, dead, or none listed),
+// files wait and the probes go on. Once that has lasted PROXY_OUTAGE_TIMEOUT,
+// every file not in flight fails with "no usable path for N s", and so does
+// each file that comes while it lasts; the first path back up ends it.
+//
+// Pins. A file with a proxy id (TaskSpec::pin, ABI 1.1's task.proxy_id) runs
+// only on that path, whatever its group does. It fails at once if the id is
+// not listed, when the path is removed or dead, when the path refused it, or
+// when the path has not been up for PROXY_OUTAGE_TIMEOUT.
 //
 // Paths change while a job runs (set_paths(), from the plugin's
 // set_proxies()). A path is a slot, matched by its id ("direct",
@@ -73,8 +96,10 @@ struct SchedulerConfig {
   double rate_limit = 0;  // requests/s per (path, host); 0 = adaptive only
   BackoffParams backoff;
   StrategyKind strategy = StrategyKind::kLoadBalanced;
-  // Proxy-fault moves allowed per file before it gives up (safety net).
+  // Proxy-fault moves (and throttles) allowed per file before it gives up.
   int max_path_moves = 100;
+  Millis max_retry_after{300000};  // PROXY_MAX_RETRY_AFTER
+  Millis outage_timeout{300000};   // PROXY_OUTAGE_TIMEOUT
 };
 
 struct TaskSpec {
@@ -84,13 +109,14 @@ struct TaskSpec {
   std::string group;
   std::string sha256;  // "" = unknown
   int64_t size = -1;   // -1 = unknown
+  std::string pin;     // a path id: run only there; "" = any path
 };
 
 enum class Outcome {
   kSuccess,
   kFatal,       // 404/410, I/O error: fail now
   kRetryable,   // transient: retry with backoff
-  kThrottled,   // 429/503: retry with backoff and brake the pair
+  kThrottled,   // 429, 503 + Retry-After: retry at once elsewhere, brake the pair
   kBanned,      // 403 / block page: move to another path
   kProxyFault,  // the path failed
   kProxyAuth,   // 407
@@ -108,7 +134,17 @@ struct AttemptResult {
 struct Dispatch {
   uint64_t task_id = 0;
   size_t path = 0;
-  int attempt = 0;  // 1 for the first attempt
+  int attempt = 0;              // 1 for the first attempt
+  size_t moved_from = SIZE_MAX;  // the path its last attempt failed on, if another
+};
+
+// One (path, host) pair's brakes, for stats.
+struct PairView {
+  std::string host;
+  double rate = 0;     // requests/s the pace allows; 0 = unlimited
+  double ceiling = 0;  // the rate of the last throttle; 0 = none
+  Millis paused{0};    // Retry-After or ban cooldown left
+  int bans = 0;
 };
 
 struct Verdict {
@@ -164,6 +200,7 @@ class Scheduler {
   // reason it died may be gone. Other states are left alone.
   void revive(size_t path);
   bool listed(size_t path) const { return !paths_[path].retired; }
+  std::vector<PairView> pairs(size_t path, TimePoint now) const;
   size_t listed_count() const { return listed_.size(); }
 
   enum class CancelState { kNotFound, kRemoved, kRunning };
@@ -181,7 +218,7 @@ class Scheduler {
   int group_in_flight(const std::string &group, size_t path) const;
 
  private:
-  enum class TaskState { kReady, kWaiting, kRunning };
+  enum class TaskState { kReady, kWaiting, kRunning, kDoomed };
   struct Group;
   struct Task {
     TaskSpec spec;
@@ -191,7 +228,11 @@ class Scheduler {
     size_t path = 0;
     int attempts = 0;
     int retries = 0;                 // budgeted retries used
-    int path_moves = 0;              // proxy-fault moves used
+    int path_moves = 0;              // proxy-fault moves and throttles used
+    size_t pinned = SIZE_MAX;        // the only path it may run on
+    size_t last_path = SIZE_MAX;     // where its last attempt ran
+    bool throttled = false;          // its last attempt was throttled
+    TimePoint started{};             // when its current (or last) attempt started
     std::vector<uint8_t> failed_on;  // per path: an attempt failed there
     std::vector<uint8_t> refused;    // per path: banned this file
     TimePoint not_before{};
@@ -215,6 +256,7 @@ class Scheduler {
     int in_flight = 0;
     int posts = 0;
     bool retired = false;  // not in the current list: no new attempt here
+    TimePoint not_up_since = kNever;  // kNever while up; see note_outages()
   };
   struct Due {
     TimePoint at;
@@ -226,6 +268,13 @@ class Scheduler {
   void make_ready(Task &t, bool front);
   std::optional<Dispatch> try_group(Group &g, TimePoint now);
   std::optional<size_t> choose_path(Group &g, Task &t, TimePoint now);
+  std::optional<size_t> choose_pinned(Group &g, Task &t, TimePoint now);
+  std::optional<size_t> choose_listed(Group &g, Task &t, TimePoint now, bool avoid_failed,
+                                      bool stick_home);
+  bool home_open(const Group &g, const Task &t, TimePoint now) const;
+  void note_outages(TimePoint now);
+  void end_outage_if_due(TimePoint now);
+  void throttle(Task &t, const AttemptResult &r, PairLimiter &lim, TimePoint now);
   bool path_open_for(const Group &g, size_t p, TimePoint now) const;
   bool any_free_post(TimePoint now) const;
   bool all_dead() const;
@@ -236,7 +285,8 @@ class Scheduler {
   Verdict decide(Task &t, const AttemptResult &r);
   Verdict retry_verdict(Task &t, const AttemptResult &r, bool budgeted);
   void doom(Task &t, dlhost_failure f, std::string msg);
-  void doom_all();
+  // Fails every file not in flight (ready or waiting for a retry).
+  void doom_queued(dlhost_failure f, const std::string &msg);
   void forget(uint64_t id);
   Binding *binding(Group &g, size_t p);
   const Binding *binding(const Group &g, size_t p) const;
@@ -257,6 +307,7 @@ class Scheduler {
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> waiting_;
   std::vector<Doomed> doomed_;
   TimePoint wake_ = kNever;
+  TimePoint outage_since_ = kNever;  // no listed path up since then
 };
 
 }  // namespace dlhost::mp

@@ -3,13 +3,20 @@
 
 namespace dlhost::mp {
 
+Stats::Path Stats::make_path(std::string id, const Health &health) {
+  Path p;
+  p.id = std::move(id);
+  p.health = health;
+  return p;
+}
+
 Stats::Stats(std::vector<std::string> path_ids, int health_failures) {
-  for (auto &id : path_ids) paths_.push_back(Path{std::move(id), {}, Health(health_failures), 0});
+  for (auto &id : path_ids) paths_.push_back(make_path(std::move(id), Health(health_failures)));
 }
 
 void Stats::set_path(size_t path, const std::string &id, const Health &health, bool removed) {
   std::lock_guard lock(mu_);
-  if (path == paths_.size()) paths_.push_back(Path{id, {}, health, 0});
+  if (path == paths_.size()) paths_.push_back(make_path(id, health));
   Path &p = paths_.at(path);
   p.health = health;
   p.removed = removed;
@@ -49,6 +56,49 @@ void Stats::rate_limited(size_t path) {
   paths_[path].counters.rate_limited++;
 }
 
+void Stats::attempt_failed(size_t path, FailureClass c) {
+  std::lock_guard lock(mu_);
+  paths_[path].failures[static_cast<size_t>(c)]++;
+}
+
+void Stats::moved(size_t path) {
+  std::lock_guard lock(mu_);
+  paths_[path].moves++;
+}
+
+void Stats::set_hosts(size_t path, std::vector<PairView> hosts, TimePoint now) {
+  std::vector<Host> copy;
+  copy.reserve(hosts.size());
+  for (PairView &v : hosts) {
+    const TimePoint until = now + v.paused;
+    copy.push_back(Host{std::move(v), until});
+  }
+  std::lock_guard lock(mu_);
+  paths_[path].hosts = std::move(copy);
+}
+
+nlohmann::json Stats::Path::failures_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t c = 0; c < kFailureClasses; ++c)
+    j[failure_class_name(static_cast<FailureClass>(c))] = failures[c];
+  return j;
+}
+
+// rate/ceiling null = no brake / no throttle seen yet.
+nlohmann::json Stats::Path::hosts_json(TimePoint now) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Host &h : hosts) {
+    const auto paused = h.paused_until > now
+                            ? std::chrono::ceil<Millis>(h.paused_until - now).count()
+                            : Millis::rep{0};
+    nlohmann::json j = {{"host", h.view.host}, {"paused_ms", paused}, {"bans", h.view.bans}};
+    j["rate"] = h.view.rate > 0 ? nlohmann::json(h.view.rate) : nlohmann::json(nullptr);
+    j["ceiling"] = h.view.ceiling > 0 ? nlohmann::json(h.view.ceiling) : nlohmann::json(nullptr);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 void Stats::failed_unrouted() {
   std::lock_guard lock(mu_);
   ++failed_unrouted_;
@@ -67,6 +117,9 @@ nlohmann::json Stats::stats_json(TimePoint now) const {
   for (const Path &p : paths_) {
     nlohmann::json j = p.counters.to_json(p.id, p.state(now));
     j["in_flight"] = p.in_flight;
+    j["failures"] = p.failures_json();
+    j["moves"] = p.moves;
+    j["hosts"] = p.hosts_json(now);
     proxies.push_back(std::move(j));
     completed += p.counters.completed;
     failed += p.counters.failed;
@@ -91,7 +144,8 @@ nlohmann::json Stats::health_json(TimePoint now) const {
                        {"state", p.state(now)},
                        {"consecutive_failures", p.health.consecutive_failures()},
                        {"cooldown_ms", p.health.cooldown_left(now).count()},
-                       {"down_count", p.health.down_count()}});
+                       {"down_count", p.health.down_count()},
+                       {"hosts", p.hosts_json(now)}});
   }
   return {{"proxies", std::move(proxies)}};
 }

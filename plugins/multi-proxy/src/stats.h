@@ -8,6 +8,10 @@
 // changed it; health states that change with time alone (down -> probing) are
 // computed when the JSON is written. Only ids ("direct",
 // "http://host:port") are ever written: the credentials are not in here.
+// Per path it also counts failed attempts by class (outcome.h FailureClass),
+// the files that left it to retry elsewhere ("moves"), and a copy of each
+// (path, host) pair's brakes (pace, ceiling, pause, bans), refreshed by the
+// loop whenever an attempt on that path ends.
 // Rows follow the scheduler's path slots. A proxy taken out of the list
 // (set_proxies()) keeps its row with state "removed": its counters stay in
 // the totals (they never go down, and a Prometheus counter stays monotonic),
@@ -16,6 +20,7 @@
 
 #include <dlhost/transport/path_stats.h>
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -25,6 +30,8 @@
 
 #include "clock.h"
 #include "health.h"
+#include "outcome.h"
+#include "scheduler.h"
 
 namespace dlhost::mp {
 
@@ -42,6 +49,11 @@ class Stats {
   void failed(size_t path);
   void retried(size_t path);
   void rate_limited(size_t path);
+  void attempt_failed(size_t path, FailureClass c);
+  // A file left `path` to retry on another one.
+  void moved(size_t path);
+  // The brakes of every (path, host) pair of `path`, as of `now`.
+  void set_hosts(size_t path, std::vector<PairView> hosts, TimePoint now);
   void cancelled();
   // A task failed before any path carried it (no usable path was left).
   void failed_unrouted();
@@ -50,16 +62,26 @@ class Stats {
   nlohmann::json health_json(TimePoint now) const;
 
  private:
+  struct Host {
+    PairView view;
+    TimePoint paused_until;
+  };
   struct Path {
     std::string id;
     transport::PathStats counters;
     Health health;
     int in_flight = 0;
     bool removed = false;
+    std::array<uint64_t, kFailureClasses> failures{};
+    uint64_t moves = 0;
+    std::vector<Host> hosts;
+    nlohmann::json failures_json() const;
+    nlohmann::json hosts_json(TimePoint now) const;
     const char *state(TimePoint now) const {
       return removed ? "removed" : health_state_name(health.state(now));
     }
   };
+  static Path make_path(std::string id, const Health &health);
   mutable std::mutex mu_;
   std::vector<Path> paths_;
   uint64_t cancelled_ = 0;

@@ -89,6 +89,7 @@ bool Transfer::begin(const TaskSpec &task, int attempt, std::string *error) {
   ctx_.resume_from = file_.size();
   ctx_.expected_size = size_;
   ctx_.max_file_size = static_cast<uint64_t>(cfg_.max_file_size);
+  ctx_.stall_timeout_ms = cfg_.stall_timeout_ms;
   ctx_.cancel = nullptr;  // the loop cancels by removing the handle
   ctx_.on_progress = &Transfer::on_progress;
   ctx_.progress_user = this;

@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -80,6 +81,7 @@ struct TransferContext {
   uint64_t resume_from = 0;                   // Range offset requested (file->size() on resume)
   int64_t expected_size = -1;                 // stop early past this many bytes (-1 = unknown)
   uint64_t max_file_size = 0;                 // DOWNLOAD_MAX_FILE_SIZE (0 = no limit)
+  int64_t stall_timeout_ms = 0;               // PROXY_STALL_TIMEOUT (0 = none)
   const std::atomic<bool> *cancel = nullptr;  // set from any thread to abort
   ProgressFn on_progress = nullptr;
   void *progress_user = nullptr;
@@ -96,9 +98,14 @@ struct TransferContext {
   bool too_many_redirects = false;  // a redirect beyond PROXY_MAX_REDIRECTS (request.cpp)
   bool stale_range = false;         // a 206 of another version than the .part's: emptied, stopped
   bool cancelled = false;           // aborted through `cancel`
+  bool stalled = false;             // no body byte for stall_timeout_ms: aborted
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   void reset_results();
+
+  // The stall clock (on_xferinfo): body bytes seen, and when that count last moved.
+  uint64_t seen_bytes = 0;
+  std::chrono::steady_clock::time_point seen_at{};
 };
 
 // Handle-lifetime options. Returns the first failing CURLcode.

@@ -50,6 +50,8 @@ struct TransferOutcome {
   bool too_many_redirects = false;  // Request stopped at PROXY_MAX_REDIRECTS
   bool stale_range = false;         // a 206 of another version, twice
   bool cancelled = false;
+  bool stalled = false;          // no body byte for stall_timeout_ms (easy_setup's clock)
+  int64_t stall_timeout_ms = 0;  // PROXY_STALL_TIMEOUT
   int64_t elapsed_ms = 0;  // CURLINFO_TOTAL_TIME
   int64_t timeout_ms = 0;  // the configured whole-transfer limit (0 = none)
   int64_t max_redirects = 0;

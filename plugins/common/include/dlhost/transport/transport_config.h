@@ -32,6 +32,8 @@ struct TransportConfig {
   double retry_backoff = 2.0;                    // PROXY_RETRY_BACKOFF (>= 1)
   int64_t retry_base_delay_ms = 1000;            // PROXY_RETRY_BASE_DELAY
   int64_t stall_timeout_ms = 30000;              // PROXY_STALL_TIMEOUT (0 = none)
+  int64_t max_retry_after_ms = 300000;          // PROXY_MAX_RETRY_AFTER
+  int64_t outage_timeout_ms = 300000;           // PROXY_OUTAGE_TIMEOUT (multi-proxy)
   double rate_limit = 0.0;                       // PROXY_RATE_LIMIT req/s (0 = adaptive only)
   int64_t health_failures = 3;                   // PROXY_HEALTH_FAILURES (>= 1)
   std::string ca_bundle;                         // DOWNLOAD_CA_BUNDLE ("" = system store)
