@@ -218,8 +218,9 @@ bool LegacyInstance::conclude(const tr::OwnedTask &task, CURLcode rc) {
   tr::PartFile &file = files_[slot_];
   tr::TransferOutcome o = tr::outcome_from(easy_.get(), rc, ctx_, task.url, via_proxy_,
                                            cfg_.download_timeout_ms, cfg_.max_redirects);
-  // A resumed .part that was already whole: the server answers 416.
-  bool whole_part = rc == CURLE_OK && o.http_status == 416 && ctx_.resume_from > 0;
+  // A resumed .part that was already whole: the server answers 416 with its length.
+  bool whole_part = rc == CURLE_OK && ctx_.resume_from > 0 &&
+                    tr::unsatisfied_range_means_whole(easy_.get(), file);
   tr::Failure f = whole_part ? tr::Failure{} : tr::classify(o);
   if (f.cancelled) {
     file.keep();

@@ -198,6 +198,58 @@ class HostileOrigin:
             self.assertIn("an HTML page came instead of the file", line, r.stderr)
             self.assertAbsent(self.out / n)
 
+    # -- partial answers are never whole files ---------------------------------------
+
+    def rerun_until_done(self, entry, name, runs=6):
+        """Runs the job until it exits 0 (a legacy user reruns it; multi-proxy
+        retries within a run). After every run the destination is absent or
+        exactly what the server has: a partial answer never stands for it."""
+        m = self.manifest([entry], name=name + ".jsonl")
+        whole = dlfix.det_bytes(name, 300000)
+        for _ in range(runs):
+            r = self.run_job(m, env=self.env(PROXY_MAX_RETRIES=5), timeout=120)
+            if (self.out / name).exists():
+                self.assertEqual(self.stored(name), whole, "stored only when whole")
+            if r.rc == 0:
+                return r
+            self.assertRc(r, 1)
+        self.fail(f"{name} not done after {runs} runs")
+
+    def test_a_206_to_a_request_for_the_whole_file_is_not_the_file(self):
+        name = f"{self.plugin}-unasked-206.bin"
+        m = self.manifest([self.entry(f"partial/300000/{name}", name)], name="unasked.jsonl")
+        for _ in range(2):  # and a rerun does not take anything for present
+            r = self.run_job(m, env=self.env(), timeout=120)
+            self.assertRc(r, 1)
+            self.assertIn("partial answer (HTTP 206) to a request for the whole file", r.stderr)
+            self.assertAbsent(self.out / name)
+        self.assertTrue(all(x["range"] is None for x in self.origin.requests_for(name)))
+
+    def test_a_resume_capped_short_is_resumed_until_whole(self):
+        name = f"{self.plugin}-capped.bin"
+        self.rerun_until_done(self.entry(f"partial/300000/{name}?mode=capped&cap=60000", name),
+                              name)
+        reqs = self.origin.requests_for(name)
+        self.assertEqual([x["range"] for x in reqs],
+                         [None, "bytes=150000-", "bytes=210000-", "bytes=270000-"],
+                         "each short answer resumed where it ended")
+
+    def test_a_206_that_starts_elsewhere_starts_over(self):
+        name = f"{self.plugin}-offset.bin"
+        self.rerun_until_done(self.entry(f"partial/300000/{name}?mode=offset", name), name)
+        reqs = self.origin.requests_for(name)
+        self.assertEqual([x["range"] for x in reqs], [None, "bytes=150000-", None])
+
+    def test_lying_content_lengths_fail_the_attempt(self):
+        for label, query in (("two", ""), ("junk", "?cl=150000abc"), ("huge", "?cl=" + "9" * 20)):
+            with self.subTest(label):
+                name = f"{self.plugin}-cl-{label}.bin"
+                r = self.run_job(self.manifest([self.entry(f"dupcl/300000/{name}{query}", name)],
+                                               name=f"cl-{label}.jsonl"), env=self.env())
+                self.assertRc(r, 1)
+                self.assertIn(f"failed: {name}", r.stderr)
+                self.assertAbsent(self.out / name)
+
     # -- resume is validated ---------------------------------------------------------
 
     def changed_between_attempts(self, query, name, expect_requests):

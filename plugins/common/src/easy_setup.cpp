@@ -2,10 +2,12 @@
 #include "dlhost/transport/easy_setup.h"
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+
+#include "dlhost/transport/response_length.h"
 
 namespace dlhost::transport {
 namespace {
@@ -13,25 +15,52 @@ namespace {
 constexpr long kCurlBufferSize = 256 * 1024;
 constexpr long kMaxConnectTimeoutMs = 30000;
 
-int64_t header_total(CURL *easy, long status) {
-  if (status == 206) {
-    curl_header *h = nullptr;
-    if (curl_easy_header(easy, "Content-Range", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return -1;
-    const char *slash = std::strchr(h->value, '/');
-    int64_t total = -1;
-    if (slash == nullptr || std::sscanf(slash + 1, "%" SCNd64, &total) != 1) return -1;
-    return total;
+const char *header_value(CURL *easy, const char *name) {
+  curl_header *h = nullptr;
+  if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return nullptr;
+  return h->value;
+}
+
+// Every Content-Length of the answer, which must agree: the length, -1 with
+// none, nullopt when they disagree or one is not a plain length (libcurl
+// would take the last, or the digits before the junk).
+std::optional<int64_t> declared_content_length(CURL *easy) {
+  curl_header *h = nullptr;
+  if (curl_easy_header(easy, "Content-Length", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return -1;
+  const size_t count = h->amount;
+  std::optional<uint64_t> agreed;
+  for (size_t i = 0; i < count; ++i) {
+    if (curl_easy_header(easy, "Content-Length", i, CURLH_HEADER, -1, &h) != CURLHE_OK)
+      return std::nullopt;
+    auto length = parse_content_length(h->value);
+    if (!length || (agreed && *length != *agreed)) return std::nullopt;
+    agreed = length;
   }
-  curl_off_t len = -1;
-  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
-  return len >= 0 ? static_cast<int64_t>(len) : -1;
+  return static_cast<int64_t>(*agreed);
+}
+
+// Reads what the answer declares about the whole file into declared_total.
+// Returns the problem that makes it not (a continuation of) the file.
+AnswerProblem read_declared_total(TransferContext *t) {
+  auto length = declared_content_length(t->easy);
+  if (!length) return AnswerProblem::kBadLength;
+  if (t->status != 206) {
+    t->declared_total = *length;
+    return AnswerProblem::kNone;
+  }
+  if (t->resume_from == 0) return AnswerProblem::kUnaskedPartial;
+  const char *value = header_value(t->easy, "Content-Range");
+  auto range = value != nullptr ? parse_content_range(value) : std::nullopt;
+  if (!range || range->first != t->resume_from) return AnswerProblem::kWrongOffset;
+  t->declared_total = range->total;
+  return AnswerProblem::kNone;
 }
 
 // A new body for the .part: remember what it is a version of, for a resume.
 void record_validator(TransferContext *t) {
   PartMeta meta;
   meta.validator = response_validator(t->easy);
-  meta.total = header_total(t->easy, t->status);
+  meta.total = t->declared_total;
   const int64_t size = std::max(meta.total, t->expected_size);
   const bool large = meta.total < 0 || size >= kEagerMetaBytes;
   t->file->set_meta(std::move(meta), large);  // best effort: it only saves a restart
@@ -52,13 +81,20 @@ void begin_body(TransferContext *t) {
     t->body_ignored = true;
     return;
   }
+  t->answer_problem = read_declared_total(t);
+  if (t->answer_problem != AnswerProblem::kNone) {
+    // A resume answered from elsewhere: the next attempt starts over.
+    if (t->answer_problem == AnswerProblem::kWrongOffset && !t->file->restart())
+      t->write_failed = true;
+    return;
+  }
+  if (t->status == 206) {
+    if (same_version(t)) return;  // append to the .part
+    t->stale_range = true;        // If-Range ignored: these bytes continue another file
+    if (!t->file->restart()) t->write_failed = true;
+    return;
+  }
   if (t->resume_from > 0) {
-    if (range_honoured(t->easy, t->resume_from)) {
-      if (same_version(t)) return;  // append to the .part
-      t->stale_range = true;        // If-Range ignored: these bytes continue another file
-      if (!t->file->restart()) t->write_failed = true;
-      return;
-    }
     t->range_ignored = true;
     if (!t->file->restart()) {
       t->write_failed = true;
@@ -74,7 +110,7 @@ size_t on_write(char *data, size_t size, size_t nmemb, void *user) {
   t->got_bytes = true;
   if (!t->body_started) begin_body(t);
   if (t->body_ignored) return len;
-  if (t->write_failed || t->stale_range) return 0;
+  if (t->write_failed || t->stale_range || t->answer_problem != AnswerProblem::kNone) return 0;
   if (t->expected_size >= 0 && t->file->size() + len > static_cast<uint64_t>(t->expected_size)) {
     t->too_large = true;
     return 0;  // CURLE_WRITE_ERROR: the answer is not the expected file
@@ -103,7 +139,8 @@ bool stalled(TransferContext *t, curl_off_t dlnow) {
     t->seen_at = now;
     return false;
   }
-  return t->stall_timeout_ms > 0 && now - t->seen_at >= std::chrono::milliseconds(t->stall_timeout_ms);
+  return t->stall_timeout_ms > 0 &&
+         now - t->seen_at >= std::chrono::milliseconds(t->stall_timeout_ms);
 }
 
 int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
@@ -178,6 +215,9 @@ void TransferContext::reset_results() {
   body_started = got_bytes = body_ignored = range_ignored = false;
   write_failed = too_large = over_limit = too_many_redirects = stale_range = cancelled = false;
   stalled = false;
+  answer_problem = AnswerProblem::kNone;
+  declared_total = -1;
+  short_answer = false;
   errbuf[0] = '\0';
   seen_bytes = 0;
   seen_at = std::chrono::steady_clock::now();
@@ -225,16 +265,30 @@ CURLcode prepare_transfer(CURL *easy, const std::string &url, TransferContext *c
 
 void finish_transfer(TransferContext *ctx) {
   if (!ctx->body_started && !ctx->cancelled) begin_body(ctx);  // empty body
+  const bool stored = ctx->body_started && !ctx->body_ignored && ctx->file != nullptr;
+  ctx->short_answer = stored && ctx->declared_total >= 0 &&
+                      ctx->file->size() != static_cast<uint64_t>(ctx->declared_total);
 }
 
 bool range_honoured(CURL *easy, uint64_t resume_from) {
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   if (status != 206) return false;
-  curl_header *h = nullptr;
-  if (curl_easy_header(easy, "Content-Range", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return false;
-  uint64_t start = 0;
-  return std::sscanf(h->value, "bytes %" SCNu64 "-", &start) == 1 && start == resume_from;
+  const char *value = header_value(easy, "Content-Range");
+  auto range = value != nullptr ? parse_content_range(value) : std::nullopt;
+  return range && range->first == resume_from;
+}
+
+bool unsatisfied_range_means_whole(CURL *easy, const PartFile &file) {
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 416 || file.size() == 0) return false;
+  const char *value = header_value(easy, "Content-Range");
+  if (value != nullptr) {
+    auto total = parse_unsatisfied_range(value);
+    return total && *total == file.size();
+  }
+  return file.meta().total >= 0 && static_cast<uint64_t>(file.meta().total) == file.size();
 }
 
 std::string response_validator(CURL *easy) {

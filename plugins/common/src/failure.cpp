@@ -95,6 +95,30 @@ Failure stall_failure(const TransferOutcome &o, const std::string &url) {
   return f;
 }
 
+Failure answer_failure(const TransferOutcome &o, const std::string &url) {
+  switch (o.answer_problem) {
+    case AnswerProblem::kUnaskedPartial:
+      return make(DLHOST_FAILURE_VERIFY, true,
+                  "a partial answer (HTTP 206) to a request for the whole file from " + url);
+    case AnswerProblem::kWrongOffset:
+      return make(
+          DLHOST_FAILURE_VERIFY, true,
+          "a partial answer (HTTP 206) that does not start where the resume asked from " + url);
+    case AnswerProblem::kBadLength:
+      return make(DLHOST_FAILURE_VERIFY, true,
+                  "Content-Length headers that disagree or are not a plain length from " + url);
+    case AnswerProblem::kNone:
+      break;
+  }
+  return Failure{};
+}
+
+Failure short_answer(const TransferOutcome &o, const std::string &url) {
+  return make(DLHOST_FAILURE_TRANSPORT, true,
+              "the answer ended at " + std::to_string(o.stored_bytes) + " of the " +
+                  std::to_string(o.declared_total) + " bytes the server declared for " + url);
+}
+
 Failure classify_curl(const TransferOutcome &o, const std::string &url) {
   std::string what = curl_easy_strerror(o.code);
   if (is_header_too_large(o.code, o.body_started))
@@ -178,6 +202,10 @@ TransferOutcome outcome_from(CURL *easy, CURLcode code, const TransferContext &c
   o.cancelled = ctx.cancelled;
   o.stalled = ctx.stalled;
   o.stall_timeout_ms = ctx.stall_timeout_ms;
+  o.answer_problem = ctx.answer_problem;
+  o.short_answer = ctx.short_answer;
+  o.declared_total = ctx.declared_total;
+  if (ctx.file != nullptr) o.stored_bytes = ctx.file->size();
   o.timeout_ms = timeout_ms;
   o.max_redirects = max_redirects;
   o.expected_size = ctx.expected_size;
@@ -208,6 +236,7 @@ Failure classify(const TransferOutcome &o) {
                 "size mismatch: more than the expected " + std::to_string(o.expected_size) +
                     " bytes from " + url);
   }
+  if (o.answer_problem != AnswerProblem::kNone) return answer_failure(o, url);
   if (o.stale_range) {
     return make(DLHOST_FAILURE_VERIFY, true,
                 "the server answered a resume with part of another version of the file "
@@ -220,6 +249,7 @@ Failure classify(const TransferOutcome &o) {
   if (o.via_proxy && o.code == CURLE_COULDNT_CONNECT) return classify_proxy(o, url);
   if (o.code != CURLE_OK) return classify_curl(o, url);
   if (o.http_status < 200 || o.http_status > 299) return classify_status(o, url);
+  if (o.short_answer) return short_answer(o, url);
   return Failure{};
 }
 

@@ -20,7 +20,14 @@
 // Range is a plain CURLOPT_RANGE header, which lets a 200 through, not
 // CURLOPT_RESUME_FROM, which fails it), records the response's validator for
 // a later resume (PartFile::set_meta), and stops early when more bytes
-// arrive than the expected size or than DOWNLOAD_MAX_FILE_SIZE. The
+// arrive than the expected size or than DOWNLOAD_MAX_FILE_SIZE.
+// A partial answer is never taken for the whole file: a 206 we did not ask
+// for, a 206 that starts elsewhere than our Range, or Content-Length headers
+// that disagree or are not plain lengths stop the transfer (answer_problem);
+// and finish_transfer() marks an answer that ended with fewer stored bytes
+// than the server declared for the whole file (the Content-Range total of a
+// 206, the Content-Length of a 200) as short, which the caller must not
+// commit (failure.h classifies it, keeping the .part to resume). The
 // progress callback aborts the transfer as soon as the cancel flag is set
 // and reports progress through a plain function pointer.
 // Nothing here logs or formats credentials.
@@ -70,6 +77,14 @@ class EasyHandle {
   CURL *easy_ = nullptr;
 };
 
+// Why an answer cannot be (a continuation of) the file; see the top comment.
+enum class AnswerProblem {
+  kNone,
+  kUnaskedPartial,  // 206 to a request without Range
+  kWrongOffset,     // 206 whose Content-Range does not start at our Range (or cannot be read)
+  kBadLength,       // Content-Length headers that disagree, or one that is not a plain length
+};
+
 // Per-transfer state the callbacks share with the caller. Fill the inputs,
 // call prepare_transfer(), run the transfer, then finish_transfer().
 struct TransferContext {
@@ -99,6 +114,9 @@ struct TransferContext {
   bool stale_range = false;         // a 206 of another version than the .part's: emptied, stopped
   bool cancelled = false;           // aborted through `cancel`
   bool stalled = false;             // no body byte for stall_timeout_ms: aborted
+  AnswerProblem answer_problem = AnswerProblem::kNone;  // stopped: not the file
+  int64_t declared_total = -1;  // the whole file's length, as the answer declared it (-1 unknown)
+  bool short_answer = false;    // finish_transfer(): fewer bytes stored than declared_total
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   void reset_results();
@@ -123,6 +141,11 @@ void finish_transfer(TransferContext *ctx);
 
 // True when the response is a 206 whose Content-Range starts at resume_from.
 bool range_honoured(CURL *easy, uint64_t resume_from);
+
+// A 416 to a resume means "the .part is already whole" only when the
+// server says the file is as long as the .part: its "bytes */TOTAL", or,
+// without one, the total recorded when the .part began.
+bool unsatisfied_range_means_whole(CURL *easy, const PartFile &file);
 
 // The response's validator for If-Range: a strong ETag, else Last-Modified
 // ("" = none; a weak ETag cannot be used with If-Range).

@@ -14,7 +14,11 @@
 // oversized response header is "response header too large" (libcurl says
 // "Out of memory"), a file over DOWNLOAD_MAX_FILE_SIZE says so, and a
 // malformed status line is "malformed response" (retryable: a fresh
-// connection usually gets a good one). parse_retry_after_ms() reads a Retry-After value given in
+// connection usually gets a good one). A partial answer taken for the whole
+// file is VERIFY (an unasked or misplaced 206, lying lengths; retried from
+// zero) or TRANSPORT when it only ended short (retried, resuming the .part):
+// "the answer ended at 150000 of the 300000 bytes the server declared for
+// <url>". parse_retry_after_ms() reads a Retry-After value given in
 // seconds or as an HTTP date.
 #pragma once
 
@@ -52,8 +56,12 @@ struct TransferOutcome {
   bool cancelled = false;
   bool stalled = false;          // no body byte for stall_timeout_ms (easy_setup's clock)
   int64_t stall_timeout_ms = 0;  // PROXY_STALL_TIMEOUT
-  int64_t elapsed_ms = 0;  // CURLINFO_TOTAL_TIME
-  int64_t timeout_ms = 0;  // the configured whole-transfer limit (0 = none)
+  AnswerProblem answer_problem = AnswerProblem::kNone;  // easy_setup.h
+  bool short_answer = false;    // fewer bytes stored than the server declared
+  int64_t declared_total = -1;  // the whole file's length as declared (-1 = unknown)
+  uint64_t stored_bytes = 0;    // the .part's length at the end
+  int64_t elapsed_ms = 0;       // CURLINFO_TOTAL_TIME
+  int64_t timeout_ms = 0;       // the configured whole-transfer limit (0 = none)
   int64_t max_redirects = 0;
   int64_t expected_size = -1;
 };
