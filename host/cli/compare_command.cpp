@@ -50,7 +50,7 @@ void run_side(Side &side, const ManifestSource &manifest) {
   std::fprintf(stderr, "dlhost: %s: %s into %s\n", side.label.c_str(),
                printable(side.plugin->id()).c_str(), printable(options.out_dir.string()).c_str());
   auto coordinator =
-      std::make_shared<InProcessCoordinator>(options.out_dir / ".dlhost" / "skip-cache");
+      std::make_shared<InProcessCoordinator>(options.out_dir);
   Job job(options, side.plugin, coordinator);
   SignalWatcher watcher(job, options.interrupt_grace, nullptr);  // SIGHUP: nothing to reload
   side.result = job.run(manifest);

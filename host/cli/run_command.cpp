@@ -22,7 +22,7 @@ std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
                                               const std::function<std::string()> &derived_job,
                                               const fs::path &out_dir) {
   if (settings.get("REDIS_URL").empty())
-    return std::make_shared<InProcessCoordinator>(out_dir / ".dlhost" / "skip-cache");
+    return std::make_shared<InProcessCoordinator>(out_dir);
   const auto address = parse_redis_setting(settings);
   auto job = settings.get("DOWNLOAD_JOB");
   if (job.empty()) job = derived_job();

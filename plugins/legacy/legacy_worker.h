@@ -51,7 +51,7 @@
 
 #include "dlhost/plugin.h"
 #include "dlhost/transport/abi_glue.h"
-#include "dlhost/transport/beneath.h"
+#include "dlhost/util/beneath.h"
 #include "dlhost/transport/easy_setup.h"
 #include "dlhost/transport/events.h"
 #include "dlhost/transport/failure.h"
@@ -122,7 +122,7 @@ class LegacyInstance {
   std::string path_id_ = "direct";  // shown in events and stats
   bool via_proxy_ = false;
 
-  tr::OutputRoot root_;  // DOWNLOAD_DIR; both PartFiles open beneath it
+  dlhost::util::OutputRoot root_;  // DOWNLOAD_DIR; both PartFiles open beneath it
 
   // Worker-only state.
   tr::EasyHandle easy_;

@@ -1,5 +1,11 @@
 """Nothing outside the output directory, whatever links lie in it.
 
+dlhost's own state in <out>/.dlhost/ follows the same rules: a link at the
+state directory or at one of its files (verified, verified.journal,
+verified.lock, skip-cache), or a FIFO, device or directory there, is refused
+before anything runs, with one line naming it (exit 2), and never blocks;
+a link at a temporary file (verified.tmp, skip-cache.tmp) is replaced.
+
 Links are planted at a directory, at a .part, at a .part's sidecar and at a
 destination, on a first run and on a resume (a .part left by an interrupted
 run), for both plugins. Every test hashes everything outside --out before
@@ -134,6 +140,64 @@ class Symlinks:
         r = self.run_job(self.manifest([self.entry("x.bin")]), env=self.env(), out=link)
         self.assertRc(r, 0)
         self.assertVerified([self.entry("x.bin")], out=real)
+
+    # -- our own state: .dlhost/ ---------------------------------------------------
+
+    STATE_FILES = ("verified", "verified.journal", "verified.lock", "skip-cache")
+
+    def state_run(self):
+        """A job that writes every state file: a verified download, and a
+        stall that times out (so the skip cache is saved)."""
+        stall = {**self.entry("stalls.bin"), "url": self.fs.url(f"stall/{SIZE}/stalls.bin")}
+        return self.run_entries([self.entry("fine.bin"), stall], PROXY_MAX_RETRIES=0,
+                                PROXY_DOWNLOAD_TIMEOUT=1500, PROXY_STALL_TIMEOUT=0)
+
+    def assertRefused(self, r, shown, what):
+        self.assertRc(r, 2)
+        [line] = [x for x in r.stderr.splitlines() if shown in x]
+        self.assertIn(f"{shown} is {what}", line)
+        self.assertAbsent(self.out / "fine.bin")
+
+    def test_a_link_at_the_state_directory_is_refused(self):
+        (self.out / ".dlhost").symlink_to(self.outside / "sub")
+        self.assertRefused(self.state_run(), f"{self.out}/.dlhost", "a symbolic link")
+
+    def test_a_link_at_a_state_file_is_refused(self):
+        for name in self.STATE_FILES:
+            with self.subTest(name):
+                state = self.out / ".dlhost"
+                shutil.rmtree(state, ignore_errors=True)
+                state.mkdir()
+                (state / name).symlink_to(self.outside / "victim")
+                self.assertRefused(self.state_run(), f"{state}/{name}", "a symbolic link")
+
+    def test_a_fifo_a_device_or_a_directory_at_a_state_file_is_refused_without_blocking(self):
+        kinds = [("a FIFO", os.mkfifo), ("a directory", os.mkdir)]
+        if os.geteuid() == 0:  # the null device, as root can make one anywhere
+            kinds.append(("a character device",
+                          lambda p: os.mknod(p, 0o600 | 0o020000, os.makedev(1, 3))))
+        for what, make in kinds:
+            for name in self.STATE_FILES:
+                with self.subTest(f"{what} at {name}"):
+                    state = self.out / ".dlhost"
+                    shutil.rmtree(state, ignore_errors=True)
+                    state.mkdir()
+                    make(str(state / name))
+                    self.assertRefused(self.state_run(), f"{state}/{name}", what)
+
+    def test_a_link_at_a_temporary_state_file_is_replaced(self):
+        state = self.out / ".dlhost"
+        state.mkdir()
+        for name in ("verified.tmp", "skip-cache.tmp"):
+            (state / name).symlink_to(self.outside / "victim")
+        r = self.state_run()
+        self.assertRc(r, 1)  # the stalled file
+        self.assertDownloaded("fine.bin")
+        for name in ("verified", "skip-cache"):
+            self.assertTrue((state / name).is_file() and not (state / name).is_symlink(), name)
+        self.assertIn("stalls.bin", (state / "skip-cache").read_text())
+        for name in ("verified.tmp", "skip-cache.tmp"):
+            self.assertFalse(os.path.lexists(state / name), name)
 
     # -- links at files, first run ----------------------------------------------------
 

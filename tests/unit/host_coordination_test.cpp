@@ -96,9 +96,10 @@ TEST(InProcessCoordinator, SkipCachePersistsAcrossRuns) {
   const fs::path dir = fs::temp_directory_path() / ("dlhost-coord-" + std::to_string(::getpid()));
   const fs::path file = dir / ".dlhost" / "skip-cache";
   fs::remove_all(dir);
+  fs::create_directories(dir);  // the job makes the output directory
   FakeClock clock;
   {
-    InProcessCoordinator c(file, clock.fn());
+    InProcessCoordinator c(dir, clock.fn());
     c.mark_skipped(std::vector<SkipMark>{{"https://h/x", "timed out\nafter 5 s"},
                                          {"https://h/short", "gone soon"}},
                    100s);
@@ -108,7 +109,7 @@ TEST(InProcessCoordinator, SkipCachePersistsAcrossRuns) {
   ASSERT_TRUE(fs::exists(file));
   clock.now += 50s;
   {
-    InProcessCoordinator c(file, clock.fn());
+    InProcessCoordinator c(dir, clock.fn());
     const auto s = c.skipped(keys({"https://h/x", "https://h/short"}));
     ASSERT_TRUE(s[0]);
     EXPECT_EQ(*s[0], "timed out after 5 s");  // kept on one line
@@ -116,7 +117,7 @@ TEST(InProcessCoordinator, SkipCachePersistsAcrossRuns) {
   }
   // A damaged file is tolerated.
   std::ofstream(file, std::ios::app) << "garbage line\nnot-a-number\tk\tr\n";
-  InProcessCoordinator c(file, clock.fn());
+  InProcessCoordinator c(dir, clock.fn());
   EXPECT_TRUE(c.skipped(keys({"https://h/x"}))[0]);
   fs::remove_all(dir);
 }

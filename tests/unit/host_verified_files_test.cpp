@@ -121,14 +121,14 @@ TEST_F(VerifiedFilesTest, AJournalLeftByADeadRunIsFoldedInAtOpen) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    VerifiedFiles dying(dir);
+    VerifiedFiles dying(root_.string());
     for (std::uint64_t i = 1; i <= 1000; ++i) dying.record(fake_stat(i, 1), d);
     ::_exit(0);  // no close(), no destructor
   }
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(fs::exists(fs::path(dir) / "verified.journal"));
-  VerifiedFiles next(dir);
+  VerifiedFiles next(root_.string());
   EXPECT_FALSE(fs::exists(fs::path(dir) / "verified.journal"));
   for (std::uint64_t i = 1; i <= 768; ++i) ASSERT_EQ(next.lookup(fake_stat(i, 1)), d) << i;
 }
@@ -143,12 +143,12 @@ TEST_F(VerifiedFilesTest, FoldingManyRecordsKeepsEveryOneAndTheNewest) {
   b[0] = 0xbb;
   constexpr std::uint64_t kFiles = 40000;  // > 2 chunks of 16384
   {
-    VerifiedFiles first(dir);
+    VerifiedFiles first(root_.string());
     for (std::uint64_t i = kFiles; i > 0; --i) first.record(stat_of(i * 3, 10), a);
     first.close();
   }
   {
-    VerifiedFiles second(dir);
+    VerifiedFiles second(root_.string());
     for (std::uint64_t i = 1; i <= kFiles; i += 1000) {
       ASSERT_EQ(second.lookup(stat_of(i * 3, 10)), a) << i;
       EXPECT_FALSE(second.lookup(stat_of(i * 3 + 1, 10))) << i;
@@ -157,7 +157,7 @@ TEST_F(VerifiedFilesTest, FoldingManyRecordsKeepsEveryOneAndTheNewest) {
     second.record(stat_of(30, 10), b);
     second.close();
   }
-  VerifiedFiles third(dir);
+  VerifiedFiles third(root_.string());
   EXPECT_EQ(third.lookup(stat_of(30, 10)), b);
   EXPECT_EQ(third.lookup(stat_of(33, 10)), a);
   EXPECT_EQ(fs::file_size(fs::path(dir) / "verified"), (kFiles + 1) * 64);

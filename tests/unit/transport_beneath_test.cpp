@@ -13,13 +13,14 @@
 #include <sstream>
 #include <string>
 
-#include "dlhost/transport/beneath.h"
+#include "dlhost/util/beneath.h"
 #include "dlhost/transport/part_file.h"
 #include "dlhost/transport/sha256.h"
 #include "test_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace dlhost::transport;
+using namespace dlhost::util;
 
 namespace {
 

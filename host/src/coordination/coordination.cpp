@@ -3,11 +3,17 @@
 // The skip cache file is one line per entry, "EXPIRY_UNIX_SECONDS\tKEY\tREASON",
 // rewritten whole (temp file + rename) on flush(). It holds only timed-out
 // URLs, so it stays small; expired lines are dropped on load and on save.
+// Both files are opened beneath the output directory by util::StateDir: no
+// link is followed, a FIFO does not block, and the temporary file replaces
+// whatever stands at its name.
 #include "dlhost/host/coordination.hpp"
 
 #include "dlhost/util/text.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <random>
 #include <sstream>
 
@@ -18,10 +24,35 @@ bool storable(const std::string &s) {
   return s.find_first_of("\t\r\n") == std::string::npos;
 }
 
+// The whole file, read at once: it is small (see the top of this file).
+std::optional<std::string> read_all(const util::Fd &fd) {
+  if (!fd) return std::nullopt;
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool write_all(const util::Fd &fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd.get(), text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace
 
-InProcessCoordinator::InProcessCoordinator(std::filesystem::path skip_cache_file, Clock clock)
-    : skip_file_(std::move(skip_cache_file)), clock_(std::move(clock)) {
+InProcessCoordinator::InProcessCoordinator(std::filesystem::path out_dir, Clock clock)
+    : state_(out_dir.empty() ? util::StateDir() : util::StateDir(out_dir.string())),
+      clock_(std::move(clock)) {
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
   token_prefix_ = std::random_device{}();
   token_prefix_ = (token_prefix_ << 32) ^ std::random_device{}();
@@ -141,10 +172,11 @@ std::vector<std::optional<std::string>> InProcessCoordinator::skipped(
 }
 
 void InProcessCoordinator::load_skip_cache() {
-  if (skip_file_.empty()) return;
-  std::ifstream in(skip_file_);
-  if (!in) return;  // no cache yet
+  if (!state_.enabled()) return;
+  const auto text = read_all(state_.open(kSkipCache, O_RDONLY));
+  if (!text) return;  // no cache yet, or not a file of ours
   const auto now = clock_();
+  std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
     const auto t1 = line.find('\t');
@@ -164,23 +196,19 @@ void InProcessCoordinator::load_skip_cache() {
 
 void InProcessCoordinator::flush() {
   std::lock_guard lock(mutex_);
-  if (skip_file_.empty() || !skips_dirty_) return;
-  std::error_code ec;
-  std::filesystem::create_directories(skip_file_.parent_path(), ec);
-  const auto tmp = skip_file_.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    const auto now = clock_();
-    for (const auto &[key, skip] : skips_) {
-      if (skip.expires <= now || !storable(key)) continue;
-      const auto secs =
-          std::chrono::duration_cast<std::chrono::seconds>(skip.expires.time_since_epoch());
-      out << secs.count() << '\t' << key << '\t' << skip.reason << '\n';
-    }
-    if (!out) return;  // best effort: a lost skip cache costs only a retry
+  if (!state_.enabled() || !skips_dirty_) return;
+  std::ostringstream out;
+  const auto now = clock_();
+  for (const auto &[key, skip] : skips_) {
+    if (skip.expires <= now || !storable(key)) continue;
+    const auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(skip.expires.time_since_epoch());
+    out << secs.count() << '\t' << key << '\t' << skip.reason << '\n';
   }
-  std::filesystem::rename(tmp, skip_file_, ec);
-  if (!ec) skips_dirty_ = false;
+  // Best effort: a lost skip cache costs only a retry.
+  const util::Fd tmp = state_.create_replacing(kSkipCacheTmp);
+  if (!tmp || !write_all(tmp, out.str())) return;
+  if (state_.rename(kSkipCacheTmp, kSkipCache)) skips_dirty_ = false;
 }
 
 }  // namespace dlhost

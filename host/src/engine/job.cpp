@@ -10,11 +10,26 @@
 
 #include <cstdio>
 
+#include "dlhost/host/coordination.hpp"
 #include "dlhost/host/settings.hpp"
+#include "dlhost/util/state_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace dlhost {
+namespace {
+
+// <out>/.dlhost holds only what dlhost put there. A link, FIFO, device or
+// directory where its state belongs is refused before anything runs (the
+// temporary files are replaced instead: see util/state_dir.h).
+void check_state_dir(const std::string &out_dir) {
+  util::StateDir state(out_dir);
+  const std::string problem = state.check({VerifiedFiles::kTable, VerifiedFiles::kJournal,
+                                           VerifiedFiles::kLock, InProcessCoordinator::kSkipCache});
+  if (!problem.empty()) throw ConfigError(problem);
+}
+
+}  // namespace
 
 ProgressSnapshot Job::State::sample() const {
   ProgressSnapshot s;
@@ -195,6 +210,7 @@ JobResult Job::run(WorkSource &source) {
   fs::create_directories(out_dir, ec);
   if (ec)
     throw ConfigError("DOWNLOAD_DIR: cannot create " + out_dir.string() + ": " + ec.message());
+  check_state_dir(out_dir.string());
   s.local.emplace(out_dir.string(), s.options.follow_symlinks);
 
   auto instance = std::make_unique<PluginInstance>(s.plugin, s.options.plugin_config_json,

@@ -43,7 +43,7 @@ bool same_file(const struct stat &a, const struct stat &b) {
 LocalFiles::LocalFiles(std::string out_dir, bool follow_links)
     : out_dir_(trimmed_dir(std::move(out_dir))),
       root_(out_dir_, follow_links),
-      verified_(out_dir_ + "/.dlhost") {}
+      verified_(out_dir_) {}
 
 std::string LocalFiles::dest(std::string_view relative) const {
   std::string d;

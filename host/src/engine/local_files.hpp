@@ -3,7 +3,7 @@
 // the hot path of a big job.
 //
 // Nothing here follows a symbolic link inside the output directory (see
-// plugins/common's beneath.h, shared with the plugins): directories are
+// util's beneath.h, shared with the plugins): directories are
 // opened beneath the output directory's own descriptor with openat2
 // (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or an O_NOFOLLOW walk where the
 // kernel lacks it, unless DOWNLOAD_FOLLOW_SYMLINKS=1 allows links to
@@ -29,7 +29,7 @@
 // the system calls here.
 #pragma once
 
-#include <dlhost/transport/beneath.h>
+#include <dlhost/util/beneath.h>
 
 #include <cstdint>
 #include <optional>
@@ -74,9 +74,9 @@ class LocalFiles {
   std::optional<VerifiedFiles::Digest> hash_file(int dfd, const struct stat &st);
 
   std::string out_dir_;
-  transport::OutputRoot root_;
-  transport::DirCache looked_at_;   // present()'s last directory
-  transport::DirCache made_;        // make_parent()'s last directory
+  util::OutputRoot root_;
+  util::DirCache looked_at_;   // present()'s last directory
+  util::DirCache made_;        // make_parent()'s last directory
   VerifiedFiles verified_;
   std::vector<char> read_buffer_;   // for hashing, allocated on first need
   std::string absent_dir_;          // relative; "" = none known

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <tuple>
 #include <utility>
 
@@ -132,16 +131,6 @@ class RecordWriter {
   std::vector<Record> buffer_;
 };
 
-// A file for a sorted run that nobody else sees and that vanishes when closed.
-Fd temporary_file(const std::string &dir) {
-  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) return Fd(fd);
-  std::string name = dir + "/verified.run.XXXXXX";  // a file system without O_TMPFILE
-  Fd named(::mkstemp(name.data()));
-  if (named.get() >= 0) ::unlink(name.c_str());
-  return named;
-}
-
 // Sorts a chunk by key, keeping for each key only its last record (the newest).
 void sort_newest_last(std::vector<Record> &chunk) {
   std::stable_sort(chunk.begin(), chunk.end(),
@@ -186,7 +175,7 @@ bool merge(std::vector<Source> &sources, int out_fd) {
 
 }  // namespace
 
-VerifiedFiles::VerifiedFiles(std::string state_dir) : dir_(std::move(state_dir)) {
+VerifiedFiles::VerifiedFiles(std::string out_dir) : dir_(std::move(out_dir)) {
   fold_journal();  // a run that died left its records there
   open_table();
 }
@@ -196,7 +185,7 @@ VerifiedFiles::~VerifiedFiles() {
 }
 
 void VerifiedFiles::open_table() {
-  table_fd_.reset(::open((dir_ + "/verified").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  table_fd_ = dir_.open(kTable, O_RDONLY);
   const auto count = records_in(table_fd_.get());
   if (count <= 0) return;
   RecordReader reader(table_fd_.get(), static_cast<std::uint64_t>(count));
@@ -254,10 +243,7 @@ std::optional<VerifiedFiles::Digest> VerifiedFiles::lookup(const struct stat &st
 
 void VerifiedFiles::record(const struct stat &st, const Digest &digest) {
   if (!journal_fd_) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    journal_fd_.reset(::open((dir_ + "/verified.journal").c_str(),
-                             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+    journal_fd_ = dir_.open(kJournal, O_WRONLY | O_CREAT | O_APPEND);
     if (!journal_fd_) return;
     struct stat js;
     if (::fstat(journal_fd_.get(), &js) == 0 && js.st_size == 0) {
@@ -295,20 +281,18 @@ void VerifiedFiles::close() {
 
 // Journal + table -> a new table, in bounded memory (see the header).
 void VerifiedFiles::fold_journal() {
-  const std::string journal = dir_ + "/verified.journal";
-  Fd journal_fd(::open(journal.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  Fd journal_fd = dir_.open(kJournal, O_RDONLY);
   const auto journal_count = records_in(journal_fd.get());
   if (journal_count < 0) return;
   if (journal_count == 0) {
-    ::unlink(journal.c_str());
+    dir_.unlink(kJournal);
     return;
   }
-  Fd lock(
-      ::open((dir_ + "/verified.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  Fd lock = dir_.open(kLock, O_RDWR | O_CREAT);
   if (lock.get() < 0 || ::flock(lock.get(), LOCK_EX) != 0) return;
 
   std::vector<Source> sources;
-  Fd table(::open((dir_ + "/verified").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  Fd table = dir_.open(kTable, O_RDONLY);
   if (const auto n = records_in(table.get()); n > 0)
     sources.emplace_back(std::move(table), static_cast<std::uint64_t>(n));
   // The journal, sorted a chunk at a time into unlinked temporary files.
@@ -322,7 +306,7 @@ void VerifiedFiles::fold_journal() {
     while (chunk.size() < kChunkRecords && (more = reader.next(r))) chunk.push_back(r);
     if (chunk.empty()) break;
     sort_newest_last(chunk);
-    Fd run = temporary_file(dir_);
+    Fd run = dir_.anonymous();
     if (run.get() < 0) return;
     RecordWriter writer(run.get());
     for (const auto &c : chunk) writer.add(c);
@@ -331,14 +315,13 @@ void VerifiedFiles::fold_journal() {
   }
   std::vector<Record>().swap(chunk);
 
-  const std::string tmp = dir_ + "/verified.tmp";
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  Fd out = dir_.create_replacing(kTableTmp);
   if (out.get() < 0) return;
-  if (!merge(sources, out.get()) || ::rename(tmp.c_str(), (dir_ + "/verified").c_str()) != 0) {
-    ::unlink(tmp.c_str());
+  if (!merge(sources, out.get()) || !dir_.rename(kTableTmp, kTable)) {
+    dir_.unlink(kTableTmp);
     return;
   }
-  ::unlink(journal.c_str());
+  dir_.unlink(kJournal);
 }
 
 }  // namespace dlhost

@@ -28,7 +28,9 @@
 // other's newest records when one folds the journal (flock keeps the files
 // whole); a lost record only means that file is hashed once more.
 // A damaged `verified` (wrong size, wrong header, out of order) is ignored and
-// rebuilt from what is checked from then on.
+// rebuilt from what is checked from then on. Every file here is opened
+// beneath the output directory with no link followed and never blocks on a
+// FIFO (util/state_dir.h); one that is not a regular file is not used.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +42,7 @@
 #include <vector>
 
 #include "dlhost/util/fd.h"
+#include "dlhost/util/state_dir.h"
 
 struct stat;
 
@@ -49,8 +52,14 @@ class VerifiedFiles {
  public:
   using Digest = std::array<unsigned char, 32>;
 
-  // `state_dir` is <out>/.dlhost; created on the first record.
-  explicit VerifiedFiles(std::string state_dir);
+  // The state lives in <out_dir>/.dlhost, created on the first record.
+  explicit VerifiedFiles(std::string out_dir);
+
+  // Its files, for StateDir::check().
+  static constexpr const char *kTable = "verified";
+  static constexpr const char *kJournal = "verified.journal";
+  static constexpr const char *kLock = "verified.lock";
+  static constexpr const char *kTableTmp = "verified.tmp";
   ~VerifiedFiles();
   VerifiedFiles(const VerifiedFiles &) = delete;
   VerifiedFiles &operator=(const VerifiedFiles &) = delete;
@@ -82,7 +91,7 @@ class VerifiedFiles {
   void fold_journal();
   const Block *block(std::uint64_t number);
 
-  std::string dir_;
+  util::StateDir dir_;
   util::Fd table_fd_;
   util::Fd journal_fd_;
   std::uint64_t table_records_ = 0;

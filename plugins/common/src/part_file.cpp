@@ -35,8 +35,8 @@ bool equal_hex(std::string_view a, std::string_view b) {
   return true;
 }
 
-OutputRoot &no_root() {
-  static OutputRoot none;
+util::OutputRoot &no_root() {
+  static util::OutputRoot none;
   return none;
 }
 
@@ -127,7 +127,7 @@ bool PartFile::open(std::string dest_path, const PartOptions &options) {
 // Splits the destination and opens its directory (the slot's cached one
 // when it is the same).
 bool PartFile::locate(const std::string &dest_path) {
-  OutputRoot &root = root_ != nullptr ? *root_ : no_root();
+  util::OutputRoot &root = root_ != nullptr ? *root_ : no_root();
   if (!root.split(dest_path, &dir_rel_, &name_, &error_)) return false;
   part_name_.assign(name_).append(".part");
   meta_name_.assign(part_name_).append(".meta");
@@ -411,8 +411,8 @@ void PartFile::keep() {
   close_fd();
 }
 
-bool remove_part_files(OutputRoot *root, const std::string &dest_path, std::string *error) {
-  OutputRoot &r = root != nullptr ? *root : no_root();
+bool remove_part_files(util::OutputRoot *root, const std::string &dest_path, std::string *error) {
+  util::OutputRoot &r = root != nullptr ? *root : no_root();
   std::string dir, name;
   if (!r.split(dest_path, &dir, &name, error)) return false;
   int dfd = r.open_dir(dir, /*create=*/false, error);

@@ -46,7 +46,7 @@ std::optional<Millis> retry_after(CURL *easy) {
 
 Transfer::Transfer(size_t path, const transport::TransportConfig &cfg,
                    const transport::ProxySpec &proxy, const transport::EventEmitter &emit,
-                   transport::OutputRoot &root)
+                   util::OutputRoot &root)
     : path_(path),
       cfg_(cfg),
       emit_(emit),

@@ -55,7 +55,7 @@ namespace dlhost::mp {
 class Transfer {
  public:
   Transfer(size_t path, const transport::TransportConfig &cfg, const transport::ProxySpec &proxy,
-           const transport::EventEmitter &emit, transport::OutputRoot &root);
+           const transport::EventEmitter &emit, util::OutputRoot &root);
 
   // Prepares an attempt of `task`. False (with *error) when the .part cannot be opened.
   bool begin(const TaskSpec &task, int attempt, std::string *error);
@@ -133,7 +133,7 @@ class TransferPool {
 
  private:
   const transport::TransportConfig &cfg_;
-  transport::OutputRoot root_;  // DOWNLOAD_DIR, shared by every slot
+  util::OutputRoot root_;  // DOWNLOAD_DIR, shared by every slot
   std::vector<transport::ProxySpec> paths_;
   std::vector<uint64_t> generation_;  // per path, bumped by set_spec()
   const transport::EventEmitter &emit_;

@@ -29,6 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dlhost/util/state_dir.h"
+
 namespace dlhost {
 
 struct Lease {
@@ -116,12 +118,18 @@ class Coordinator {
 // starts), and a file already complete is found on disk by the job's local
 // check, which a rerun or a revisited line goes through first. So its memory
 // does not grow with the manifest. The skip cache is persisted in a small
-// text file (`<out>/.dlhost/skip-cache`) so its TTL holds across runs.
+// text file (`<out>/.dlhost/skip-cache`) so its TTL holds across runs,
+// opened by the rules of the output directory (dlhost/util/state_dir.h).
 class InProcessCoordinator final : public Coordinator {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
-  // `skip_cache_file` empty = do not persist. `clock` is injectable for tests.
-  explicit InProcessCoordinator(std::filesystem::path skip_cache_file = {}, Clock clock = {});
+  // The skip cache is kept in <out_dir>/.dlhost/skip-cache; `out_dir` empty =
+  // not persisted. `clock` is injectable for tests.
+  explicit InProcessCoordinator(std::filesystem::path out_dir = {}, Clock clock = {});
+
+  // The skip cache's files in the state directory, for StateDir::check().
+  static constexpr const char *kSkipCache = "skip-cache";
+  static constexpr const char *kSkipCacheTmp = "skip-cache.tmp";
 
   std::vector<std::optional<Lease>> take_leases(std::span<const std::string> keys,
                                                 Millis ttl) override;
@@ -147,7 +155,7 @@ class InProcessCoordinator final : public Coordinator {
   void load_skip_cache();
   std::string new_token();
 
-  std::filesystem::path skip_file_;
+  util::StateDir state_;  // <out>/.dlhost, for the skip cache
   Clock clock_;
   std::mutex mutex_;
   std::unordered_map<std::string, Held> leases_;

@@ -49,7 +49,7 @@
 #include <string>
 #include <string_view>
 
-#include "dlhost/transport/beneath.h"
+#include "dlhost/util/beneath.h"
 #include "dlhost/transport/hash_worker.h"
 #include "dlhost/transport/sha256.h"
 
@@ -82,7 +82,7 @@ class PartFile {
 
   // Where destinations lie (nullptr, the default: opened as named). The
   // root must outlive the PartFile.
-  void set_root(OutputRoot *root) { root_ = root; }
+  void set_root(util::OutputRoot *root) { root_ = root; }
 
   // Opens "<dest_path>.part" as the comment on top says. Returns false with
   // error() set.
@@ -159,8 +159,8 @@ class PartFile {
   bool meta_on_disk_ = false;  // the sidecar exists (it is removed with the .part)
   PartMeta meta_;
   Sha256 sha_;
-  OutputRoot *root_ = nullptr;
-  DirCache dir_;                       // the destination's directory
+  util::OutputRoot *root_ = nullptr;
+  util::DirCache dir_;                       // the destination's directory
   std::string dir_rel_, name_;         // split() of dest_: directory, file name
   std::string part_name_, meta_name_;  // relative to dir_
   std::string dest_, part_, error_, digest_;
@@ -169,6 +169,6 @@ class PartFile {
 // Deletes what earlier attempts at `dest_path` left (the .part and its
 // sidecar), never through a link (root may be null: none). False with
 // *error when the directory cannot be opened safely.
-bool remove_part_files(OutputRoot *root, const std::string &dest_path, std::string *error);
+bool remove_part_files(util::OutputRoot *root, const std::string &dest_path, std::string *error);
 
 }  // namespace dlhost::transport

@@ -1,5 +1,5 @@
 // Directories beneath the output directory, never through a link (see beneath.h).
-#include "dlhost/transport/beneath.h"
+#include "dlhost/util/beneath.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace dlhost::transport {
+namespace dlhost::util {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
@@ -249,4 +249,4 @@ void DirCache::forget() {
   dir_.clear();
 }
 
-}  // namespace dlhost::transport
+}  // namespace dlhost::util

@@ -32,7 +32,7 @@
 #include <string>
 #include <string_view>
 
-namespace dlhost::transport {
+namespace dlhost::util {
 
 // The lexically normal form of an absolute path: no "//", no "." components,
 // no trailing slash. ".." components are kept (callers refuse them).
@@ -99,4 +99,4 @@ class DirCache {
   std::string dir_;
 };
 
-}  // namespace dlhost::transport
+}  // namespace dlhost::util
