@@ -47,6 +47,24 @@ class ManifestIdentity(NginxOriginTestCase):
                       r.stderr)
         self.assertEqual(self.files_under(), [])
 
+    def test_a_path_that_is_another_lines_part_file_is_an_error_in_either_order(self):
+        # The case: a.bin's URL fails, a.bin.part completes; a rerun
+        # took a.bin.part for a.bin's partial download and lost it, counted
+        # "present". Now neither run downloads anything.
+        missing = {"url": self.nginx.url("p1/missing.bin"), "path": "a.bin"}
+        part = {"url": self.nginx.url("p1/a.jpg"), "path": "a.bin.part"}
+        mark = self.nginx.mark()
+        for order, (w, d) in (((missing, part), ("2", "1")), ((part, missing), ("1", "2"))):
+            manifest = self.manifest(list(order), name=f"part-{w}.jsonl")
+            for plugin in ("multi-proxy", "legacy"):
+                for _ in range(2):
+                    r = self.run_job(manifest, plugin=plugin)
+                    self.assertRc(r, 2)
+                    self.assertIn(f'"a.bin.part" (line {w}) is the name dlhost downloads '
+                                  f'"a.bin" (line {d}) into before it is complete', r.stderr)
+        self.assertEqual(self.nginx.records_since(mark), [], "something was downloaded")
+        self.assertEqual(self.files_under(), [])
+
     def test_paths_keep_same_named_files_apart(self):
         mark = self.nginx.mark()
         manifest = self.manifest([{"url": self.nginx.url(f"{p}/a.jpg"), "path": f"{p}/a.jpg"}

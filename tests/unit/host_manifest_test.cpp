@@ -231,6 +231,38 @@ TEST_F(ManifestFile, TheSamePathForAnotherUrlNamesBothLines) {
             "no error");
 }
 
+// A line's path must not be the name another line's file is downloaded
+// into (<dest>.part) or its sidecar (<dest>.part.meta): whichever comes first.
+TEST_F(ManifestFile, APathThatIsAnotherLinesWorkingNameNamesBothLines) {
+  const std::string expected =
+      "\"a.bin.part\" (line %W) is the name dlhost downloads \"a.bin\" (line %D) into before "
+      "it is complete; give it another \"path\"";
+  auto with = [&](const char *w, const char *d) {
+    std::string e = expected;
+    e.replace(e.find("%W"), 2, w);
+    e.replace(e.find("%D"), 2, d);
+    return e;
+  };
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/x\",\"path\":\"a.bin\"}\n"
+                             "{\"url\":\"https://h/y\",\"path\":\"a.bin.part\"}\n"),
+            "jobs.jsonl:2: " + with("2", "1"));
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/y\",\"path\":\"a.bin.part\"}\n"
+                             "https://h/z\n"
+                             "{\"url\":\"https://h/x\",\"path\":\"a.bin\"}\n"),
+            "jobs.jsonl:3: " + with("1", "3"));
+  // The sidecar, and a name taken from the URL.
+  EXPECT_NE(
+      validation_error("https://h/d/a.bin\nhttps://h/e/a.bin.part.meta\n")
+          .find("\"a.bin.part.meta\" (line 2) is the name dlhost downloads \"a.bin\" (line 1)"),
+      std::string::npos);
+  // Not a working name: "a.bin.part.part" is a.bin.part's, and there is no a.bin.part line.
+  EXPECT_EQ(validation_error("{\"url\":\"https://h/x\",\"path\":\"a.bin\"}\n"
+                             "{\"url\":\"https://h/y\",\"path\":\"a.bin.part.part\"}\n"
+                             "{\"url\":\"https://h/z\",\"path\":\"d/a.bin.part\"}\n"
+                             "{\"url\":\"https://h/w\",\"path\":\"a.bin.partial\"}\n"),
+            "no error");
+}
+
 TEST_F(ManifestFile, ManyDistinctPathsHaveNoDuplicates) {
   std::string text;
   for (int i = 0; i < 20000; ++i) text += "https://h/f" + std::to_string(i) + ".bin\n";

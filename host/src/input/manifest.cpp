@@ -335,6 +335,48 @@ struct Destination {
                       ", for another URL; give each of them its own \"path\"");
 }
 
+// A destination's working names, as PartFile makes them: "<dest>.part" and
+// its sidecar "<dest>.part.meta". No line's path may be another line's
+// working name: the plugin would take that file for its partial download
+// (and a completed file would vanish while it counts as present).
+constexpr std::string_view kWorkingSuffixes[] = {".part.meta", ".part"};
+
+// The path with every trailing working suffix removed: a path and each path
+// that is one of its working names share it, so they meet in pass 2.
+std::string_view owner_of(std::string_view path) {
+  for (bool stripped = true; stripped;) {
+    stripped = false;
+    for (const auto suffix : kWorkingSuffixes) {
+      if (path.size() > suffix.size() && path.ends_with(suffix)) {
+        path.remove_suffix(suffix.size());
+        stripped = true;
+        break;
+      }
+    }
+  }
+  return path;
+}
+
+bool is_working_name_of(std::string_view path, std::string_view dest) {
+  if (path.size() <= dest.size() || !path.starts_with(dest)) return false;
+  const auto suffix = path.substr(dest.size());
+  return std::find(std::begin(kWorkingSuffixes), std::end(kWorkingSuffixes), suffix) !=
+         std::end(kWorkingSuffixes);
+}
+
+[[noreturn]] void working_name_conflict(const ManifestSource &source, const ManifestEntry &later,
+                                        const Destination &earlier) {
+  const bool later_is_working = is_working_name_of(later.path, earlier.path);
+  const std::string working = later_is_working ? later.path : earlier.path;
+  const std::string dest = later_is_working ? earlier.path : later.path;
+  throw ManifestError(source.display_name() + ":" + std::to_string(later.line) + ": \"" +
+                      echo(working) + "\" (line " +
+                      std::to_string(later_is_working ? later.line : earlier.line) +
+                      ") is the name dlhost downloads \"" + echo(dest) + "\" (line " +
+                      std::to_string(later_is_working ? earlier.line : later.line) +
+                      ") into before it is complete; give it another \"path\"");
+}
+
 // Pass 1: one keyed 64-bit fingerprint of every line's path; returns the
 // sorted fingerprints that occur more than once. Everything else is freed.
 std::vector<std::uint64_t> candidate_fingerprints(const ManifestSource &source,
@@ -346,7 +388,7 @@ std::vector<std::uint64_t> candidate_fingerprints(const ManifestSource &source,
   ManifestEntry entry;
   while (reader.next(entry)) {
     ++summary.entries;
-    all.push_back(fingerprint(entry.path));
+    all.push_back(fingerprint(owner_of(entry.path)));
   }
   std::sort(all.begin(), all.end());
   std::vector<std::uint64_t> repeated;
@@ -359,8 +401,9 @@ std::vector<std::uint64_t> candidate_fingerprints(const ManifestSource &source,
 
 // Pass 2, only when pass 1 found candidates: the lines whose fingerprint
 // repeats are compared as text. Same path and URL: a duplicate line; same
-// path, another URL: a manifest error naming both lines; a different path
-// (the fingerprints merely collided): a file of its own.
+// path, another URL: a manifest error naming both lines; one path the
+// other's working name: the same; any other path (the fingerprints merely
+// collided, or "a" and "a.part.part"): a file of its own.
 void compare_candidates(const ManifestSource &source, util::KeyedHash64 &fingerprint,
                         const std::vector<std::uint64_t> &candidates, ManifestSummary &summary) {
   auto in = source.open_stream();
@@ -368,9 +411,13 @@ void compare_candidates(const ManifestSource &source, util::KeyedHash64 &fingerp
   std::unordered_map<std::uint64_t, std::vector<Destination>> seen;
   ManifestEntry entry;
   while (reader.next(entry)) {
-    const auto fp = fingerprint(entry.path);
+    const auto fp = fingerprint(owner_of(entry.path));
     if (!std::binary_search(candidates.begin(), candidates.end(), fp)) continue;
     auto &destinations = seen[fp];
+    for (const Destination &d : destinations) {
+      if (is_working_name_of(entry.path, d.path) || is_working_name_of(d.path, entry.path))
+        working_name_conflict(source, entry, d);
+    }
     const auto same_path = std::find_if(destinations.begin(), destinations.end(),
                                         [&](const Destination &d) { return d.path == entry.path; });
     if (same_path == destinations.end()) {
