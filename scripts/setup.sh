@@ -16,6 +16,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libhiredis-dev nlohmann-json3-dev libboost-dev
   libcli11-dev libspdlog-dev libgtest-dev
   libcpp-httplib-dev  # the HTTP layer of the status server (host/src/http)
+  libidn2-dev  # internationalized host names in manifests, converted as curl does
   clang-14 libclang-rt-14-dev  # the clang build and its libFuzzer targets (tests/fuzz)
   nginx-light tinyproxy microsocks redis-server aria2 curl python3
   abigail-tools clang-format openssl ca-certificates binutils

@@ -107,8 +107,10 @@ EventSetup event_setup(const Settings &settings, const JobArgs &args);
 // when the --events file cannot be created.
 std::shared_ptr<EventBus> open_event_bus(const EventSetup &setup, NoticeFn notice);
 // Failures, warnings and the summary line on stderr; `label` names the run
-// ("a (legacy)") when there is more than one.
-void print_report(const JobResult &result, const std::string &label = {});
+// ("a (legacy)") when there is more than one. With `failures_shown` (-v
+// printed each one as it happened) the failures are not listed again.
+void print_report(const JobResult &result, const std::string &label = {},
+                  bool failures_shown = false);
 // The --help footer: every setting with its default (settings_help.cpp).
 std::string settings_help();
 // Maps the exceptions that mean "nothing was downloaded" to exit status 2.

@@ -14,11 +14,13 @@
 
 namespace dlhost::cli {
 
-void print_report(const JobResult &result, const std::string &label) {
+void print_report(const JobResult &result, const std::string &label, bool failures_shown) {
   const std::string prefix = label.empty() ? "dlhost: " : "dlhost: " + label + ": ";
-  for (const auto &line : result.failures)
-    std::fprintf(stderr, "failed: %s\n", printable(line).c_str());
-  if (result.failures_not_kept) {
+  if (!failures_shown) {
+    for (const auto &line : result.failures)
+      std::fprintf(stderr, "failed: %s\n", printable(line).c_str());
+  }
+  if (result.failures_not_kept && !failures_shown) {
     std::fprintf(stderr, "failed: ... and %llu more\n",
                  static_cast<unsigned long long>(result.failures_not_kept));
   }
@@ -151,7 +153,7 @@ int run_job(Job &job, const JobOptions &options, const JobArgs &args, const Sett
     SignalWatcher watcher(job, options.interrupt_grace, [&reload] { reload(); });
     result = body(job);
   }
-  print_report(result);
+  print_report(result, {}, options.verbose);
   if (options.events) options.events->close(kEventsGrace);
   return result.exit_code;
 }

@@ -113,6 +113,41 @@ class Credentials(NginxOriginTestCase):
         self.assertEqual(len(pages), 4, pages.keys())
         self.assertIn(f"socks5h://127.0.0.1:{proxy.port}", stats.read_text())  # the proxy's id
 
+    def test_manifest_url_passwords_never_show(self):
+        # Percent-encoded, '/', '#', '?' and '@' are fine in a manifest URL's
+        # password; the file is fetched and the password shows nowhere.
+        secret = "SECRET-m1"
+        userinfo = f"al:pa%2Fss%23w%3Frd%40{secret}@"
+        host = self.nginx.base_url.split("://", 1)[1]
+        entries = [{**e, "url": f"http://{userinfo}{host}/{e['path']}"} for e in self.entries[:3]]
+        entries.append({"url": f"http://{userinfo}{host}/nope.bin", "path": "nope.bin"})
+        events, hooks, stats = self.work / "ev.ndjson", self.work / "hooks.txt", self.work / "s.json"
+        r = self.run_job(self.manifest(entries, name="pw.jsonl"), "-v", "--events", str(events),
+                         "--stats-json", str(stats),
+                         env={"DOWNLOAD_ON_FILE_DONE": f"sh -c 'echo \"$DLHOST_URL\" >> {hooks}'"})
+        self.assertRc(r, 1)  # nope.bin
+        self.assertVerified(self.entries[:3])
+        outputs = [("stdout", r.stdout), ("stderr", r.stderr), ("events", events.read_text()),
+                   ("stats", stats.read_text()), ("hooks", hooks.read_text())]
+        self.assertHidden([secret, "pa%2Fss"], *outputs)
+        self.assertIn("http://al:***@", events.read_text())
+        self.assertIn("http://al:***@", hooks.read_text())
+
+    def test_a_manifest_url_whose_password_cuts_its_authority_is_refused_redacted(self):
+        host = self.nginx.base_url.split("://", 1)[1]
+        for cut in ("/", "#", "?"):
+            with self.subTest(cut):
+                url = f"http://al:pa{cut}SECRET-m2@{host}/{self.entries[0]['path']}"
+                events = self.work / "ev2.ndjson"
+                r = self.run_job(self.manifest([{"url": url, "path": "x"}], name="cut.jsonl"),
+                                 "-v", "--events", str(events))
+                self.assertRc(r, 2)
+                self.assertIn(f'"url" has a malformed host or port', r.stderr)
+                self.assertIn(f"http://al:***@{host}/", r.stderr)
+                self.assertHidden(["SECRET-m2"], ("stdout", r.stdout), ("stderr", r.stderr),
+                                  ("events", events.read_text() if events.exists() else ""))
+                self.assertFalse((self.out / "x").exists())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -65,6 +65,19 @@ class ManifestIdentity(NginxOriginTestCase):
         self.assertEqual(self.nginx.records_since(mark), [], "something was downloaded")
         self.assertEqual(self.files_under(), [])
 
+    def test_an_internationalized_host_is_fetched_as_curl_would(self):
+        # libcurl converts an IDN host through the locale, which "C" cannot
+        # read; the manifest converts it to punycode first, in any locale.
+        # *.localhost resolves to loopback in libcurl.
+        port = self.nginx.base_url.rsplit(":", 1)[1]
+        url = f"http://b\u00fccher.localhost:{port}/p1/a.jpg"
+        for plugin in ("multi-proxy", "legacy"):
+            out = self.work / f"idn-{plugin}"
+            r = self.run_job(self.manifest([{"url": url, "path": "a.jpg"}], name="idn.jsonl"),
+                             plugin=plugin, out=out, env={"LC_ALL": "C", "LANG": "C"})
+            self.assertRc(r, 0)
+            self.assertEqual(sha256_file(out / "a.jpg"), sha256_file(self.data / "p1" / "a.jpg"))
+
     def test_paths_keep_same_named_files_apart(self):
         mark = self.nginx.mark()
         manifest = self.manifest([{"url": self.nginx.url(f"{p}/a.jpg"), "path": f"{p}/a.jpg"}

@@ -46,6 +46,24 @@ class PlainProgress(dlfix.FaultOriginTestCase):
         self.assertEqual(sorted(done), sorted(f"completed: g/f{i}.bin" for i in range(12)))
         self.assertRegex(r.stderr, r"dlhost: 12 files: 12 completed")
 
+    def test_v_prints_each_failure_once(self):
+        import subprocess
+        entries = self.entries(2, 0.01, prefix="v") + [
+            {"url": self.origin.url(f"/status/404/v/missing{i}.bin"), "path": f"v/missing{i}.bin"}
+            for i in range(2)]
+        for verbose in (["-v"], []):
+            p = subprocess.run([str(dlfix.require_dlhost()), "run", "--plugin", self.plugin,
+                                "--out", str(self.out), *verbose,
+                                str(self.manifest(entries, name="v.jsonl"))],
+                               cwd=self.work, env=dlfix.clean_env({"PROXY_MAX_RETRIES": 0}),
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            for i in range(2):
+                lines = [l for l in p.stderr.splitlines() if f"v/missing{i}.bin" in l]
+                self.assertEqual(len(lines), 1, (verbose, p.stderr))
+                self.assertTrue(lines[0].startswith(f"failed: v/missing{i}.bin"), lines)
+
     def test_summary_every_few_seconds(self):
         r = self.run_plain("--progress", "plain", n=12, delay=1.2)  # ~7 s
         self.assertRc(r, 0)

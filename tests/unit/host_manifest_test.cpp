@@ -122,6 +122,50 @@ TEST(Manifest, ErrorMessagesNameTheLine) {
             "jobs.jsonl:1: file name derived from the URL must not contain \"..\": a/../../b");
 }
 
+// A URL whose password cuts its authority short is refused, and the error
+// hides the password; control characters are refused; a long URL is cut.
+TEST(Manifest, UrlsLibcurlWouldMisreadAreRefusedAndShownRedacted) {
+  const std::string malformed =
+      "\"url\" has a malformed host or port (percent-encode '/', '?', '#' and '@' in a user name "
+      "or password): http://u:***@h/f";
+  EXPECT_EQ(error_of("{\"url\":\"http://u:pa/SECRET@h/f\"}"), "jobs.jsonl:1: " + malformed);
+  EXPECT_EQ(error_of("http://u:pa#SECRET@h/f\n"), "jobs.jsonl:1: " + malformed);
+  EXPECT_EQ(error_of("{\"url\":\"http://u:pa?SECRET@h/f\"}"), "jobs.jsonl:1: " + malformed);
+  EXPECT_EQ(error_of("{\"url\":\"http://h/a\u007fb\"}"),
+            "jobs.jsonl:1: \"url\" contains whitespace or control characters: http://h/a\\x7fb");
+  EXPECT_EQ(error_of("{\"url\":\"ftp://u:SECRET@h/x\"}"),
+            "jobs.jsonl:1: \"url\" must start with http:// or https://: ftp://u:***@h/x");
+  const auto long_url = "http://h/" + std::string(100000, 'x') + "\x01";
+  const auto message =
+      error_of("{\"url\":\"" + long_url.substr(0, long_url.size() - 1) + "\\u0001\"}");
+  EXPECT_LT(message.size(), 320u) << "a 100 KB URL is echoed cut";
+  // Percent-encoded, the same password is fine (and never shown).
+  const auto entries = read_all("{\"url\":\"http://u:pa%2FSECRET@h/f\"}\n");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].url, "http://u:pa%2FSECRET@h/f");
+}
+
+// As curl does: an internationalized host goes to libcurl in ASCII.
+TEST(Manifest, InternationalizedHostsAreConvertedToPunycode) {
+  const auto entries = read_all(
+      "http://b\xc3\xbc"
+      "cher.example:8080/b\xc3\xbc"
+      "ch.pdf\n"
+      "{\"url\":\"https://u:p@\xe4\xbe\x8b\xe3\x81\x88.jp/x\",\"path\":\"x\"}\n");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].url,
+            "http://xn--bcher-kva.example:8080/b\xc3\xbc"
+            "ch.pdf");
+  EXPECT_EQ(entries[0].path,
+            "b\xc3\xbc"
+            "ch.pdf");
+  EXPECT_EQ(entries[1].url, "https://u:p@xn--r8jz45g.jp/x");
+  EXPECT_NE(error_of("http://a\xe2\x80\xa8"
+                     "b.example/x\n")
+                .find("not a valid internationalized"),
+            std::string::npos);
+}
+
 TEST(Manifest, UnsafePathReasons) {
   EXPECT_FALSE(unsafe_path_reason("a"));
   EXPECT_FALSE(unsafe_path_reason("a/b/c.txt"));

@@ -61,6 +61,32 @@ TEST(Redact, EveryUrlInsideText) {
   EXPECT_EQ(redact_urls("'http://u:%2Fs3cret%23@h/'"), "'http://u:***@h/'");
 }
 
+// A password with an unencoded '/', '?' or '#' cuts the authority short, so
+// nobody can tell where it ends: everything up to the last '@' is hidden.
+TEST(Redact, AMalformedAuthorityHidesEverythingToTheLastAt) {
+  EXPECT_EQ(redacted_url("http://u:pa/SECRET@host/f"), "http://u:***@host/f");
+  EXPECT_EQ(redacted_url("http://u:pa#SECRET@host/f"), "http://u:***@host/f");
+  EXPECT_EQ(redacted_url("http://u:pa?SECRET@host/f"), "http://u:***@host/f");
+  EXPECT_EQ(redacted_url("http://u:p@ss/SE@CRET@host/f"), "http://u:***@host/f");
+  EXPECT_EQ(redact_urls("HTTP 404 for http://u:pa/SECRET@host/f (x)"),
+            "HTTP 404 for http://u:***@host/f (x)");
+  // Without a userinfo, an '@' of the path stays where it is; with one,
+  // hiding too much beats showing a password.
+  EXPECT_EQ(redacted_url("https://host/@user/a.jpg"), "https://host/@user/a.jpg");
+  EXPECT_EQ(redacted_url("https://u:p@host:8443/@user/a.jpg"), "https://u:***@user/a.jpg");
+}
+
+TEST(Url, ValidHostPort) {
+  for (const char *good : {"host", "host:80", "host:", "a.b-c_d.example:65535", "[::1]",
+                           "[::1]:8080", "127.0.0.1:1", "xn--bcher-kva.example",
+                           "b\xc3\xbc"
+                           "cher"})
+    EXPECT_TRUE(valid_host_port(good)) << good;
+  for (const char *bad :
+       {"", ":80", "u:pa", "host:8o", "a:b:c", "[::1", "[]", "[::1]x", "ho st", "h\x7f", "[::1]:p"})
+    EXPECT_FALSE(valid_host_port(bad)) << bad;
+}
+
 TEST(Digest, Sha256KnownVectors) {
   EXPECT_EQ(Sha256::hex_of(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Sha256::hex_of("abc"),

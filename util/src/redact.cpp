@@ -35,6 +35,24 @@ std::string redacted(const UrlParts &parts) {
   return out;
 }
 
+namespace {
+
+// The split that hides every possible password (see redact.h).
+std::optional<UrlParts> shown_split(std::string_view url) {
+  auto parts = split_url(url, UserinfoEnd::kAuthority);
+  const bool unclear =
+      parts && (!valid_host_port(parts->host_port) ||
+                (parts->userinfo && parts->rest.find('@') != std::string_view::npos));
+  return unclear ? split_url(url, UserinfoEnd::kLastAt) : parts;
+}
+
+}  // namespace
+
+std::string redacted_url(std::string_view url) {
+  const auto parts = shown_split(url);
+  return parts && parts->userinfo ? redacted(*parts) : std::string(url);
+}
+
 std::string redact_urls(std::string_view text) {
   std::string out;
   std::size_t copied = 0;  // text[0, copied) is in `out`
@@ -46,7 +64,7 @@ std::string redact_urls(std::string_view text) {
     while (begin < sep && !is_alpha(text[begin])) ++begin;
     std::size_t end = sep + 3;
     while (end < text.size() && !ends_url(text[end])) ++end;
-    const auto parts = split_url(text.substr(begin, end - begin), UserinfoEnd::kAuthority);
+    const auto parts = shown_split(text.substr(begin, end - begin));
     if (!parts || !parts->userinfo) continue;
     out.append(text.substr(copied, begin - copied));
     out += redacted(*parts);

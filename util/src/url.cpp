@@ -18,7 +18,47 @@ bool is_scheme(std::string_view s) {
   return true;
 }
 
+bool all_digits(std::string_view s) {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool valid_host_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u != 0x7f && c != '@' && c != '/' && c != '?' && c != '#' && c != '[' &&
+         c != ']' && c != ':';
+}
+
+// An IPv6 literal (or IPvFuture, or a zone id after "%25"), loosely.
+bool valid_ip_literal_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ':' ||
+         c == '.' || c == '%' || c == '-' || c == '_' || c == '~';
+}
+
 }  // namespace
+
+bool valid_host_port(std::string_view host_port) {
+  std::string_view host = host_port, port;
+  if (host_port.starts_with('[')) {
+    const auto close = host_port.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    host = host_port.substr(1, close - 1);
+    for (char c : host)
+      if (!valid_ip_literal_char(c)) return false;
+    const auto after = host_port.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return false;
+    return after.empty() || all_digits(after.substr(1));
+  }
+  if (const auto colon = host_port.find(':'); colon != std::string_view::npos) {
+    host = host_port.substr(0, colon);
+    port = host_port.substr(colon + 1);
+  }
+  if (host.empty() || !all_digits(port)) return false;
+  for (char c : host)
+    if (!valid_host_char(c)) return false;
+  return true;
+}
 
 Userinfo split_userinfo(std::string_view text) {
   const auto colon = text.find(':');

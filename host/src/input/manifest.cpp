@@ -17,43 +17,13 @@
 #include "dlhost/util/digest.h"
 #include "dlhost/util/text.h"
 #include "flat_json.hpp"
+#include "manifest_url.hpp"
 
 namespace dlhost {
 namespace {
 
 using util::percent_decode;
 using util::trim;
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-// The scheme must be http(s) and a host must follow: the plugins speak HTTP
-// only, and catching "ftp://" here beats a failure an hour into the job.
-std::optional<std::string> url_problem(std::string_view url) {
-  if (url.empty()) return "\"url\" is empty";
-  size_t host_start = 0;
-  if (starts_with_nocase(url, "http://")) {
-    host_start = 7;
-  } else if (starts_with_nocase(url, "https://")) {
-    host_start = 8;
-  } else {
-    return "\"url\" must start with http:// or https://: " + util::echo(url);
-  }
-  if (host_start >= url.size() || url[host_start] == '/') {
-    return "\"url\" has no host: " + util::echo(url);
-  }
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20) {
-      return "\"url\" contains whitespace or control characters: " + util::echo(url);
-    }
-  }
-  return std::nullopt;
-}
 
 using util::echo;
 using util::is_sha256_hex;
@@ -244,6 +214,7 @@ void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
       fail("\"size\" must be an integer");
   }
   if (auto problem = url_problem(entry.url)) fail(*problem);
+  use_ascii_host(entry);
   if (has_path) {
     if (auto why = unsafe_path_reason(entry.path))
       fail("\"path\" " + *why + ": " + echo(entry.path));
@@ -253,8 +224,18 @@ void ManifestReader::apply_fields(Fields &fields, ManifestEntry &entry) const {
 void ManifestReader::parse_url_line(std::string_view line, ManifestEntry &entry) const {
   entry.url.assign(line);
   if (auto problem = url_problem(entry.url)) {
-    fail("not a URL or JSON object: " + echo(line));
+    fail(entry.url.starts_with("http://") || entry.url.starts_with("https://")
+             ? *problem
+             : "not a URL or JSON object: " + shown_url(line));
   }
+  use_ascii_host(entry);
+}
+
+void ManifestReader::use_ascii_host(ManifestEntry &entry) const {
+  std::string error;
+  auto ascii = ascii_host_url(entry.url, &error);
+  if (!ascii) fail(error);
+  entry.url = std::move(*ascii);
 }
 
 void ManifestReader::complete_defaults(ManifestEntry &entry) const {
@@ -262,7 +243,7 @@ void ManifestReader::complete_defaults(ManifestEntry &entry) const {
     entry.path = file_name_from_url(entry.url);
     entry.path_from_url = true;
     if (entry.path.empty()) {
-      fail("cannot derive a file name from the URL (give \"path\"): " + echo(entry.url));
+      fail("cannot derive a file name from the URL (give \"path\"): " + shown_url(entry.url));
     }
     if (auto why = unsafe_path_reason(entry.path)) {
       fail("file name derived from the URL " + *why + ": " + echo(entry.path));

@@ -3,11 +3,12 @@
 #include "dlhost/transport/redact.h"
 
 #include "dlhost/util/redact.h"
+#include "dlhost/util/text.h"
 
 namespace dlhost::transport {
 
 std::string redact_url(std::string_view url) {
-  return util::redact_urls(url);
+  return util::echo(util::redact_urls(url));
 }
 
 }  // namespace dlhost::transport

@@ -94,6 +94,7 @@ class ManifestReader {
   void apply_fields(Fields &fields, ManifestEntry &entry) const;
   void parse_url_line(std::string_view line, ManifestEntry &entry) const;
   void complete_defaults(ManifestEntry &entry) const;
+  void use_ascii_host(ManifestEntry &entry) const;
 
   std::istream &in_;
   std::string name_;

@@ -38,6 +38,12 @@ enum class UserinfoEnd { kAuthority, kLastAt };
 // "user:pass" -> {user, pass}; "token" -> {token, nullopt}.
 Userinfo split_userinfo(std::string_view text);
 
+// "host", "host:port", "[v6]" or "[v6]:port", the port all digits (or
+// empty), the host without '@', '/', '?', '#', '[', ']', white space or
+// control characters. "u:pa" (a password cut short by an unencoded '/') is
+// not: its port is not a number.
+bool valid_host_port(std::string_view host_port);
+
 // nullopt when `url` does not start with scheme "://" (a scheme is a letter
 // followed by letters, digits, '+', '-' or '.').
 std::optional<UrlParts> split_url(std::string_view url, UserinfoEnd rule);
