@@ -149,6 +149,21 @@ class RedisJobTest(RedisTestBase):
         self.assertRc(r, 0)
         self.assertEqual(self.nginx.records_since(mark), [])
 
+    def test_a_lease_without_a_ttl_expires_and_the_wait_is_named(self):
+        # A lease key left with no TTL (by another client, an old version or
+        # by hand) used to hold its file forever: the job waited at 5/6.
+        entries = self.files(6, size=4096)
+        manifest = self.manifest(entries)
+        stuck = entries[2]["path"]
+        self.redis.command_line("SET", "dlhost:{ttl-job}:lease:" + stuck, "someone-else")
+        start = time.monotonic()
+        r = self.run_job(manifest, "-v", timeout=60,
+                         env=self.env(DOWNLOAD_JOB="ttl-job", DOWNLOAD_LEASE_TTL=1500))
+        self.assertRc(r, 0)
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertVerified(entries)
+        self.assertIn(f"waiting for 1 file other workers hold: {stuck}", r.stderr)
+
     def test_redis_unreachable_at_start_is_a_configuration_error(self):
         entries = self.files(3)
         manifest = self.manifest(entries)

@@ -128,3 +128,20 @@ TEST(Progress, RateMeterUsesARecentWindow) {
   EXPECT_DOUBLE_EQ(m.add(2, 200), 100);
   EXPECT_DOUBLE_EQ(m.add(3, 1200), 550);  // window 1..3 s: (1200-100)/2
 }
+
+TEST(Progress, NamesTheFilesOtherWorkersHold) {
+  ProgressSnapshot s;
+  s.total = 6;
+  s.completed = 5;
+  EXPECT_EQ(format_waiting(s), "");
+  EXPECT_EQ(format_plain_line(s).find("waiting"), std::string::npos);
+  s.waiting = 5;
+  s.waiting_for = {"p1/a.jpg", "p1/b\x1b.jpg", "p2/c.jpg"};
+  EXPECT_EQ(format_waiting(s),
+            "waiting for 5 files other workers hold: p1/a.jpg, p1/b\\x1b.jpg, p2/c.jpg, ...");
+  EXPECT_NE(format_plain_line(s).find("; waiting for 5 files"), std::string::npos);
+  EXPECT_EQ(format_bar_lines(s, 0).back(), "  " + format_waiting(s));
+  s.waiting = 1;
+  s.waiting_for = {"p1/a.jpg"};
+  EXPECT_EQ(format_waiting(s), "waiting for 1 file other workers hold: p1/a.jpg");
+}

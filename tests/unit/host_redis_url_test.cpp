@@ -18,6 +18,17 @@ TEST(RedisUrl, TcpWithUserPasswordAndDb) {
   EXPECT_EQ(a.redacted, "redis://dl:***@10.1.2.3:6390/4");
 }
 
+// Percent-encoded user names and passwords are decoded, as in PROXY_LIST.
+TEST(RedisUrl, PercentEncodedCredentialsAreDecoded) {
+  const auto a = parse_redis_url("redis://d%6C:p%40ss%2Fw%25@h:1/0");
+  EXPECT_EQ(a.user, "dl");
+  EXPECT_EQ(a.password, "p@ss/w%");
+  EXPECT_EQ(a.redacted, "redis://d%6C:***@h:1/0");
+  EXPECT_EQ(parse_redis_url("redis://:p%40ss@h:1").password, "p@ss");
+  EXPECT_EQ(parse_redis_url("redis://p%40ss@h:1").password, "p@ss");
+  EXPECT_EQ(parse_redis_url("unix://:p%40ss@/run/r.sock").password, "p@ss");
+}
+
 // What AUTH sends is what *** hides: the password runs to the last '@'.
 TEST(RedisUrl, PasswordsWithAnyCharacter) {
   for (const char *pw : {"p/w", "p#w", "p?w", "p@w", "a/b?c#d"}) {

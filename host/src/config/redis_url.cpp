@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "dlhost/util/redact.h"
+#include "dlhost/util/text.h"
 #include "dlhost/util/url.h"
 
 namespace dlhost {
@@ -45,13 +46,14 @@ int parse_int(std::string_view text, const std::string &what) {
   return value;
 }
 
+// Percent-decoded, as PROXY_LIST's URLs are: "p%40ss" sends "p@ss".
 void take_credentials(const std::optional<util::Userinfo> &userinfo, RedisAddress &a) {
   if (!userinfo) return;
   if (userinfo->password) {
-    a.user = std::string(userinfo->user);
-    a.password = std::string(*userinfo->password);
+    a.user = util::percent_decode(userinfo->user);
+    a.password = util::percent_decode(*userinfo->password);
   } else {
-    a.password = std::string(userinfo->user);  // redis://PASSWORD@host
+    a.password = util::percent_decode(userinfo->user);  // redis://PASSWORD@host
   }
 }
 

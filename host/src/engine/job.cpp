@@ -40,6 +40,11 @@ ProgressSnapshot Job::State::sample() const {
   s.deferred = deferred;
   s.bytes = bytes_finished + bytes_in_flight;
   s.elapsed_s = elapsed_seconds();
+  s.waiting = waiting;
+  if (s.waiting) {
+    std::lock_guard lock(waiting_mutex);
+    s.waiting_for = waiting_for;
+  }
   return s;
 }
 

@@ -118,6 +118,12 @@ struct Job::State {
   // the end, so a file of a worker that died is taken over once its lease
   // expires. Bounded by what other workers have in flight at once.
   std::vector<ManifestEntry> held_elsewhere;
+  // What progress shows of it (sample() runs on the display's thread).
+  mutable std::mutex waiting_mutex;
+  std::vector<std::string> waiting_for;  // the first few paths of held_elsewhere
+  std::atomic<std::uint64_t> waiting{0};
+  std::uint64_t waiting_said = 0;  // the count -v last printed
+  SteadyClock::time_point waiting_said_at{};
   JobTotals published;  // what add_totals() has already been told
 
   // --- called on the plugin's event thread (job_events.cpp) ---------------
@@ -146,6 +152,7 @@ struct Job::State {
   std::size_t wait_for_room();
   void revisit_held_elsewhere();
   void revisit_once();
+  void note_waiting();
   std::chrono::milliseconds revisit_pause() const;
   void submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work);
   void submit_with_backpressure(const ManifestEntry &entry, const Lease &lease,

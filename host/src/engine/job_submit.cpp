@@ -193,6 +193,29 @@ void Job::State::revisit_once() {
   batch.swap(held_elsewhere);
   process_batch(batch);
   drain_coordinator_work();
+  note_waiting();
+}
+
+// Progress names the files this job waits for (and -v says so when their
+// number changes, at most every few seconds): a lease that never expires
+// would otherwise look like a job stuck with a rising ETA.
+void Job::State::note_waiting() {
+  constexpr std::size_t kNamed = 3;
+  constexpr auto kSayEvery = std::chrono::seconds(5);
+  {
+    std::lock_guard lock(waiting_mutex);
+    waiting_for.clear();
+    for (std::size_t i = 0; i < std::min(kNamed, held_elsewhere.size()); ++i)
+      waiting_for.push_back(held_elsewhere[i].path);
+  }
+  waiting = held_elsewhere.size();
+  const auto now = SteadyClock::now();
+  if (!options.verbose || waiting == waiting_said || waiting == 0 ||
+      now - waiting_said_at < kSayEvery)
+    return;
+  waiting_said = waiting;
+  waiting_said_at = now;
+  progress->message(format_waiting(sample()));
 }
 
 std::chrono::milliseconds Job::State::revisit_pause() const {

@@ -33,7 +33,9 @@ constexpr const char *kReleaseScript =
 // tokens. One answer per file: "d" done, "s<reason>" in the skip cache, "l"
 // leased with its token, "h" held by another worker. The done check and the
 // SET NX run as one step, so a file another host finishes meanwhile is seen
-// as done (it records completion before it releases its lease).
+// as done (it records completion before it releases its lease). A lease key
+// with no TTL (left by another client, or by hand) would be held forever:
+// the script gives it ours, so it counts as expired DOWNLOAD_LEASE_TTL later.
 constexpr const char *kClaimScript =
     "local n = tonumber(ARGV[1]) local ttl = ARGV[2] local skip = ARGV[3] == '1' "
     "local out = {} "
@@ -43,7 +45,9 @@ constexpr const char *kClaimScript =
     "local r = skip and redis.call('get', KEYS[1 + n + i]) "
     "if r then out[i] = 's' .. r "
     "elseif redis.call('set', KEYS[1 + i], ARGV[3 + n + i], 'NX', 'PX', ttl) then out[i] = 'l' "
-    "else out[i] = 'h' end end end return out";
+    "else "
+    "if redis.call('pttl', KEYS[1 + i]) == -1 then redis.call('pexpire', KEYS[1 + i], ttl) end "
+    "out[i] = 'h' end end end return out";
 constexpr std::size_t kChunk = 1000;           // fields per HSET / HMGET / MGET, leases per EVAL
 constexpr std::size_t kMaxPendingWrites = 16;  // commands queued before they go out anyway
 

@@ -129,9 +129,20 @@ std::string format_progress_line(const ProgressSnapshot &s) {
   return buf;
 }
 
+std::string format_waiting(const ProgressSnapshot &s) {
+  if (s.waiting == 0) return {};
+  std::string line = "waiting for " + std::to_string(s.waiting) + " file" +
+                     (s.waiting == 1 ? "" : "s") + " other workers hold: ";
+  for (std::size_t i = 0; i < s.waiting_for.size(); ++i)
+    line += (i ? ", " : "") + util::printable(s.waiting_for[i]);
+  if (s.waiting > s.waiting_for.size()) line += ", ...";
+  return line;
+}
+
 std::string format_plain_line(const ProgressSnapshot &s) {
   std::string line = "progress: " + format_progress_line(s);
   if (!s.proxies.empty()) line += "; proxies: " + proxy_state_counts(s.proxies);
+  if (s.waiting) line += "; " + format_waiting(s);
   return line;
 }
 
@@ -148,6 +159,7 @@ std::string format_proxy_line(const ProxyProgress &p) {
 std::vector<std::string> format_bar_lines(const ProgressSnapshot &s, std::size_t width) {
   std::vector<std::string> lines{cut(gauge(s) + format_progress_line(s), width)};
   for (const auto &p : s.proxies) lines.push_back(cut(format_proxy_line(p), width));
+  if (s.waiting) lines.push_back(cut("  " + format_waiting(s), width));
   return lines;
 }
 

@@ -63,7 +63,14 @@ struct ProgressSnapshot {
   double rate = -1;       // bytes/s
   double file_rate = -1;  // files settled per second
   std::vector<ProxyProgress> proxies;
+  // Files other workers hold leases on that this job waits for (REDIS_URL),
+  // and the first few of their paths.
+  std::uint64_t waiting = 0;
+  std::vector<std::string> waiting_for;
 };
+
+// "waiting for 2 files other workers hold: p1/a.jpg, p1/b.jpg"; "" when none.
+std::string format_waiting(const ProgressSnapshot &s);
 
 std::string format_bytes(double bytes);
 // "1h02m", "3m05s", "42s"; "?" when unknown (negative or not finite).
