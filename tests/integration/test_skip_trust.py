@@ -1,10 +1,14 @@
 """Skipping is trustworthy: a file at its destination is skipped only when it
 matches the manifest's size and sha256. The sha256 is checked once and
-remembered in <out>/.dlhost/ (by device, inode, size and mtime), so a rerun
-makes no request and reads no file again; a file that does not match is
-downloaded again and replaced. Judged by the origin's access log and the
-files' sha256.
+remembered in <out>/.dlhost/ (by device, inode, size, mtime and ctime, each
+record sealed with the directory's key), so a rerun makes no request and
+reads no file again (inotify sees no open); a file that does not match, or
+was rewritten behind dlhost's back even with its mtime set back, is
+downloaded again and replaced; a planted record is not trusted. Judged by
+the origin's access log, inotify and the files' sha256.
 """
+import ctypes
+import ctypes.util
 import os
 import unittest
 
@@ -24,6 +28,26 @@ def overwrite_keeping_stat(path, data):
         f.write(data)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert os.stat(path).st_ino == st.st_ino
+
+
+class OpenWatch:
+    """inotify IN_OPEN | IN_ACCESS on some files: were they opened or read?"""
+
+    def __init__(self, paths):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0
+        for p in paths:
+            assert libc.inotify_add_watch(self.fd, str(p).encode(), 0x20 | 0x1) >= 0
+
+    def seen(self) -> bool:
+        try:
+            return len(os.read(self.fd, 65536)) > 0
+        except BlockingIOError:
+            return False
+
+    def close(self):
+        os.close(self.fd)
 
 
 class SkipTrust(NginxOriginTestCase):
@@ -70,19 +94,21 @@ class SkipTrust(NginxOriginTestCase):
             manifest = self.manifest(self.entries)
             self.assertRc(self.run_job(manifest, plugin=plugin), 0)
             self.assertTrue((self.out / ".dlhost" / "verified").is_file())
-            # The download run remembered what the plugin verified: changing
-            # bytes behind dlhost's back (same size, mtime and inode) goes
-            # unnoticed, which shows the rerun did not read the file.
-            tampered = self.entries[0]
-            overwrite_keeping_stat(self.out / tampered["path"], b"z" * tampered["size"])
+            # The download run remembered what the plugin verified: the
+            # rerun opens none of the files.
+            watch = OpenWatch(self.out / e["path"] for e in self.entries)
             mark = self.nginx.mark()
             r = self.run_job(manifest, plugin=plugin)
             self.assertRc(r, 0)
             self.assertIn("12 skipped", r.stderr)
             self.assertEqual(self.uris_since(mark), [])
-            # A real change (a new mtime) is noticed: checked, and replaced.
+            self.assertFalse(watch.seen(), "a file was read again")
+            watch.close()
+            # Bytes changed behind dlhost's back (same size, mtime and inode)
+            # are noticed: the ctime moved. Checked, and replaced.
+            tampered = self.entries[0]
             path = self.out / tampered["path"]
-            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+            overwrite_keeping_stat(path, b"z" * tampered["size"])
             mark = self.nginx.mark()
             self.assertRc(self.run_job(manifest, plugin=plugin), 0)
             self.assertEqual(self.uris_since(mark), ["/" + tampered["path"]])
@@ -100,10 +126,43 @@ class SkipTrust(NginxOriginTestCase):
         mark = self.nginx.mark()
         self.assertRc(self.run_job(manifest), 0)
         self.assertEqual(self.uris_since(mark), [])
-        tampered = self.entries[3]
-        overwrite_keeping_stat(self.out / tampered["path"], b"q" * tampered["size"])
+        watch = OpenWatch(self.out / e["path"] for e in self.entries)
         self.assertRc(self.run_job(manifest), 0)
         self.assertEqual(self.uris_since(mark), [])
+        self.assertFalse(watch.seen(), "a file was read again")
+        watch.close()
+
+    def test_a_planted_record_or_key_is_not_trusted(self):
+        import struct
+        manifest = self.manifest(self.entries)
+        self.assertRc(self.run_job(manifest), 0)
+        state = self.out / ".dlhost"
+        victim = self.entries[7]
+        path = self.out / victim["path"]
+        path.write_bytes(b"w" * victim["size"])  # wrong bytes, right size
+        st = os.stat(path)
+        # A record for it with the manifest's sha256, as anyone who can write
+        # the output directory could append one, sealed with a key of theirs.
+        fields = struct.pack("<QQqqq32s", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                             st.st_ctime_ns, bytes.fromhex(victim["sha256"]))
+        import hashlib
+        import hmac
+        mine = b"k" * 32
+        record = fields + hmac.new(mine, fields, hashlib.sha256).digest()[:16] + bytes(8)
+        with open(state / "verified.journal", "ab") as j:
+            if j.tell() == 0:
+                j.write(b"dlhost verified-files 2\n".ljust(96, b"\0"))
+            j.write(record)
+        for key in (None, mine):  # with our key; then with the planter's key in its place
+            if key is not None:
+                (state / "key").unlink()
+                (state / "key").write_bytes(key)
+                os.chmod(state / "key", 0o644)
+            mark = self.nginx.mark()
+            self.assertRc(self.run_job(manifest), 0)
+            self.assertEqual(self.uris_since(mark), ["/" + victim["path"]])
+            self.assertEqual(sha256_file(path), victim["sha256"])
+            path.write_bytes(b"w" * victim["size"])
 
     def test_a_link_at_the_destination_is_replaced_not_trusted(self):
         manifest = self.manifest(self.entries[:1])

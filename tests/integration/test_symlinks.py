@@ -1,7 +1,7 @@
 """Nothing outside the output directory, whatever links lie in it.
 
 dlhost's own state in <out>/.dlhost/ follows the same rules: a link at the
-state directory or at one of its files (verified, verified.journal,
+state directory or at one of its files (verified, verified.journal, key,
 verified.lock, skip-cache), or a FIFO, device or directory there, is refused
 before anything runs, with one line naming it (exit 2), and never blocks;
 a link at a temporary file (verified.tmp, skip-cache.tmp) is replaced.
@@ -143,7 +143,7 @@ class Symlinks:
 
     # -- our own state: .dlhost/ ---------------------------------------------------
 
-    STATE_FILES = ("verified", "verified.journal", "verified.lock", "skip-cache")
+    STATE_FILES = ("verified", "verified.journal", "verified.lock", "key", "skip-cache")
 
     def state_run(self):
         """A job that writes every state file: a verified download, and a

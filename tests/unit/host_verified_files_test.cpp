@@ -1,9 +1,12 @@
 // Skipping is trustworthy: a file at its destination counts as present only
 // when its size and the manifest's sha256 match; the sha256 is read once and
-// remembered in <out>/.dlhost/ (VerifiedFiles) by device, inode, size and
-// mtime, so a second look reads nothing, and any change is noticed.
+// remembered in <out>/.dlhost/ (VerifiedFiles) by device, inode, size,
+// mtime and ctime, under the directory's key, so a second look reads nothing
+// (inotify sees no open), any change is noticed (a rewrite that restores the
+// mtime too), and a record nobody sealed with the key is not trusted.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -23,6 +26,22 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Counts opens and reads of one file (inotify), to tell "not read".
+class OpenWatch {
+ public:
+  explicit OpenWatch(const fs::path &file) : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    ::inotify_add_watch(fd_, file.c_str(), IN_OPEN | IN_ACCESS);
+  }
+  ~OpenWatch() { ::close(fd_); }
+  bool seen() const {
+    char buf[4096];
+    return ::read(fd_, buf, sizeof buf) > 0;
+  }
+
+ private:
+  int fd_;
+};
 
 class VerifiedFilesTest : public ::testing::Test {
  protected:
@@ -79,15 +98,73 @@ TEST_F(VerifiedFilesTest, TheSha256IsReadOnceAndRememberedAcrossRuns) {
     first.close();
   }
   EXPECT_TRUE(fs::exists(root_ / ".dlhost/verified"));
-  overwrite_keeping_stat("p/a.bin", "HELLO");
   {
     LocalFiles second(root_.string());
-    EXPECT_TRUE(second.present("p/a.bin", 5, sha));  // trusted: not read again
+    const OpenWatch watch(root_ / "p/a.bin");
+    EXPECT_TRUE(second.present("p/a.bin", 5, sha));
+    EXPECT_FALSE(watch.seen()) << "trusted: not read again";
   }
-  // Any real change of the file (here its mtime) is noticed and re-read.
-  fs::last_write_time(root_ / "p/a.bin", fs::last_write_time(root_ / "p/a.bin") + 1s);
+  // A same-size rewrite that sets the mtime back is noticed (the ctime moved).
+  overwrite_keeping_stat("p/a.bin", "HELLO");
   LocalFiles third(root_.string());
   EXPECT_FALSE(third.present("p/a.bin", 5, sha));
+}
+
+// Records are sealed with the directory's key: one planted by someone who
+// cannot read the key, or sealed with a key of theirs, is not trusted.
+TEST_F(VerifiedFilesTest, APlantedRecordIsNotTrusted) {
+  const auto good = write("keep.bin", "right");
+  const auto sha = util::Sha256::hex_of("hello");
+  write("p/a.bin", "HELLO");  // the wrong bytes, of the right size
+  {
+    LocalFiles run(root_.string());
+    EXPECT_TRUE(run.present("keep.bin", 5, good));  // makes the key and a record
+    run.close();
+  }
+  struct stat st;
+  ASSERT_EQ(::stat((root_ / "p/a.bin").c_str(), &st), 0);
+  VerifiedFiles::Record forged;
+  forged.dev = st.st_dev;
+  forged.ino = st.st_ino;
+  forged.size = st.st_size;
+  forged.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  forged.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  for (size_t i = 0; i < 32; ++i)
+    forged.sha256[i] = static_cast<unsigned char>(std::stoi(sha.substr(2 * i, 2), nullptr, 16));
+  {  // appended to the journal, as a writer of the directory could
+    std::ofstream j(root_ / ".dlhost/verified.journal", std::ios::binary | std::ios::app);
+    if (fs::file_size(root_ / ".dlhost/verified.journal") == 0) {
+      char header[sizeof(VerifiedFiles::Record)] = "dlhost verified-files 2\n";
+      j.write(header, sizeof header);
+    }
+    j.write(reinterpret_cast<const char *>(&forged), sizeof forged);
+  }
+  LocalFiles rerun(root_.string());
+  EXPECT_FALSE(rerun.present("p/a.bin", 5, sha)) << "read, and found wrong";
+  EXPECT_TRUE(rerun.present("keep.bin", 5, good));
+}
+
+TEST_F(VerifiedFilesTest, AKeyThatIsNotOursIsReplacedAndItsRecordsAreNotTrusted) {
+  const auto sha = write("a.bin", "hello");
+  {
+    LocalFiles run(root_.string());
+    EXPECT_TRUE(run.present("a.bin", 5, sha));
+    run.close();
+  }
+  const auto key = root_ / ".dlhost/key";
+  ASSERT_EQ(fs::file_size(key), 32u);
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(key, fs::perms::others_read, fs::perm_options::add);  // readable by anyone
+  {
+    LocalFiles rerun(root_.string());
+    const OpenWatch watch(root_ / "a.bin");
+    EXPECT_TRUE(rerun.present("a.bin", 5, sha));
+    EXPECT_TRUE(watch.seen()) << "the old records are worthless: read again";
+    rerun.close();
+  }
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(VerifiedFilesTest, AFileThePluginVerifiedIsTrustedWithoutReading) {
@@ -160,7 +237,8 @@ TEST_F(VerifiedFilesTest, FoldingManyRecordsKeepsEveryOneAndTheNewest) {
   VerifiedFiles third(root_.string());
   EXPECT_EQ(third.lookup(stat_of(30, 10)), b);
   EXPECT_EQ(third.lookup(stat_of(33, 10)), a);
-  EXPECT_EQ(fs::file_size(fs::path(dir) / "verified"), (kFiles + 1) * 64);
+  EXPECT_EQ(fs::file_size(fs::path(dir) / "verified"),
+            (kFiles + 1) * sizeof(VerifiedFiles::Record));
 }
 
 TEST_F(VerifiedFilesTest, ADamagedTableIsIgnored) {
@@ -170,9 +248,10 @@ TEST_F(VerifiedFilesTest, ADamagedTableIsIgnored) {
   LocalFiles local(root_.string());
   EXPECT_TRUE(local.present("x.bin", 3, sha));  // read, and remembered afresh
   local.close();
-  overwrite_keeping_stat("x.bin", "ABC");
   LocalFiles again(root_.string());
+  const OpenWatch watch(root_ / "x.bin");
   EXPECT_TRUE(again.present("x.bin", 3, sha));
+  EXPECT_FALSE(watch.seen());
 }
 
 }  // namespace

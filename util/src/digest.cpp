@@ -96,6 +96,22 @@ bool is_sha256_hex(std::string_view hex) {
   return true;
 }
 
+std::optional<std::array<unsigned char, 32>> hmac_sha256(const void *key, std::size_t key_len,
+                                                         const void *data, std::size_t len) {
+  std::array<unsigned char, 32> out{};
+  std::size_t written = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key, key_len,
+                static_cast<const unsigned char *>(data), len, out.data(), out.size(),
+                &written) == nullptr ||
+      written != out.size())
+    return std::nullopt;
+  return out;
+}
+
+bool random_bytes(void *out, std::size_t n) {
+  return RAND_bytes(static_cast<unsigned char *>(out), static_cast<int>(n)) == 1;
+}
+
 KeyedHash64::KeyedHash64() {
   EVP_MAC *mac = siphash_mac();
   if (mac == nullptr) throw std::runtime_error("siphash: not available in libcrypto");

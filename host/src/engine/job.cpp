@@ -24,8 +24,9 @@ namespace {
 // temporary files are replaced instead: see util/state_dir.h).
 void check_state_dir(const std::string &out_dir) {
   util::StateDir state(out_dir);
-  const std::string problem = state.check({VerifiedFiles::kTable, VerifiedFiles::kJournal,
-                                           VerifiedFiles::kLock, InProcessCoordinator::kSkipCache});
+  const std::string problem =
+      state.check({VerifiedFiles::kTable, VerifiedFiles::kJournal, VerifiedFiles::kLock,
+                   VerifiedFiles::kKey, InProcessCoordinator::kSkipCache});
   if (!problem.empty()) throw ConfigError(problem);
 }
 

@@ -91,8 +91,7 @@ bool LocalFiles::present(std::string_view relative, std::int64_t expected_size,
 }
 
 // name_ (in directory `dfd`) is the file `st` describes.
-bool LocalFiles::content_matches(int dfd, const struct stat &st,
-                                 std::string_view expected_sha256) {
+bool LocalFiles::content_matches(int dfd, const struct stat &st, std::string_view expected_sha256) {
   const auto expected = digest_of_hex(expected_sha256);
   if (!expected) return false;
   if (const auto known = verified_.lookup(st)) return *known == *expected;
@@ -124,6 +123,9 @@ std::optional<VerifiedFiles::Digest> LocalFiles::hash_file(int dfd, const struct
 void LocalFiles::remember_verified(std::string_view relative, std::string_view sha256) {
   const auto digest = digest_of_hex(sha256);
   if (!digest) return;
+  // The plugin made the file, and maybe its directory, after present()
+  // learned that directory was missing: that is no longer so.
+  absent_dir_.clear();
   const int dfd = open_dir_of(relative);
   if (dfd < 0) return;
   struct stat st;

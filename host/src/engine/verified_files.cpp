@@ -6,11 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <tuple>
 #include <utility>
+
+#include "dlhost/util/digest.h"
 
 namespace dlhost {
 namespace {
@@ -19,11 +24,12 @@ using util::Fd;
 using Record = VerifiedFiles::Record;
 
 constexpr std::size_t kRecord = sizeof(Record);
-constexpr std::size_t kBlockRecords = 64;     // 4 KiB: one pread per lookup at most
-constexpr std::size_t kChunkRecords = 16384;  // 1 MiB sorted in memory when folding
-constexpr std::size_t kReadRecords = 1024;    // 64 KiB per read when streaming
+constexpr std::size_t kBlockRecords = 64;     // 6 KiB: one pread per lookup at most
+constexpr std::size_t kChunkRecords = 16384;  // 1.5 MiB sorted in memory when folding
+constexpr std::size_t kReadRecords = 1024;    // 96 KiB per read when streaming
 constexpr std::size_t kJournalBuffer = 256;   // records kept before one append
-constexpr char kMagic[] = "dlhost verified-files 1\n";
+constexpr char kMagic[] = "dlhost verified-files 2\n";
+constexpr std::size_t kSealed = offsetof(Record, mac);  // the bytes the MAC covers
 
 using Key = std::pair<std::uint64_t, std::uint64_t>;
 
@@ -31,11 +37,11 @@ Key key_of(const Record &r) {
   return {r.dev, r.ino};
 }
 
-std::int64_t mtime_ns(const struct stat &st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+std::int64_t ns(const struct timespec &t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
-// The 64-byte header both files start with (so records stay 64-byte aligned).
+// The one-record header both files start with (so records stay 64-byte aligned).
 std::array<char, kRecord> header() {
   std::array<char, kRecord> h{};
   std::memcpy(h.data(), kMagic, sizeof kMagic - 1);
@@ -76,6 +82,18 @@ std::int64_t records_in(int fd) {
   if (pread_all(fd, h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) || h != header())
     return -1;
   return (st.st_size - static_cast<off_t>(kRecord)) / static_cast<off_t>(kRecord);
+}
+
+// Makes the journal `fd` ready for appending whole records: a new or
+// damaged one starts over with a header, one that ends in a partial record
+// (a write cut short) is cut back to its last whole record.
+bool start_journal(int fd) {
+  const auto count = records_in(fd);
+  if (count < 0) {
+    const auto h = header();
+    return ::ftruncate(fd, 0) == 0 && write_all(fd, h.data(), h.size());
+  }
+  return ::ftruncate(fd, static_cast<off_t>(kRecord) * (count + 1)) == 0;
 }
 
 // Streams the records of one file in order, a 64 KiB read at a time.
@@ -156,7 +174,9 @@ struct Source {
 };
 
 // Merges sorted sources into `out`; for equal keys the last source's record.
-bool merge(std::vector<Source> &sources, int out_fd) {
+// Records that are not `trusted` are dropped.
+template <typename Trusted>
+bool merge(std::vector<Source> &sources, int out_fd, Trusted trusted) {
   RecordWriter writer(out_fd);
   while (true) {
     const Source *best = nullptr;
@@ -165,7 +185,7 @@ bool merge(std::vector<Source> &sources, int out_fd) {
     }
     if (!best) break;
     const Record chosen = best->current;
-    writer.add(chosen);
+    if (trusted(chosen)) writer.add(chosen);
     for (auto &s : sources) {
       while (s.live && key_of(s.current) == key_of(chosen)) s.live = s.reader.next(s.current);
     }
@@ -176,8 +196,39 @@ bool merge(std::vector<Source> &sources, int out_fd) {
 }  // namespace
 
 VerifiedFiles::VerifiedFiles(std::string out_dir) : dir_(std::move(out_dir)) {
+  have_key_ = load_key();
   fold_journal();  // a run that died left its records there
   open_table();
+}
+
+// The directory's key, when it is a 32-byte regular file of ours that
+// nobody else may read or write.
+bool VerifiedFiles::load_key() {
+  const Fd fd = dir_.open(kKey, O_RDONLY);
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0 ||
+      st.st_size != static_cast<off_t>(key_.size()))
+    return false;
+  return pread_all(fd.get(), key_.data(), key_.size(), 0) == static_cast<ssize_t>(key_.size());
+}
+
+// A new key (replacing whatever stood at its name): every older record is
+// worthless from now on.
+bool VerifiedFiles::make_key() {
+  if (!util::random_bytes(key_.data(), key_.size())) return false;
+  const Fd fd = dir_.create_replacing(kKey, 0600);
+  return fd && ::fchmod(fd.get(), 0600) == 0 && write_all(fd.get(), key_.data(), key_.size());
+}
+
+void VerifiedFiles::seal(Record &r) const {
+  const auto mac = util::hmac_sha256(key_.data(), key_.size(), &r, kSealed);
+  if (mac) std::memcpy(r.mac.data(), mac->data(), r.mac.size());
+}
+
+bool VerifiedFiles::sealed(const Record &r) const {
+  if (!have_key_) return false;
+  const auto mac = util::hmac_sha256(key_.data(), key_.size(), &r, kSealed);
+  return mac && CRYPTO_memcmp(mac->data(), r.mac.data(), r.mac.size()) == 0;
 }
 
 VerifiedFiles::~VerifiedFiles() {
@@ -185,6 +236,7 @@ VerifiedFiles::~VerifiedFiles() {
 }
 
 void VerifiedFiles::open_table() {
+  if (!have_key_) return;  // nothing in it could be trusted
   table_fd_ = dir_.open(kTable, O_RDONLY);
   const auto count = records_in(table_fd_.get());
   if (count <= 0) return;
@@ -236,27 +288,30 @@ std::optional<VerifiedFiles::Digest> VerifiedFiles::lookup(const struct stat &st
   const auto it = std::lower_bound(b->records.begin(), b->records.end(), key,
                                    [](const Record &r, const Key &k) { return key_of(r) < k; });
   if (it == b->records.end() || key_of(*it) != key) return std::nullopt;
-  if (it->size != static_cast<std::int64_t>(st.st_size) || it->mtime_ns != mtime_ns(st))
-    return std::nullopt;  // the file changed since it was checked
+  if (it->size != static_cast<std::int64_t>(st.st_size) || it->mtime_ns != ns(st.st_mtim) ||
+      it->ctime_ns != ns(st.st_ctim))
+    return std::nullopt;                  // the file changed since it was checked
+  if (!sealed(*it)) return std::nullopt;  // not a record of ours
   return it->sha256;
 }
 
 void VerifiedFiles::record(const struct stat &st, const Digest &digest) {
+  if (!have_key_ && !(have_key_ = make_key())) return;
   if (!journal_fd_) {
-    journal_fd_ = dir_.open(kJournal, O_WRONLY | O_CREAT | O_APPEND);
-    if (!journal_fd_) return;
-    struct stat js;
-    if (::fstat(journal_fd_.get(), &js) == 0 && js.st_size == 0) {
-      const auto h = header();
-      write_all(journal_fd_.get(), h.data(), h.size());
+    journal_fd_ = dir_.open(kJournal, O_RDWR | O_CREAT | O_APPEND);
+    if (!journal_fd_ || !start_journal(journal_fd_.get())) {
+      journal_fd_.reset();
+      return;
     }
   }
   Record r;
   r.dev = static_cast<std::uint64_t>(st.st_dev);
   r.ino = static_cast<std::uint64_t>(st.st_ino);
   r.size = static_cast<std::int64_t>(st.st_size);
-  r.mtime_ns = mtime_ns(st);
+  r.mtime_ns = ns(st.st_mtim);
+  r.ctime_ns = ns(st.st_ctim);
   r.sha256 = digest;
+  seal(r);
   pending_.push_back(r);
   if (pending_.size() >= kJournalBuffer) flush_journal();
 }
@@ -317,7 +372,8 @@ void VerifiedFiles::fold_journal() {
 
   Fd out = dir_.create_replacing(kTableTmp);
   if (out.get() < 0) return;
-  if (!merge(sources, out.get()) || !dir_.rename(kTableTmp, kTable)) {
+  const auto trusted = [this](const Record &rec) { return sealed(rec); };
+  if (!merge(sources, out.get(), trusted) || !dir_.rename(kTableTmp, kTable)) {
     dir_.unlink(kTableTmp);
     return;
   }

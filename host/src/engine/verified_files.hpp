@@ -1,15 +1,30 @@
 // What the job remembers about files it has checked against a sha256, so a
 // rerun trusts a file it checked before without reading it again.
 //
-// A record says: the file with this (device, inode, size, mtime in ns) has
-// this SHA-256. Any write to a file changes its mtime (or its inode, when it
-// is replaced), so a record that still matches a file's stat(2) still holds
-// for its bytes. Records come from two places: a file the plugin downloaded
-// and verified against the manifest's sha256 (recorded when it completes: the
-// plugin hashed it while writing), and a file the host found at its
-// destination and hashed itself. Either way each file is read at most once.
+// A record says: the file with this (device, inode, size, mtime and ctime in
+// ns) has this SHA-256. Any write to a file changes its ctime (or its inode,
+// when it is replaced), and nobody but root can set a ctime back (utimensat
+// sets the mtime, not the ctime), so a record that still matches a file's
+// stat(2) still holds for its bytes: a same-size rewrite that restores the
+// mtime is noticed.
 //
-// The state lives in <out>/.dlhost/, in two files of fixed 64-byte records:
+// Records are authenticated: each carries an HMAC-SHA-256 (cut to 128 bits)
+// under a key of the output directory, .dlhost/key, 32 random bytes kept
+// 0600 and owned by the user dlhost runs as. A record that does not verify
+// is never trusted (and is dropped at the next fold), so someone who can
+// write the output directory but cannot read the key cannot plant a record
+// ("this file of mine has the right sha256"). A key that is not a regular
+// file of ours with mode 0600 is replaced, which makes every old record
+// worthless: files are read again, never trusted wrongly.
+// What it does not protect against: whoever can read the key (root, or the
+// user dlhost runs as) can forge records; a file system where that user's
+// files are writable by others; and root changing the clock to set a ctime.
+// Deleting .dlhost/ only costs a re-read. Records come from two places: a file the plugin
+// downloaded and verified against the manifest's sha256 (recorded when it completes: the plugin
+// hashed it while writing), and a file the host found at its destination and hashed itself. Either
+// way each file is read at most once.
+//
+// The state lives in <out>/.dlhost/, in two files of fixed 96-byte records:
 //  - `verified`: every record, sorted by (device, inode). At open, every
 //    64th key (one 4 KiB block's first) is kept in memory: 16 bytes per 64
 //    files, 256 KiB for a million. A lookup finds its block with a binary
@@ -60,6 +75,7 @@ class VerifiedFiles {
   static constexpr const char *kJournal = "verified.journal";
   static constexpr const char *kLock = "verified.lock";
   static constexpr const char *kTableTmp = "verified.tmp";
+  static constexpr const char *kKey = "key";
   ~VerifiedFiles();
   VerifiedFiles(const VerifiedFiles &) = delete;
   VerifiedFiles &operator=(const VerifiedFiles &) = delete;
@@ -74,10 +90,12 @@ class VerifiedFiles {
 
   struct Record {
     std::uint64_t dev = 0, ino = 0;
-    std::int64_t size = 0, mtime_ns = 0;
+    std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
     Digest sha256{};
+    std::array<unsigned char, 16> mac{};  // HMAC-SHA-256 of the fields above, cut
+    std::uint64_t reserved = 0;
   };
-  static_assert(sizeof(Record) == 64);
+  static_assert(sizeof(Record) == 96);
 
  private:
   struct Block {
@@ -86,6 +104,10 @@ class VerifiedFiles {
     std::vector<Record> records;
   };
 
+  bool load_key();
+  bool make_key();
+  void seal(Record &r) const;
+  bool sealed(const Record &r) const;
   void open_table();
   void flush_journal();
   void fold_journal();
@@ -100,6 +122,8 @@ class VerifiedFiles {
   std::uint64_t lookups_ = 0;
   std::vector<Record> pending_;  // made, not yet appended to the journal
   bool journal_written_ = false;
+  std::array<unsigned char, 32> key_{};
+  bool have_key_ = false;
 };
 
 }  // namespace dlhost

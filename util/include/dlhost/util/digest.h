@@ -10,11 +10,14 @@
 //    the key nobody can compute in advance which texts collide. It only ever
 //    decides what to look at more closely; identity is decided by comparing
 //    the texts themselves (or a full SHA-256).
+//  - hmac_sha256() and random_bytes(): authenticating the host's own state
+//    (.dlhost/verified) with a key of the output directory's.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,6 +56,13 @@ std::string to_hex(const unsigned char *bytes, std::size_t n);
 
 // True when `hex` is 64 hex digits (either case).
 bool is_sha256_hex(std::string_view hex);
+
+// HMAC-SHA-256 of `data` under `key`; nullopt when libcrypto fails.
+std::optional<std::array<unsigned char, 32>> hmac_sha256(const void *key, std::size_t key_len,
+                                                         const void *data, std::size_t len);
+
+// Fills `out` from the system's cryptographic generator; false on failure.
+bool random_bytes(void *out, std::size_t n);
 
 class KeyedHash64 {
  public:
