@@ -58,6 +58,10 @@ EventSetup event_setup(const Settings &settings, const JobArgs &args) {
     throw ConfigError("DOWNLOAD_HOOK_CONCURRENCY: must be between 1 and 256");
   setup.hooks.concurrency = static_cast<int>(concurrency);
   setup.hooks.timeout = positive_ms(settings, "DOWNLOAD_HOOK_TIMEOUT");
+  const auto drain = settings.get_int("DOWNLOAD_HOOK_DRAIN_TIMEOUT");
+  if (drain < 0)
+    throw ConfigError("DOWNLOAD_HOOK_DRAIN_TIMEOUT: must be 0 (no limit) or more (ms)");
+  setup.hooks.drain_timeout = std::chrono::milliseconds(drain);
   setup.webhook.url = settings.get("DOWNLOAD_WEBHOOK_URL");
   if (!setup.webhook.url.empty()) check_webhook_url(setup.webhook.url);
   setup.webhook.file_events = settings.get_int("DOWNLOAD_WEBHOOK_EVENTS") == 1;
@@ -73,7 +77,7 @@ bool EventSetup::any() const {
 
 std::shared_ptr<EventBus> open_event_bus(const EventSetup &setup, NoticeFn notice) {
   if (!setup.any()) return nullptr;
-  auto bus = std::make_shared<EventBus>();
+  auto bus = std::make_shared<EventBus>(notice);
   if (!setup.events_file.empty())
     bus->add_sink(std::make_shared<NdjsonSink>(setup.events_file, notice));
   if (!setup.hooks.on_file_done.empty() || !setup.hooks.on_job_done.empty())

@@ -99,9 +99,10 @@ RedisAddress parse_redis_setting(const Settings &settings) {
 
 namespace {
 
-// How long the end of a job may wait for the event sinks beyond their own
-// bounds (the hooks' DOWNLOAD_HOOK_TIMEOUT, the webhook's retries).
-constexpr auto kEventsGrace = std::chrono::seconds(5);
+// How long an events reader that stopped reading gets, once the job ends,
+// to read what is left; the hooks and the webhook keep their own bounds
+// (event_sinks.hpp).
+constexpr auto kEventsGrace = std::chrono::seconds(2);
 
 // SIGHUP: PROXY_LIST resolved again (flags, environment, the same .env or
 // --env-file) and, when it changed, handed to the running plugin. Anything

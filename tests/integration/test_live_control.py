@@ -468,6 +468,92 @@ class LiveControl(dlfix.FaultOriginTestCase):
         return sorted((r for r in self.origin.records() if r["name"].startswith("moves/")),
                       key=lambda r: r["time"])
 
+class SinksNeverHoldTheJob(dlfix.FaultOriginTestCase):
+    """Events, hooks and the webhook run beside the job: a reader that never
+    reads, a webhook that answers after a minute and hooks that sleep
+    neither slow the downloads nor hold dlhost past its documented bounds
+    (2 s for a reader, one DOWNLOAD_HOOK_TIMEOUT for the webhook), every
+    queued file hook runs, and a hook's children cannot keep dlhost's stderr
+    open. Each check is "it ended, and before its reader or server let go",
+    never a measured time."""
+
+    def ok(self, name, size=4096):
+        return {"url": self.origin.url(f"/ok/{size}/{name}"), "path": name,
+                **dlfix.expected(name, size)}
+
+    def spawn(self, manifest, *extra, stdout, env=None):
+        import subprocess
+        return subprocess.Popen(
+            [str(dlfix.dlhost_path()), "run", "--plugin", "multi-proxy", "--out", str(self.out),
+             "--progress", "none", *extra, str(manifest)],
+            cwd=self.work, env=dlfix.clean_env(env), stdout=stdout, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+
+    def test_a_reader_that_never_reads_holds_neither_the_downloads_nor_the_exit(self):
+        files = [self.ok(f"r/f{i}.bin") for i in range(50)]
+        duplicate = self.ok("r/dup.bin")
+        entries = [duplicate] * 70000 + files
+        stats = self.work / "stats.json"
+        read_end, write_end = os.pipe()  # read_end stays open and is never read
+        try:
+            job = self.spawn(self.manifest(entries), "--events", "-", "--stats-json", str(stats),
+                             stdout=write_end)
+            os.close(write_end)
+            _, err = job.communicate(timeout=60)  # ends while the reader still holds the pipe
+        finally:
+            os.close(read_end)
+        self.assertEqual(job.returncode, 0, err)
+        self.assertVerified(files + [duplicate])
+        self.assertIn("the reader of stdout stopped reading", err)
+        self.assertIn("events cannot keep up", err)
+        self.assertGreater(json.loads(stats.read_text())["events_dropped"]["events"], 0)
+
+    def test_a_webhook_that_answers_after_a_minute_costs_one_hook_timeout(self):
+        listener = Listener(delay=60)
+        self.addCleanup(listener.stop)
+        entries = [self.ok(f"slow/f{i}.bin") for i in range(5)]
+        for events in (0, 1):
+            with self.subTest(DOWNLOAD_WEBHOOK_EVENTS=events):
+                r = self.run_job(self.manifest(entries, name=f"w{events}.jsonl"),
+                                 env={"DOWNLOAD_WEBHOOK_URL": listener.url(),
+                                      "DOWNLOAD_WEBHOOK_EVENTS": events,
+                                      "DOWNLOAD_HOOK_TIMEOUT": 1000},
+                                 timeout=30)  # the server answers after 60 s
+                self.assertRc(r, 0)
+                self.assertVerified(entries)
+                self.assertIn("webhook", r.stderr)
+                self.assertNotIn("T0KEN", r.stderr)
+
+    def test_every_queued_file_hook_runs_after_the_downloads_end(self):
+        log = self.work / "ran.txt"
+        entries = [self.ok(f"h/f{i}.bin") for i in range(40)]
+        r = self.run_job(self.manifest(entries), "--on-file-done",
+                         f"sh -c 'sleep 0.3; echo \"$DLHOST_PATH\" >> {log}'",
+                         env={"DOWNLOAD_HOOK_CONCURRENCY": 2}, timeout=120)  # 6 s of hooks
+        self.assertRc(r, 0)
+        self.assertEqual(sorted(log.read_text().split()), sorted(e["path"] for e in entries))
+        self.assertNotIn("not run", r.stderr)
+
+    def test_the_drain_timeout_names_the_hooks_it_did_not_run(self):
+        entries = [self.ok(f"d/f{i}.bin") for i in range(6)]
+        r = self.run_job(self.manifest(entries), "--on-file-done", "sleep 1",
+                         env={"DOWNLOAD_HOOK_CONCURRENCY": 1,
+                              "DOWNLOAD_HOOK_DRAIN_TIMEOUT": 300}, timeout=120)
+        self.assertRc(r, 0)
+        [line] = [x for x in r.stderr.splitlines() if "was not run for" in x]
+        self.assertRegex(line, r"--on-file-done was not run for [1-6] files \(0 beyond its backlog "
+                               r"of \d+, [1-6] past DOWNLOAD_HOOK_DRAIN_TIMEOUT\): d/f\d\.bin")
+
+    def test_a_hooks_background_child_cannot_keep_stderr_open(self):
+        entries = [self.ok("bg/a.bin")]
+        # run_job reads stderr to its end: a child holding it would keep it
+        # open for 30 s.
+        r = self.run_job(self.manifest(entries), "--on-job-done",
+                         "sh -c 'echo hook-says-hello; sleep 30 &'", timeout=20)
+        self.assertRc(r, 0)
+        self.assertIn("hook-says-hello", r.stderr)
+
+
 class WorkEvents(dlfix.FaultOriginTestCase):
     """`dlhost work` writes the same stream: one terminal event per file."""
 

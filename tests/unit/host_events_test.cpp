@@ -2,10 +2,14 @@
 // command hooks (real processes) and the webhook (a real HTTP listener on a
 // loopback port, written here with plain sockets).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <condition_variable>
 
 #include <atomic>
 #include <fstream>
@@ -164,8 +168,81 @@ TEST(EventBus, ASlowSinkLosesProgressButNoTerminalEvent) {
   for (int i = 0; i < 10000; ++i) bus.publish(file_event(EventType::kFileProgress, "p"));
   for (int i = 0; i < 100; ++i) bus.publish(file_event(EventType::kFileCompleted, "done"));
   bus.close(1s);
-  EXPECT_GT(bus.dropped_progress(), 0u);
+  ASSERT_EQ(bus.dropped().size(), 1u);
+  EXPECT_GT(bus.dropped()[0].second, 0u);
   EXPECT_EQ(std::count(slow->seen.begin(), slow->seen.end(), "done"), 100);
+}
+
+// A sink stuck until the bus closes (a reader that stopped reading): the
+// publisher never waits for it, the other sink gets every event, and the
+// stuck one loses its oldest events, counted, but not the summary.
+TEST(EventBus, AStalledSinkHoldsNoOtherSinkAndNoPublisher) {
+  class Stuck : public Collect {
+   public:
+    const char *name() const override { return "stuck"; }
+    void deliver(const JobEvent &e) override {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return released; });
+      lock.unlock();
+      Collect::deliver(e);
+    }
+    void closing(std::chrono::steady_clock::time_point) override {
+      std::lock_guard lock(m);
+      released = true;
+      cv.notify_all();
+    }
+    std::mutex m;
+    std::condition_variable cv;
+    bool released = false;
+  };
+  std::vector<std::string> notices;
+  EventBus bus([&](const std::string &line) { notices.push_back(line); });
+  auto stuck = std::make_shared<Stuck>();
+  auto fine = std::make_shared<Collect>();
+  bus.add_sink(stuck);
+  bus.add_sink(fine);
+  const std::size_t n = EventBus::kBacklog + 20000;
+  for (std::size_t i = 0; i < n; ++i)
+    bus.publish(file_event(EventType::kFileSkipped, "f" + std::to_string(i)));
+  JobEvent summary;
+  summary.type = EventType::kJobSummary;
+  bus.publish(summary);
+  const auto dropped = bus.dropped();
+  bus.close(1s);
+  EXPECT_EQ(fine->seen.size(), n + 1);
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_EQ(dropped[0].first, "stuck");
+  EXPECT_GT(dropped[0].second, 0u);  // it holds at most a queue and a batch
+  EXPECT_EQ(dropped[1].second, 0u);
+  EXPECT_EQ(stuck->seen.size() + bus.dropped()[0].second, n + 1);
+  EXPECT_EQ(stuck->seen.back(), "") << "the summary is the last event and arrives";
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("events: stuck cannot keep up"), std::string::npos);
+}
+
+// A reader that never reads: the writer gives up at the deadline, counts
+// what it could not write and says so once; close() returns.
+TEST(NdjsonSink, AReaderThatStopsReadingCostsTheStreamNotTheEnd) {
+  dlhost::testing::TestDir dir("events-fifo");
+  const auto fifo = (dir.path() / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // open, never read
+  ASSERT_GE(reader, 0);
+  std::vector<std::string> notices;
+  {
+    EventBus bus([&](const std::string &line) { notices.push_back(line); });
+    auto sink = std::make_shared<NdjsonSink>(
+        fifo, [&](const std::string &line) { notices.push_back(line); });
+    bus.add_sink(sink);
+    for (int i = 0; i < 20000; ++i)
+      bus.publish(file_event(EventType::kFileCompleted, "f" + std::to_string(i)));
+    bus.close(300ms);
+    EXPECT_GT(bus.dropped()[0].second, 0u);
+    EXPECT_LT(bus.dropped()[0].second, 20000u);  // the pipe took some
+  }
+  ::close(reader);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("the reader of " + fifo + " stopped reading"), std::string::npos);
 }
 
 TEST(NdjsonSink, OneObjectPerLineAndABadTargetIsAConfigError) {

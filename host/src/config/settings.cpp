@@ -90,6 +90,8 @@ constexpr SettingSpec kTable[] = {
     {"DOWNLOAD_HOOK_CONCURRENCY", "4", T::kInt, false, nullptr, "hook commands running at once"},
     {"DOWNLOAD_HOOK_TIMEOUT", "30000", T::kInt, false, nullptr,
      "ms a hook command (or one webhook POST) may take; then it is killed (abandoned)"},
+    {"DOWNLOAD_HOOK_DRAIN_TIMEOUT", "0", T::kInt, false, nullptr,
+     "ms the end of the job waits for queued file hooks in all; 0 = until every one has run"},
     {"DOWNLOAD_WEBHOOK_URL", "", T::kString, false, nullptr,
      "http(s) URL that receives the job summary as a JSON POST; empty = none"},
     {"DOWNLOAD_WEBHOOK_EVENTS", "0", T::kBool01, false, nullptr,

@@ -261,6 +261,11 @@ JobResult Job::run(WorkSource &source) {
   if (!s.plugin->descriptor().stats) stats_error.clear();
   result.stats = build_stats_document(result.totals, plugin_stats, stats_error);
   if (const auto job_totals = s.shared_totals()) add_job_totals(result.stats, *job_totals);
+  if (s.options.events) {
+    result.events_dropped = s.options.events->dropped();
+    auto &dropped = result.stats["events_dropped"] = nlohmann::ordered_json::object();
+    for (const auto &[sink, n] : result.events_dropped) dropped[sink] = n;
+  }
   if (s.options.stats_json) {
     try {
       write_stats_file(*s.options.stats_json, result.stats);

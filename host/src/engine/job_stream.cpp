@@ -104,6 +104,8 @@ void Job::State::publish_summary(const JobResult &result) {
   ev.summary["elapsed_s"] = result.totals.elapsed_s;
   ev.summary["interrupted"] = result.totals.interrupted;
   ev.summary["exit_code"] = result.exit_code;
+  auto &dropped = ev.summary["events_dropped"] = nlohmann::ordered_json::object();
+  for (const auto &[sink, n] : result.events_dropped) dropped[sink] = n;
   publish(std::move(ev));
 }
 

@@ -3,10 +3,21 @@
 // A hook is started with posix_spawnp (no shell), in a process group of its
 // own so that a timeout kills whatever it started too, with the signal mask
 // and dispositions reset (dlhost blocks SIGINT/SIGTERM in every thread and
-// ignores SIGPIPE; a hook must not inherit that), stdin from /dev/null and
-// stdout onto dlhost's stderr. Workers wait for their child with waitpid
-// in short slices, so a hook is killed within 10 ms of its deadline.
+// ignores SIGPIPE; a hook must not inherit that), stdin from /dev/null, and
+// stdout and stderr into a pipe that its worker drains onto dlhost's stderr
+// while the hook runs. When the hook exits, what is in the pipe is copied
+// and the pipe closed: a child the hook left running in the background
+// cannot hold dlhost's stderr open (a pipeline reading it would wait for
+// that child). Workers wait for their child in 10 ms slices of poll() on
+// the pipe, so a hook is killed within 10 ms of its deadline.
+//
+// When the job ends, every queued file hook still runs, at
+// DOWNLOAD_HOOK_CONCURRENCY at a time, each bounded by DOWNLOAD_HOOK_TIMEOUT;
+// DOWNLOAD_HOOK_DRAIN_TIMEOUT (0 = no limit) bounds that whole wait. Hooks
+// that were not run (beyond the backlog, or past the drain timeout) are
+// counted and named in one line.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -106,7 +117,7 @@ std::vector<char *> c_strings(std::vector<std::string> &strings) {
 
 // Starts the hook; returns its pid, or -1 with `error` set.
 pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &extra_env,
-            std::string &error) {
+            int output_fd, std::string &error) {
   std::vector<std::string> args = argv;
   std::vector<std::string> env = environment_for(extra_env);
   auto c_args = c_strings(args);
@@ -114,7 +125,8 @@ pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string>
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, 2, 1);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
@@ -134,6 +146,24 @@ pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string>
     return -1;
   }
   return pid;
+}
+
+// Copies what the hook wrote (if anything is there within `wait_ms`) onto
+// our stderr. False once the pipe is at its end.
+bool copy_output(int fd, int wait_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, wait_ms) <= 0) return true;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) return false;
+  for (ssize_t at = 0; at < n;) {
+    const ssize_t w = ::write(STDERR_FILENO, buf + at, static_cast<std::size_t>(n - at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;  // our stderr is gone: the hook's output with it
+    at += w;
+  }
+  return true;
 }
 
 std::string exit_text(int status) {
@@ -209,16 +239,17 @@ void CommandHooks::deliver(const JobEvent &e) {
   std::lock_guard lock(mutex_);
   if (closed_) return;
   if (queue_.size() >= kBacklog) {
-    if (counts_.dropped++ == 0 && notice_)
+    if (past_backlog_++ == 0 && notice_)
       notice_("dlhost: warning: --on-file-done falls behind the downloads (more than " +
               std::to_string(kBacklog) + " waiting); it is not run for the files beyond that");
+    not_run(e.path);
     return;
   }
   if (workers_.empty()) {
     for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { worker(); });
   }
-  queue_.push_back(
-      Run{&options_.on_file_done, file_env(e, options_.out_dir), "--on-file-done for " + e.path});
+  queue_.push_back(Run{&options_.on_file_done, file_env(e, options_.out_dir),
+                       "--on-file-done for " + e.path, e.path});
   work_.notify_one();
 }
 
@@ -240,39 +271,15 @@ void CommandHooks::worker() {
 }
 
 void CommandHooks::run_one(const Run &run) {
-  std::string error;
-  const pid_t pid = spawn(*run.argv, run.env, error);
   std::string problem;
-  if (pid < 0) {
-    problem = error;
+  int output[2];
+  if (::pipe2(output, O_CLOEXEC) != 0) {
+    problem = std::string("cannot make a pipe: ") + std::strerror(errno);
   } else {
-    {
-      std::lock_guard lock(mutex_);
-      running_pids_.push_back(pid);
-    }
-    const auto deadline = Clock::now() + options_.timeout;
-    int status = 0;
-    bool timed_out = false;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (Clock::now() >= deadline) {
-        timed_out = true;
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(kReapSlice);
-    }
-    {
-      std::lock_guard lock(mutex_);
-      running_pids_.erase(std::find(running_pids_.begin(), running_pids_.end(), pid));
-      if (timed_out) ++counts_.timed_out;
-    }
-    if (timed_out) {
-      problem = "killed after " + std::to_string(options_.timeout.count()) +
-                " ms (DOWNLOAD_HOOK_TIMEOUT)";
-    } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      problem = exit_text(status);
-    }
+    const pid_t pid = spawn(*run.argv, run.env, output[1], problem);
+    ::close(output[1]);
+    if (pid >= 0) problem = wait_for(pid, output[0]);
+    ::close(output[0]);
   }
   std::lock_guard lock(mutex_);
   ++counts_.ran;
@@ -282,22 +289,82 @@ void CommandHooks::run_one(const Run &run) {
   }
 }
 
+// Waits for the hook (copying its output), killing it at
+// DOWNLOAD_HOOK_TIMEOUT; "" when it exited with status 0.
+std::string CommandHooks::wait_for(pid_t pid, int output_fd) {
+  {
+    std::lock_guard lock(mutex_);
+    running_pids_.push_back(pid);
+  }
+  const auto deadline = Clock::now() + options_.timeout;
+  int status = 0;
+  bool timed_out = false, open = true;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() >= deadline) {
+      timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    if (!open || !(open = copy_output(output_fd, static_cast<int>(kReapSlice.count()))))
+      std::this_thread::sleep_for(kReapSlice);
+  }
+  while (open && (open = copy_output(output_fd, 0))) {
+    pollfd p{output_fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;  // what is left belongs to a child in the background
+  }
+  {
+    std::lock_guard lock(mutex_);
+    running_pids_.erase(std::find(running_pids_.begin(), running_pids_.end(), pid));
+    if (timed_out) ++counts_.timed_out;
+  }
+  if (timed_out)
+    return "killed after " + std::to_string(options_.timeout.count()) +
+           " ms (DOWNLOAD_HOOK_TIMEOUT)";
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) return exit_text(status);
+  return {};
+}
+
 void CommandHooks::kill_running() {
   std::lock_guard lock(mutex_);
   for (const pid_t pid : running_pids_) ::kill(-pid, SIGKILL);
 }
 
-void CommandHooks::close(Clock::time_point deadline) {
+void CommandHooks::not_run(const std::string &path) {
+  constexpr std::size_t kNamed = 3;
+  ++counts_.dropped;
+  if (not_run_.size() < kNamed) not_run_.push_back(path);
+}
+
+void CommandHooks::say_not_run() {
+  std::string line;
+  {
+    std::lock_guard lock(mutex_);
+    if (counts_.dropped == 0 || !notice_) return;
+    line = "dlhost: warning: --on-file-done was not run for " + std::to_string(counts_.dropped) +
+           " files (" + std::to_string(past_backlog_) + " beyond its backlog of " +
+           std::to_string(kBacklog) + ", " + std::to_string(past_drain_) +
+           " past DOWNLOAD_HOOK_DRAIN_TIMEOUT): ";
+    for (std::size_t i = 0; i < not_run_.size(); ++i) line += (i ? ", " : "") + not_run_[i];
+    if (counts_.dropped > not_run_.size()) line += ", ...";
+  }
+  notice_(line);
+}
+
+void CommandHooks::close(Clock::time_point) {
   {
     std::unique_lock lock(mutex_);
     if (closed_) return;
     closed_ = true;
-    // File hooks may finish until the deadline; then the rest are dropped.
-    idle_.wait_until(lock, deadline, [&] { return queue_.empty() && busy_ == 0; });
-    if (!queue_.empty() && notice_)
-      notice_("dlhost: warning: --on-file-done was not run for " + std::to_string(queue_.size()) +
-              " files: the job ended and the hooks had no more time");
-    counts_.dropped += queue_.size();
+    // Every queued file hook runs, unless DOWNLOAD_HOOK_DRAIN_TIMEOUT says
+    // how long that may take in all.
+    const auto drained = [&] { return queue_.empty() && busy_ == 0; };
+    if (options_.drain_timeout.count() > 0)
+      idle_.wait_for(lock, options_.drain_timeout, drained);
+    else
+      idle_.wait(lock, drained);
+    past_drain_ += queue_.size();
+    for (const auto &run : queue_) not_run(run.path);
     queue_.clear();
     stop_ = true;
   }
@@ -305,13 +372,14 @@ void CommandHooks::close(Clock::time_point deadline) {
   kill_running();
   for (auto &t : workers_) t.join();
   workers_.clear();
+  say_not_run();
   std::vector<std::string> env;
   {
     std::lock_guard lock(mutex_);
     if (!job_done_ || options_.on_job_done.empty()) return;
     env = job_env_;
   }
-  run_one(Run{&options_.on_job_done, env, "--on-job-done"});
+  run_one(Run{&options_.on_job_done, env, "--on-job-done", {}});
 }
 
 CommandHooks::Counts CommandHooks::counts() const {

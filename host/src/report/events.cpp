@@ -1,8 +1,8 @@
 // The event stream's schema and its bus; see dlhost/host/events.hpp.
 //
-// The bus thread takes the whole queue at once and delivers it outside the
+// A lane's thread takes its whole queue at once and delivers it outside the
 // lock, so publishers wait only for a push, and a sink's flush() (the NDJSON
-// writer's fflush) runs once per burst rather than once per event.
+// writer's write) runs once per burst rather than once per event.
 #include "dlhost/host/events.hpp"
 
 #include <pthread.h>
@@ -123,67 +123,123 @@ bool progress_due(std::chrono::steady_clock::time_point &last,
   return true;
 }
 
+// One sink's queue and thread.
+struct EventBus::Lane {
+  std::shared_ptr<EventSink> sink;
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<JobEvent> queue;
+  std::size_t progress_queued = 0;
+  std::uint64_t dropped = 0;
+  bool closing = false;
+  std::chrono::steady_clock::time_point deadline{};
+  std::thread thread;
+
+  // True when this push dropped an event for the first time (warn once).
+  bool push(JobEvent &&event);
+  void run();
+};
+
+bool EventBus::Lane::push(JobEvent &&event) {
+  std::lock_guard lock(mutex);
+  if (closing) return false;  // close() comes after the last publish
+  const std::uint64_t before = dropped;
+  const bool progress = event.type == EventType::kFileProgress;
+  if (progress && progress_queued >= kProgressBacklog) {
+    ++dropped;
+    return before == 0;
+  }
+  if (queue.size() >= kBacklog) {
+    if (queue.front().type == EventType::kFileProgress) --progress_queued;
+    queue.pop_front();
+    ++dropped;
+  }
+  progress_queued += progress ? 1 : 0;
+  queue.push_back(std::move(event));
+  if (queue.size() == 1) ready.notify_one();
+  return before == 0 && dropped > 0;
+}
+
+void EventBus::Lane::run() {
+  pthread_setname_np(pthread_self(), "dlhost-events");
+  std::deque<JobEvent> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex);
+      ready.wait(lock, [&] { return !queue.empty() || closing; });
+      if (queue.empty()) break;  // closing, and everything delivered
+      batch.swap(queue);
+      progress_queued = 0;
+    }
+    for (const auto &event : batch) sink->deliver(event);
+    sink->flush();
+    batch.clear();
+  }
+  std::chrono::steady_clock::time_point until;
+  {
+    std::lock_guard lock(mutex);
+    until = deadline;
+  }
+  sink->close(until);
+}
+
+EventBus::EventBus(NoticeFn notice) : notice_(std::move(notice)) {}
+
 EventBus::~EventBus() {
   close(std::chrono::milliseconds(0));
 }
 
 void EventBus::add_sink(std::shared_ptr<EventSink> sink) {
-  sinks_.push_back(std::move(sink));
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  auto lane = std::make_shared<Lane>();
+  lane->sink = std::move(sink);
+  lane->thread = std::thread([lane] { lane->run(); });
+  lanes_.push_back(std::move(lane));
 }
 
 void EventBus::publish(JobEvent event) {
-  if (sinks_.empty()) return;
+  if (lanes_.empty()) return;
   if (event.ts == 0) event.ts = unix_now();
-  std::unique_lock lock(mutex_);
-  if (closing_) return;  // close() comes after the last publish
-  if (event.type == EventType::kFileProgress && queue_.size() >= kProgressBacklog) {
-    ++dropped_;
-    return;
-  }
-  room_.wait(lock, [&] { return queue_.size() < kBacklog || closed_; });
-  queue_.push_back(std::move(event));
-  if (queue_.size() == 1) ready_.notify_one();
-}
-
-void EventBus::run() {
-  pthread_setname_np(pthread_self(), "dlhost-events");
-  std::deque<JobEvent> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [&] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) return;  // closing, and everything delivered
-      batch.swap(queue_);
-      room_.notify_all();
-    }
-    for (const auto &event : batch)
-      for (const auto &sink : sinks_) sink->deliver(event);
-    for (const auto &sink : sinks_) sink->flush();
-    batch.clear();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const bool first_drop =
+        lanes_[i]->push(i + 1 < lanes_.size() ? JobEvent(event) : std::move(event));
+    if (first_drop && notice_)
+      notice_(std::string("dlhost: warning: events: ") + lanes_[i]->sink->name() +
+              " cannot keep up; its oldest events are dropped (counted in job.summary's "
+              "events_dropped); the job goes on");
   }
 }
 
 void EventBus::close(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(close_mutex_);
     if (closed_) return;
-    closing_ = true;
-  }
-  ready_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  {
-    std::lock_guard lock(mutex_);
     closed_ = true;
   }
-  room_.notify_all();
-  for (const auto &sink : sinks_) sink->close(deadline);
+  for (const auto &lane : lanes_) {
+    {
+      std::lock_guard lock(lane->mutex);
+      lane->closing = true;
+      lane->deadline = deadline;
+    }
+    lane->ready.notify_all();
+    lane->sink->closing(deadline);
+  }
+  for (const auto &lane : lanes_)
+    if (lane->thread.joinable()) lane->thread.join();
 }
 
-std::uint64_t EventBus::dropped_progress() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
+std::vector<std::pair<std::string, std::uint64_t>> EventBus::dropped() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (const auto &lane : lanes_) {
+    std::uint64_t n = 0;
+    {
+      std::lock_guard lock(lane->mutex);
+      n = lane->dropped;
+    }
+    out.emplace_back(lane->sink->name(), n + lane->sink->dropped());
+  }
+  return out;
 }
 
 }  // namespace dlhost

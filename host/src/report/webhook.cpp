@@ -2,11 +2,13 @@
 //
 // One thread, one reused libcurl easy handle (its connection stays open
 // between POSTs). Events are batched: a POST leaves once 100 events wait or
-// a second after the first of them arrived. At close the remaining events
-// are sent until the deadline, then dropped and counted; the job summary is
-// always POSTed, after them, even when the deadline has passed (its own
-// attempt is bounded by DOWNLOAD_HOOK_TIMEOUT). The URL can carry a token:
-// messages show it without credentials and without its query.
+// a second after the first of them arrived. When the job ends (close), what
+// is queued, the job summary last, has one DOWNLOAD_HOOK_TIMEOUT in all,
+// retries included: every POST from then on (and the one in flight, through
+// the progress callback) ends by that deadline, and what could not go is
+// dropped and counted. A webhook that answers after a minute costs the end
+// of the job one DOWNLOAD_HOOK_TIMEOUT, not a minute per POST. The URL can
+// carry a token: messages show it without credentials and without its query.
 #include <curl/curl.h>
 #include <pthread.h>
 
@@ -25,6 +27,15 @@ constexpr auto kBatchWait = std::chrono::seconds(1);
 
 size_t discard(char *, size_t size, size_t n, void *) {
   return size * n;
+}
+
+std::int64_t ns_of(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// CURLOPT_XFERINFOFUNCTION: ends a POST at the close deadline.
+int past_deadline(void *deadline_ns, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return ns_of(Clock::now()) >= static_cast<std::atomic<std::int64_t> *>(deadline_ns)->load();
 }
 
 bool retryable(CURLcode code, long status) {
@@ -77,24 +88,19 @@ void WebhookSink::run() {
     // Gather a batch: until it is full, a second has passed, or we stop.
     wake_.wait_for(lock, kBatchWait,
                    [&] { return stop_ || summary_queued_ || queue_.size() >= kBatch; });
-    const bool late = Clock::now() >= deadline_;
+    if (Clock::now() >= deadline_) {  // out of time: what is left is dropped
+      counts_.dropped_events += queue_.size();
+      queue_.clear();
+      return;
+    }
     // The summary (always last) goes in a POST of its own, as documented.
     const std::size_t events = queue_.size() - (summary_queued_ ? 1 : 0);
-    std::size_t n = events ? std::min(events, kBatch) : 1;
-    if (late) {  // out of time: only the summary (last in the queue) still goes
-      counts_.dropped_events += queue_.size() - (summary_queued_ ? 1 : 0);
-      if (!summary_queued_) {
-        queue_.clear();
-        return;
-      }
-      queue_.erase(queue_.begin(), queue_.end() - 1);
-      n = 1;
-    }
+    const std::size_t n = events ? std::min(events, kBatch) : 1;
     std::string body = "[";
     for (std::size_t i = 0; i < n; ++i) body += (i ? "," : "") + queue_[i];
     body += "]";
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    const auto deadline = late ? Clock::now() + options_.timeout : deadline_;
+    const auto deadline = deadline_;
     lock.unlock();
     const bool ok = post_with_retries(body, deadline);
     lock.lock();
@@ -113,7 +119,8 @@ bool WebhookSink::post_with_retries(const std::string &body, Clock::time_point d
     }
     if (result == PostResult::kGiveUp || attempt >= options_.retry_delays.size()) break;
     const auto pause = options_.retry_delays[attempt];
-    if (Clock::now() + pause >= deadline) break;
+    const auto resume = Clock::now() + pause;
+    if (resume >= deadline || ns_of(resume) >= abort_at_ns_.load()) break;
     std::this_thread::sleep_for(pause);
   }
   std::lock_guard lock(mutex_);
@@ -146,6 +153,9 @@ WebhookSink::PostResult WebhookSink::post_once(const std::string &body, std::str
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &past_deadline);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &abort_at_ns_);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &discard);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
   if (!options_.ca_bundle.empty())
@@ -161,12 +171,13 @@ WebhookSink::PostResult WebhookSink::post_once(const std::string &body, std::str
   return retryable(code, status) ? PostResult::kRetry : PostResult::kGiveUp;
 }
 
-void WebhookSink::close(Clock::time_point deadline) {
+void WebhookSink::close(Clock::time_point) {
   {
     std::lock_guard lock(mutex_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
-    deadline_ = deadline;
+    deadline_ = Clock::now() + options_.timeout;
+    abort_at_ns_ = ns_of(deadline_);
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();

@@ -1,7 +1,10 @@
 // Where the event stream goes (see events.hpp for the stream itself):
 //
 //  - NdjsonSink: `--events FILE` (or `-`, stdout), one JSON object a line,
-//    flushed after every burst so a reader sees events as they happen.
+//    written after every burst so a reader sees events as they happen. A
+//    reader that stops reading holds up only this sink's lane (events.hpp);
+//    at the end it gets the bus's grace (2 s) to read what is left, then
+//    the rest is dropped, counted and said once.
 //  - CommandHooks: `--on-file-done CMD` for every file that settles
 //    (completed, failed, skipped) and `--on-job-done CMD` once at the end.
 //    CMD is split into words like a shell would (quotes, backslashes) but
@@ -15,7 +18,9 @@
 //    state changes, as JSON POSTs: a body is a JSON array of events in the
 //    stream's schema, up to 100 per POST, sent at least once a second. A
 //    POST that fails (no answer, 5xx, 429) is retried after 1, 2, then 4 s;
-//    then its events are dropped and the failure reported.
+//    then its events are dropped and the failure reported. When the job
+//    ends, what is queued (the summary last) has one DOWNLOAD_HOOK_TIMEOUT
+//    in all, retries and the POST in flight included.
 //
 // None of them can fail, slow down or lose a file: they run on their own
 // threads, every wait is bounded, and what they cannot do is reported once
@@ -27,6 +32,8 @@
 // most its bound.
 #pragma once
 
+#include <sys/types.h>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,26 +51,31 @@
 
 namespace dlhost {
 
-// How a sink reports a problem (one line, no credentials).
-using NoticeFn = std::function<void(const std::string &line)>;
-
 class NdjsonSink final : public EventSink {
  public:
   // `target` is a file name, or "-" for stdout. Throws ConfigError when the
   // file cannot be created.
   NdjsonSink(const std::string &target, NoticeFn notice);
   ~NdjsonSink() override;
+  const char *name() const override { return "events"; }
   void deliver(const JobEvent &event) override;
   void flush() override;
+  void closing(std::chrono::steady_clock::time_point deadline) override;
   void close(std::chrono::steady_clock::time_point deadline) override;
+  std::uint64_t dropped() const override { return dropped_; }
 
  private:
-  void give_up(int err);
+  bool write_out();
+  void give_up(const std::string &why);
 
   std::string name_;
-  std::FILE *file_ = nullptr;
+  int fd_ = -1;
   bool owned_ = false;
+  bool pipe_like_ = false;  // a pipe, FIFO or socket: written a page at a time
   bool broken_ = false;
+  std::string buffer_;                                // lines not written yet
+  std::atomic<std::int64_t> deadline_ns_{INT64_MAX};  // steady clock; set by closing()
+  std::atomic<std::uint64_t> dropped_{0};
   NoticeFn notice_;
 };
 
@@ -75,19 +87,24 @@ std::vector<std::string> split_command(std::string_view text, const std::string 
 struct HookOptions {
   std::vector<std::string> on_file_done;  // argv; empty = no hook
   std::vector<std::string> on_job_done;
-  std::string out_dir;                       // DLHOST_OUT_DIR
-  int concurrency = 4;                       // DOWNLOAD_HOOK_CONCURRENCY (>= 1)
-  std::chrono::milliseconds timeout{30000};  // DOWNLOAD_HOOK_TIMEOUT
+  std::string out_dir;                         // DLHOST_OUT_DIR
+  int concurrency = 4;                         // DOWNLOAD_HOOK_CONCURRENCY (>= 1)
+  std::chrono::milliseconds timeout{30000};    // DOWNLOAD_HOOK_TIMEOUT
+  std::chrono::milliseconds drain_timeout{0};  // DOWNLOAD_HOOK_DRAIN_TIMEOUT (0 = no limit)
 };
 
 class CommandHooks final : public EventSink {
  public:
-  static constexpr std::size_t kBacklog = 4096;  // file hooks waiting to run
+  static constexpr std::size_t kBacklog = 65536;  // file hooks waiting to run
 
   CommandHooks(HookOptions options, NoticeFn notice);
   ~CommandHooks() override;  // close() now if not closed
+  const char *name() const override { return "hooks"; }
   void deliver(const JobEvent &event) override;
+  // Runs every queued file hook (bounded by DOWNLOAD_HOOK_DRAIN_TIMEOUT, not
+  // by `deadline`), then the job hook.
   void close(std::chrono::steady_clock::time_point deadline) override;
+  std::uint64_t dropped() const override { return counts().dropped; }
 
   struct Counts {
     std::uint64_t ran = 0, failed = 0, timed_out = 0, dropped = 0;
@@ -99,10 +116,14 @@ class CommandHooks final : public EventSink {
     const std::vector<std::string> *argv;
     std::vector<std::string> env;  // DLHOST_*=...
     std::string what;              // "--on-file-done for p1/a.jpg"
+    std::string path;              // the file's, for "not run" lines
   };
   void worker();
   void run_one(const Run &run);
+  std::string wait_for(pid_t pid, int output_fd);
   void kill_running();
+  void not_run(const std::string &path);  // under mutex_
+  void say_not_run();
 
   HookOptions options_;
   NoticeFn notice_;
@@ -114,6 +135,8 @@ class CommandHooks final : public EventSink {
   bool stop_ = false;
   bool closed_ = false;
   Counts counts_;
+  std::uint64_t past_backlog_ = 0, past_drain_ = 0;
+  std::vector<std::string> not_run_;  // the first few paths whose hook did not run
   std::vector<std::string> job_env_;  // from job.summary
   bool job_done_ = false;
   std::vector<std::thread> workers_;
@@ -159,6 +182,7 @@ class WebhookSink final : public EventSink {
   bool summary_queued_ = false;
   bool stop_ = false;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  std::atomic<std::int64_t> abort_at_ns_{INT64_MAX};  // steady ns; the progress callback's
   Counts counts_;
   bool reported_failure_ = false;
   struct EasyDeleter {

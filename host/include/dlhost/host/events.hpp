@@ -8,25 +8,32 @@
 // Server-Sent Events all carry the same objects.
 //
 // EventBus fans events out to sinks (the NDJSON writer, command hooks,
-// webhooks) on a thread of its own, in the order they were published, so a
-// slow sink never holds up the thread that published: the plugin's event
-// thread must return quickly. The queue is bounded: beyond kProgressBacklog
-// queued events, progress events are dropped (the next one says the same,
-// only newer); beyond kBacklog, publish() waits for the sinks, so a reader
-// that stops reading slows the job down instead of growing memory without
-// bound. Every other event is delivered exactly once. Sinks that do network
-// or process work (hooks, webhooks) queue it and bound it themselves.
+// webhooks). Each sink has a lane of its own: a bounded queue and a thread
+// that delivers to it in publication order. So a sink that stalls (a reader
+// that stops reading, a webhook that answers after a minute) holds up only
+// its own lane, never another sink, and never the thread that published:
+// publish() only pushes, and the plugin's event thread must return quickly.
+// When a lane is full, that sink loses events, counted (dropped()) and said
+// once on stderr: beyond kProgressBacklog queued events its progress events
+// are refused (the next one says the same, only newer); beyond kBacklog its
+// oldest event goes. job.summary is the last event and is never dropped.
+// The downloads' speed does not depend on any reader.
+//
+// close() ends every lane at once, each sink within its own bound: a sink
+// that writes to a reader gives up `grace` after close() began (the command
+// line passes 2 s); hooks and the webhook keep their own bounds (see
+// event_sinks.hpp). So dlhost exits within the largest of those bounds.
 //
 // Threads: publish() from any thread; add_sink() before the first publish;
-// close() once, from the thread that owns the bus (it drains the queue and
-// gives each sink until the deadline to finish). With no sink, publish() is
-// a no-op.
+// close() once, from the thread that owns the bus. With no sink, publish()
+// is a no-op.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -83,48 +90,56 @@ struct JobEvent {
 std::string to_json_line(const JobEvent &event);
 nlohmann::ordered_json to_json(const JobEvent &event);
 
+// How a sink reports a problem (one line, no credentials).
+using NoticeFn = std::function<void(const std::string &line)>;
+
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // On the bus's thread, one event at a time, in publication order. Must not
-  // call publish() (it may wait for this very thread).
+  // Its name in job.summary's "events_dropped" and in warnings.
+  virtual const char *name() const { return "sink"; }
+  // On the sink's lane thread, one event at a time, in publication order.
+  // Must not call publish().
   virtual void deliver(const JobEvent &event) = 0;
   // After a burst of deliver() calls, when the queue is momentarily empty.
   virtual void flush() {}
-  // The bus is closing: finish what is queued, return by `deadline`.
+  // From the thread closing the bus, while deliver() may be running on the
+  // lane: blocking work (a write to a reader) must give up by `deadline`.
+  virtual void closing(std::chrono::steady_clock::time_point deadline) { (void)deadline; }
+  // On the lane thread, after the last event: finish what is queued, by
+  // `deadline` or by the sink's own documented bound.
   virtual void close(std::chrono::steady_clock::time_point deadline) { (void)deadline; }
+  // Events the sink itself could not deliver (not the lane's drops).
+  virtual std::uint64_t dropped() const { return 0; }
 };
 
 class EventBus {
  public:
-  static constexpr std::size_t kProgressBacklog = 4096;
-  static constexpr std::size_t kBacklog = 65536;
+  static constexpr std::size_t kProgressBacklog = 4096;  // per sink
+  static constexpr std::size_t kBacklog = 65536;         // per sink
 
-  EventBus() = default;
+  explicit EventBus(NoticeFn notice = {});
   ~EventBus();  // close(0) if still open
   EventBus(const EventBus &) = delete;
   EventBus &operator=(const EventBus &) = delete;
 
   void add_sink(std::shared_ptr<EventSink> sink);
-  bool active() const { return !sinks_.empty(); }
+  bool active() const { return !lanes_.empty(); }
+  // Never waits for a sink.
   void publish(JobEvent event);
-  // Delivers everything queued, then closes every sink; sinks get until
-  // `grace` from now. Idempotent.
+  // Delivers what each lane can, then closes every sink (see above).
+  // Idempotent.
   void close(std::chrono::milliseconds grace);
-  // Progress events dropped because the sinks were behind.
-  std::uint64_t dropped_progress() const;
+  // Per sink, in the order they were added: (name, events it lost so far,
+  // in its lane and in the sink itself).
+  std::vector<std::pair<std::string, std::uint64_t>> dropped() const;
 
  private:
-  void run();
-
-  std::vector<std::shared_ptr<EventSink>> sinks_;
-  mutable std::mutex mutex_;
-  std::condition_variable ready_, room_;
-  std::deque<JobEvent> queue_;
-  std::uint64_t dropped_ = 0;
-  bool closing_ = false;
+  struct Lane;
+  NoticeFn notice_;
+  std::vector<std::shared_ptr<Lane>> lanes_;
+  std::mutex close_mutex_;
   bool closed_ = false;
-  std::thread thread_;
 };
 
 // The stream carries at most 4 progress events a second per file: the

@@ -97,6 +97,9 @@ struct JobResult {
   // Set when --stats-json could not be written.
   std::string stats_write_error;
   nlohmann::ordered_json stats;
+  // Per event sink (events, hooks, webhook): the events it lost because it
+  // could not keep up, as of the end of the job. Empty with no sink.
+  std::vector<std::pair<std::string, std::uint64_t>> events_dropped;
 };
 
 class Job {
