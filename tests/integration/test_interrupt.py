@@ -57,9 +57,20 @@ class Interrupt(dlfix.FaultOriginTestCase):
         self.assertIn("interrupted: no new files", r.stderr)
         self.assertIn("dlhost: interrupted: 20 files: 2 completed, 0 skipped, 0 failed", r.stderr)
 
+    def assertFilesAddUp(self, files):
+        self.assertEqual(files["total"], files["completed"] + files["skipped"] + files["failed"]
+                         + files["cancelled"] + files["deferred"], files)
+
     def test_twice_stops_at_once_and_keeps_parts(self):
         entries = self.entries("twice", 6, delay=30)
-        job = self.start(entries)
+        events, stats = self.work / "ev.ndjson", self.work / "stats.json"
+        env = {"PROXY_POST_LIMIT": 1, "PROXY_ATTACHMENT_LIMIT": 2}
+        job = self.spawn_job(self.manifest(entries), "--events", events, "--stats-json", stats,
+                             env=env)
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(self.part_files()) < 2:
+            time.sleep(0.02)
         job.send_signal(signal.SIGINT)
         time.sleep(0.3)
         job.send_signal(signal.SIGINT)
@@ -70,6 +81,13 @@ class Interrupt(dlfix.FaultOriginTestCase):
         self.assertEqual(len(self.part_files()), 2, ".part files are kept for resume")
         self.assertIn("stopping now", r.stderr)
         self.assertIn("dlhost: interrupted: 6 files: 0 completed", r.stderr)
+        self.assertIn("6 cancelled", r.stderr)
+        import json
+        summary = json.loads(events.read_text().splitlines()[-1])
+        self.assertEqual(summary["type"], "job.summary")
+        self.assertEqual(summary["files"]["cancelled"], 6)
+        self.assertFilesAddUp(summary["files"])
+        self.assertEqual(json.loads(stats.read_text())["files"], summary["files"])
 
     def test_sigterm_grace_runs_out_then_cancels(self):
         entries = self.entries("term", 4, delay=30)

@@ -128,6 +128,9 @@ class LiveControl(dlfix.FaultOriginTestCase):
         entries = self.mixed_manifest()
         r = self.run_job(self.manifest(entries), "--events", "-", env=self.FAST)
         self.assertRc(r, 1)  # the 404
+        files = parse_events(r.stdout)[-1]["files"]
+        self.assertEqual(files["total"], files["completed"] + files["skipped"] + files["failed"]
+                         + files["cancelled"] + files["deferred"], files)
         events = parse_events(r.stdout)  # stdout is NDJSON and nothing else
         self.assertOneTerminalPerLine(events, len(entries))
         by_line = {line: evs[0] for line, evs in terminal_by_line(events).items()}
@@ -160,7 +163,7 @@ class LiveControl(dlfix.FaultOriginTestCase):
         self.assertEqual(summary["type"], "job.summary")
         self.assertEqual(summary["exit_code"], 1)
         self.assertEqual(summary["files"], {"total": 6, "completed": 4, "skipped": 1,
-                                            "failed": 1, "deferred": 0})
+                                            "failed": 1, "deferred": 0, "cancelled": 0})
         states = [e for e in events if e["type"] == "proxy.state"]
         self.assertEqual(states[0]["proxy"], "direct")
         self.assertEqual(states[0]["state"], "healthy")

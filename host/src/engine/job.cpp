@@ -253,6 +253,7 @@ JobResult Job::run(WorkSource &source) {
   result.totals.plugin_version = s.plugin->version();
   result.totals.elapsed_s = s.elapsed_seconds();
   result.totals.files = {s.total, s.completed, s.skipped, s.failed, s.deferred};
+  result.totals.files.cancelled = unsettled(result.totals.files);
   result.totals.bytes = s.bytes_finished;
   result.totals.interrupted = s.interrupted;
   result.failures = std::move(s.failures);
@@ -287,6 +288,11 @@ JobResult Job::run(WorkSource &source) {
   return result;
 }
 
+std::uint64_t unsettled(const FileCounts &f) {
+  const std::uint64_t settled = f.completed + f.skipped + f.failed + f.deferred;
+  return f.total > settled ? f.total - settled : 0;
+}
+
 std::string summary_line(const JobResult &r) {
   const auto &f = r.totals.files;
   char elapsed[32];
@@ -296,6 +302,7 @@ std::string summary_line(const JobResult &r) {
                      " completed, " + std::to_string(f.skipped) + " skipped, " +
                      std::to_string(f.failed) + " failed";
   if (f.deferred) line += ", " + std::to_string(f.deferred) + " deferred (skip cache)";
+  if (f.cancelled) line += ", " + std::to_string(f.cancelled) + " cancelled";
   if (r.duplicates) line += ", " + std::to_string(r.duplicates) + " duplicate lines ignored";
   line += "; " + format_bytes(static_cast<double>(r.totals.bytes)) + " in " + elapsed + " s";
   return line;

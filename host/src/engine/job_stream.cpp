@@ -94,11 +94,9 @@ void Job::State::publish_summary(const JobResult &result) {
   JobEvent ev;
   ev.type = EventType::kJobSummary;
   const auto &f = result.totals.files;
-  ev.summary["files"] = {{"total", f.total},
-                         {"completed", f.completed},
-                         {"skipped", f.skipped},
-                         {"failed", f.failed},
-                         {"deferred", f.deferred}};
+  ev.summary["files"] = {{"total", f.total},       {"completed", f.completed},
+                         {"skipped", f.skipped},   {"failed", f.failed},
+                         {"deferred", f.deferred}, {"cancelled", f.cancelled}};
   ev.summary["duplicates"] = result.duplicates;
   ev.summary["bytes"] = result.totals.bytes;
   ev.summary["elapsed_s"] = result.totals.elapsed_s;

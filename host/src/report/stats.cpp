@@ -51,11 +51,9 @@ nlohmann::ordered_json build_stats_document(const RunTotals &totals,
   doc["plugin"] = totals.plugin;
   doc["plugin_version"] = totals.plugin_version;
   doc["elapsed_s"] = totals.elapsed_s;
-  doc["files"] = {{"total", totals.files.total},
-                  {"completed", totals.files.completed},
-                  {"skipped", totals.files.skipped},
-                  {"failed", totals.files.failed},
-                  {"deferred", totals.files.deferred}};
+  doc["files"] = {{"total", totals.files.total},       {"completed", totals.files.completed},
+                  {"skipped", totals.files.skipped},   {"failed", totals.files.failed},
+                  {"deferred", totals.files.deferred}, {"cancelled", totals.files.cancelled}};
   doc["bytes"] = totals.bytes;
   doc["interrupted"] = totals.interrupted;
   doc["proxies"] = nlohmann::ordered_json::array();

@@ -25,6 +25,9 @@ struct FileCounts {
   // Not tried because an earlier attempt timed out within PROXY_SKIP_CACHE_TTL:
   // not done, so the run does not exit 0.
   std::uint64_t deferred = 0;
+  // Not settled because the job was interrupted: cancelled in flight, or
+  // never reached. total = completed + skipped + failed + deferred + cancelled.
+  std::uint64_t cancelled = 0;
 };
 
 struct RunTotals {
