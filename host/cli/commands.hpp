@@ -34,6 +34,7 @@ struct JobArgs {
   std::string status;                     // --status HOST:PORT (run, work)
   std::string events;                     // --events FILE|- (run, work)
   bool follow = false;                    // --follow (run): read the manifest as it grows
+  double follow_idle_s = 0;               // --follow-idle (run): end after this quiet; 0 = never
   std::string on_file_done, on_job_done;  // flags over DOWNLOAD_ON_FILE_DONE / _JOB_DONE
 };
 

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "dlhost/host/event_sinks.hpp"
 #include "dlhost/host/redact.hpp"
+#include "dlhost/util/url.h"
 
 namespace dlhost::cli {
 namespace {
@@ -18,11 +19,25 @@ std::vector<std::string> command_setting(const Settings &settings, const char *n
   return split_command(text, name);
 }
 
+// http(s)://host[:port]/..., the port 1 to 65535: what libcurl would
+// otherwise refuse only at the end of the job, when the summary is sent.
 void check_webhook_url(const std::string &url) {
-  const auto scheme = url.substr(0, url.find("://"));
-  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https"))
-    throw ConfigError("DOWNLOAD_WEBHOOK_URL: " + redact_webhook_url(url) +
-                      ": must be an http:// or https:// URL");
+  const auto bad = [&](const char *why) {
+    return ConfigError("DOWNLOAD_WEBHOOK_URL: " + redact_webhook_url(url) + ": " + why);
+  };
+  const auto parts = util::split_url(url, util::UserinfoEnd::kAuthority);
+  if (!parts || (parts->scheme != "http" && parts->scheme != "https"))
+    throw bad("must be an http:// or https:// URL");
+  if (parts->host_port.empty() || !util::valid_host_port(parts->host_port))
+    throw bad("has a malformed host or port");
+  const auto colon = parts->host_port.rfind(':');
+  const auto close = parts->host_port.rfind(']');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    const auto port = parts->host_port.substr(colon + 1);
+    if (!port.empty() && (port.size() > 5 || std::stoi(std::string(port)) < 1 ||
+                          std::stoi(std::string(port)) > 65535))
+      throw bad("has a port outside 1..65535");
+  }
 }
 
 std::chrono::milliseconds positive_ms(const Settings &settings, const char *name) {

@@ -114,12 +114,15 @@ class ProxyReloader {
 
   void operator()() {
     std::string list;
+    SettingSource source = SettingSource::kDefault;
     try {
-      list = resolve_settings(args_).get("PROXY_LIST");
+      const auto settings = resolve_settings(args_);
+      list = settings.get("PROXY_LIST");
+      source = settings.source("PROXY_LIST");
     } catch (const std::exception &e) {
       return say(std::string("settings not reloaded: ") + e.what() + keeps);
     }
-    if (list == running_) return say("PROXY_LIST unchanged");
+    if (list == running_) return say(unchanged_because(source));
     std::string error;
     if (job_.set_proxies(list, error) != DLHOST_OK)
       return say("PROXY_LIST not applied: " + util::redact_urls(error) + keeps);
@@ -129,6 +132,17 @@ class ProxyReloader {
 
  private:
   static constexpr const char *keeps = "; the old list stays in force";
+  // Why a reload found the same list: where it comes from, and whether
+  // that can change while dlhost runs.
+  static std::string unchanged_because(SettingSource source) {
+    const std::string from(to_string(source));
+    if (source == SettingSource::kEnvironment || source == SettingSource::kFlag)
+      return "PROXY_LIST unchanged: it is set in the " + from +
+             ", which outranks .env and cannot change while dlhost runs; to change proxies "
+             "live, set PROXY_LIST in .env (or --env-file), not in the " +
+             from;
+    return "PROXY_LIST unchanged (from " + from + ")";
+  }
   void say(const std::string &what) { job_.notice(printable("dlhost: SIGHUP: " + what)); }
 
   Job &job_;

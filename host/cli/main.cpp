@@ -104,7 +104,14 @@ int main(int argc, char **argv) {
   add_job_options(*run, run_args);
   run->add_flag("--follow", run_args.follow,
                 "read the manifest as it is written (a pipe, FIFO, stdin or growing file): "
-                "download lines as they arrive, report bad lines and go on, end at EOF");
+                "download lines as they arrive, report bad lines and go on; a pipe ends at EOF, "
+                "a regular file is followed like tail -F until SIGINT/SIGTERM or --follow-idle");
+  run->add_option("--follow-idle", run_args.follow_idle_s,
+                  "with --follow: end the input after this many seconds without a new line")
+      ->check(CLI::NonNegativeNumber);
+  add_job_name_option(*run, run_args,
+                      "the job's name in Redis; overrides DOWNLOAD_JOB (required with --follow "
+                      "and REDIS_URL)");
   add_manifest_argument(*run, run_args);
   auto *enqueue = app.add_subcommand(
       "enqueue", "put a manifest's files on the job's Redis Stream for `dlhost work` (REDIS_URL)");

@@ -3,9 +3,10 @@
 //
 // `--follow` reads the manifest as it grows (a pipe, a FIFO, stdin, a file
 // still being written) and downloads lines as they arrive; the job ends at
-// EOF. There is no validating pass then: a bad line is reported and the rest
-// goes on (Job::report_bad_line), and the job's name in Redis cannot come
-// from bytes not written yet, so REDIS_URL needs DOWNLOAD_JOB.
+// the end of a pipe, and for a regular file (followed like `tail -F`) at
+// SIGINT/SIGTERM or after --follow-idle seconds without a new line. There is no validating pass
+// then: a bad line is reported and the rest goes on (Job::report_bad_line), and the job's name in
+// Redis cannot come from bytes not written yet, so REDIS_URL needs DOWNLOAD_JOB.
 #include "commands.hpp"
 #include "dlhost/host/manifest.hpp"
 #include "dlhost/host/plugin_loader.hpp"
@@ -21,8 +22,7 @@ namespace {
 std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
                                               const std::function<std::string()> &derived_job,
                                               const fs::path &out_dir) {
-  if (settings.get("REDIS_URL").empty())
-    return std::make_shared<InProcessCoordinator>(out_dir);
+  if (settings.get("REDIS_URL").empty()) return std::make_shared<InProcessCoordinator>(out_dir);
   const auto address = parse_redis_setting(settings);
   auto job = settings.get("DOWNLOAD_JOB");
   if (job.empty()) job = derived_job();
@@ -41,9 +41,11 @@ int run_followed(const Settings &settings, const JobArgs &args, JobOptions &opti
   notices.attach(&job);
   QueueWorkSource queue;
   return run_job(job, options, args, settings, [&](Job &j) {
-    FollowReader reader(args.manifest, queue, [&j](std::uint64_t line, const ManifestError &e) {
-      j.report_bad_line(line, e.what());
-    });
+    const auto idle = std::chrono::milliseconds(static_cast<long long>(args.follow_idle_s * 1000));
+    FollowReader reader(
+        args.manifest, queue,
+        [&j](std::uint64_t line, const ManifestError &e) { j.report_bad_line(line, e.what()); },
+        idle);
     return j.run(queue);
   });
 }

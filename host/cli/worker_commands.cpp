@@ -26,11 +26,11 @@ int enqueue_command(const JobArgs &args) {
     const auto settings = resolve_settings(args);
     require_redis(settings, "enqueue");
     const auto manifest = ManifestSource::open(args.manifest);
-    validate_manifest(manifest);  // a bad line: exit 2, nothing enqueued
+    const auto summary = validate_manifest(manifest);  // a bad line: exit 2, nothing enqueued
     RedisConnection redis(parse_redis_setting(settings));
     auto job = settings.get("DOWNLOAD_JOB");
     if (job.empty()) job = manifest_job_id(manifest);
-    const auto result = enqueue_manifest(redis, job, manifest);
+    const auto result = enqueue_manifest(redis, job, manifest, summary.duplicate_lines);
     if (result.already_sealed) {
       std::printf("job %s: already enqueued (%llu files); nothing added\n", printable(job).c_str(),
                   static_cast<unsigned long long>(result.enqueued));

@@ -286,6 +286,54 @@ class LiveControl(dlfix.FaultOriginTestCase):
                          env={"REDIS_URL": "redis://127.0.0.1:1/0"})
         self.assertRc(r, 2)
         self.assertIn("DOWNLOAD_JOB", r.stderr)
+        self.assertIn("--job NAME", r.stderr)
+        # ... and --job is how to give it (Redis unreachable here: exit 2 for that).
+        r = self.run_job(self.manifest([self.ok("r/a.bin")]), "--follow", "--job", "named",
+                         env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+        self.assertRc(r, 2)
+        self.assertNotIn("arguments were not expected", r.stderr)
+        self.assertNotIn("DOWNLOAD_JOB", r.stderr)
+
+    def test_follow_keeps_the_batch_rules(self):
+        # The same path for another URL is a bad line and the first file
+        # stays; a repeated line is a duplicate; a path that is another
+        # line's working name is a bad line.
+        fifo = self.fifo()
+        first = self.ok("k/a.bin")
+        other = {"url": self.origin.url("/ok/5000/k/other.bin"), "path": "k/a.bin"}
+        events = self.work / "ev.ndjson"
+        job = self.spawn_job(fifo, "--follow", "--events", events)
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        with open(fifo, "w") as w:
+            for e in (first, other, first, self.ok("k/a.bin.part"), self.ok("k/b.bin")):
+                w.write(json.dumps(e) + "\n")
+        r = job.wait(120)
+        self.assertRc(r, 1)  # two bad lines
+        self.assertVerified([first, self.ok("k/b.bin")])
+        self.assertIn('2: "path" "k/a.bin" is already the destination of line 1', r.stderr)
+        self.assertIn('"k/a.bin.part" (line 4) is the name dlhost downloads "k/a.bin" (line 1)',
+                      r.stderr)
+        evs = parse_events(events.read_text())
+        self.assertOneTerminalPerLine(evs, 5)
+        by_line = terminal_by_line(evs)
+        self.assertEqual(by_line[3][0]["reason"], "duplicate")
+        self.assertEqual(evs[-1]["duplicates"], 1)
+        files = evs[-1]["files"]
+        self.assertEqual(files, {"total": 4, "completed": 2, "skipped": 0, "failed": 2,
+                                 "deferred": 0, "cancelled": 0})
+        self.assertFalse((self.out / "k/a.bin.part").exists())
+
+    def test_follow_follows_a_growing_file_until_it_is_idle(self):
+        manifest = self.manifest([self.ok("g/one.bin"), self.ok("g/two.bin")], name="grow.jsonl")
+        job = self.spawn_job(manifest, "--follow", "--follow-idle", "1.5")
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        time.sleep(0.5)
+        with open(manifest, "a") as f:  # appended while dlhost waits at the end
+            f.write(json.dumps(self.ok("g/three.bin")) + "\n")
+        r = job.wait(60)
+        self.assertRc(r, 0)
+        self.assertVerified([self.ok("g/one.bin"), self.ok("g/two.bin"), self.ok("g/three.bin")])
+        self.assertIn("3 files: 3 completed", r.stderr)
 
     # -- hooks -----------------------------------------------------------------------
 
@@ -390,6 +438,18 @@ class LiveControl(dlfix.FaultOriginTestCase):
         self.assertNotIn("T0KEN", r.stdout + r.stderr)
         self.assertNotIn("s3cret", r.stdout + r.stderr)
 
+    def test_check_config_refuses_a_webhook_url_libcurl_would_refuse(self):
+        for url, why in (("http://127.0.0.1:99999/T0KEN", "has a port outside 1..65535"),
+                         ("http://[::1/T0KEN", "has a malformed host or port"),
+                         ("ftp://h/T0KEN", "must be an http:// or https:// URL")):
+            with self.subTest(url):
+                r = dlfix.run_dlhost(["check-config", "--plugin", "multi-proxy"], cwd=self.work,
+                                     env={"DOWNLOAD_WEBHOOK_URL": url})
+                self.assertRc(r, 2)
+                self.assertIn(f"DOWNLOAD_WEBHOOK_URL: ", r.stderr)
+                self.assertIn(why, r.stderr)
+                self.assertNotIn("T0KEN", r.stdout + r.stderr)
+
     # -- SIGHUP -------------------------------------------------------------------------
 
     def spawn_slow_job(self, env_file, n=6, delay=2.0, prefix="hup"):
@@ -418,12 +478,30 @@ class LiveControl(dlfix.FaultOriginTestCase):
         r = job.wait(120)
         self.assertRc(r, 0)  # not 129: the job went on and finished
         self.assertVerified(entries)
-        self.assertIn("dlhost: SIGHUP: PROXY_LIST unchanged", r.stderr)
+        self.assertIn("dlhost: SIGHUP: PROXY_LIST unchanged (from .env)", r.stderr)
         self.assertIn("settings not reloaded", r.stderr)
         self.assertIn("the old list stays in force", r.stderr)
         self.assertNotIn("s3cret", r.stderr)
         self.assertIn("6 files: 6 completed", r.stderr)
 
+
+    def test_sighup_says_why_a_list_from_the_environment_is_unchanged(self):
+        env_file = self.work / "job.env"
+        env_file.write_text("PROXY_POST_LIMIT=1\n")
+        entries = [{"url": self.origin.url(f"/slow/20000/envhup/f{i}.bin?delay=1.5"),
+                    "path": f"envhup/f{i}.bin", **dlfix.expected(f"envhup/f{i}.bin", 20000)}
+                   for i in range(2)]
+        job = self.spawn_job(self.manifest(entries), "--env-file", env_file,
+                             env={"PROXY_LIST": "[]", "PROXY_ATTACHMENT_LIMIT": 1})
+        self.addCleanup(lambda: job.running() and job.proc.kill())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not self.part_files():
+            time.sleep(0.02)
+        job.send_signal(signal.SIGHUP)
+        r = job.wait(120)
+        self.assertRc(r, 0)
+        self.assertIn("PROXY_LIST unchanged: it is set in the environment, which outranks .env",
+                      r.stderr)
 
     def test_sighup_moves_traffic_to_a_proxy_added_and_off_a_proxy_removed(self):
         # Seen from the origin: direct traffic comes from 127.0.0.1, the
@@ -571,7 +649,8 @@ class WorkEvents(dlfix.FaultOriginTestCase):
     def test_work_events(self):
         entries = [{"url": self.origin.url(f"/ok/3000/wk/f{i}.bin"), "path": f"wk/f{i}.bin",
                     **dlfix.expected(f"wk/f{i}.bin", 3000)} for i in range(20)]
-        entries.append({"url": self.origin.url("/status/404/wk/gone.bin"), "path": "wk/gone.bin"})
+        gone = {"url": self.origin.url("/status/404/wk/gone.bin"), "path": "wk/gone.bin"}
+        entries += [gone, gone]  # a duplicate line of a file that fails
         env = {"REDIS_URL": self.redis.url, "DOWNLOAD_JOB": "events-work"}
         r = dlfix.run_dlhost(["enqueue", self.manifest(entries)], env=env, cwd=self.work)
         self.assertRc(r, 0)
@@ -582,9 +661,18 @@ class WorkEvents(dlfix.FaultOriginTestCase):
         events = parse_events(events_file.read_text())
         terminal = [e for e in events if e["type"] in TERMINAL]
         self.assertEqual(sorted(e["path"] for e in terminal), sorted(e["path"] for e in entries))
+        # Each event carries the line the file was enqueued from.
+        for e in events:
+            if e["type"].startswith("file."):
+                self.assertEqual(entries[e["line"] - 1]["path"], e["path"], e)
+        by_line = terminal_by_line(events)
+        self.assertEqual(sorted(by_line), list(range(1, len(entries) + 1)))
+        self.assertEqual(by_line[22][0]["reason"], "duplicate")
+        self.assertEqual(len(self.origin.requests_for("wk/gone.bin")), 1, "fetched once")
         self.assertEqual(events[-1]["type"], "job.summary")
         self.assertEqual(events[-1]["files"]["completed"], 20)
-        self.assertVerified(entries[:-1])
+        self.assertEqual(events[-1]["duplicates"], 1)
+        self.assertVerified(entries[:20])
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ void Job::State::pump(WorkSource &work) {
     while (!stopping()) {
       batch.clear();
       if (!work.next_batch(options.batch_size, batch)) break;
-      if (!work.known_total()) total += batch.size();
+      if (!work.known_total())  // duplicate lines are their first line's file
+        total += static_cast<std::uint64_t>(std::count_if(
+            batch.begin(), batch.end(), [](const ManifestEntry &e) { return !e.duplicate; }));
       process_batch(batch);
       drain_coordinator_work();
       if (!held_elsewhere.empty() && SteadyClock::now() - last_revisit > revisit_pause()) {
@@ -70,6 +72,7 @@ void Job::State::process_batch(std::vector<ManifestEntry> &batch) {
 void Job::State::skip_duplicates(std::vector<ManifestEntry> &batch) {
   const auto first = std::remove_if(batch.begin(), batch.end(), [&](const ManifestEntry &entry) {
     if (!entry.duplicate) return false;
+    settle(entry);  // acknowledged: a worker's stream entry is done with too
     publish_skip(entry, "duplicate", "the same path and URL as an earlier line");
     return true;
   });

@@ -297,6 +297,33 @@ std::unique_ptr<std::istream> ManifestSource::open_stream() const {
   return in;
 }
 
+std::string path_taken_message(std::string_view display_name, const ManifestEntry &later,
+                               std::uint64_t earlier_line) {
+  const std::string what = later.path_from_url
+                               ? "\"" + echo(later.path) + "\" (the URL's file name)"
+                               : "\"path\" \"" + echo(later.path) + "\"";
+  return std::string(display_name) + ":" + std::to_string(later.line) + ": " + what +
+         " is already the destination of line " + std::to_string(earlier_line) +
+         ", for another URL; give each of them its own \"path\"";
+}
+
+std::string working_name_message(std::string_view display_name, std::uint64_t at_line,
+                                 std::string_view working, std::uint64_t working_line,
+                                 std::string_view dest, std::uint64_t dest_line) {
+  return std::string(display_name) + ":" + std::to_string(at_line) + ": \"" + echo(working) +
+         "\" (line " + std::to_string(working_line) + ") is the name dlhost downloads \"" +
+         echo(dest) + "\" (line " + std::to_string(dest_line) +
+         ") into before it is complete; give it another \"path\"";
+}
+
+std::string_view working_name_owner(std::string_view path) {
+  for (const auto suffix : kWorkingSuffixes) {
+    if (path.size() > suffix.size() && path.ends_with(suffix))
+      return path.substr(0, path.size() - suffix.size());
+  }
+  return {};
+}
+
 namespace {
 
 // The destination a line's path was already given to, by an earlier line.
@@ -308,54 +335,29 @@ struct Destination {
 
 [[noreturn]] void conflict(const ManifestSource &source, const ManifestEntry &later,
                            const Destination &earlier) {
-  const std::string what = later.path_from_url
-                               ? "\"" + echo(later.path) + "\" (the URL's file name)"
-                               : "\"path\" \"" + echo(later.path) + "\"";
-  throw ManifestError(source.display_name() + ":" + std::to_string(later.line) + ": " + what +
-                      " is already the destination of line " + std::to_string(earlier.line) +
-                      ", for another URL; give each of them its own \"path\"");
+  throw ManifestError(path_taken_message(source.display_name(), later, earlier.line));
 }
-
-// A destination's working names, as PartFile makes them: "<dest>.part" and
-// its sidecar "<dest>.part.meta". No line's path may be another line's
-// working name: the plugin would take that file for its partial download
-// (and a completed file would vanish while it counts as present).
-constexpr std::string_view kWorkingSuffixes[] = {".part.meta", ".part"};
 
 // The path with every trailing working suffix removed: a path and each path
 // that is one of its working names share it, so they meet in pass 2.
 std::string_view owner_of(std::string_view path) {
-  for (bool stripped = true; stripped;) {
-    stripped = false;
-    for (const auto suffix : kWorkingSuffixes) {
-      if (path.size() > suffix.size() && path.ends_with(suffix)) {
-        path.remove_suffix(suffix.size());
-        stripped = true;
-        break;
-      }
-    }
-  }
+  for (auto owner = working_name_owner(path); !owner.empty(); owner = working_name_owner(path))
+    path = owner;
   return path;
 }
 
 bool is_working_name_of(std::string_view path, std::string_view dest) {
-  if (path.size() <= dest.size() || !path.starts_with(dest)) return false;
-  const auto suffix = path.substr(dest.size());
-  return std::find(std::begin(kWorkingSuffixes), std::end(kWorkingSuffixes), suffix) !=
-         std::end(kWorkingSuffixes);
+  return working_name_owner(path) == dest && !dest.empty();
 }
 
 [[noreturn]] void working_name_conflict(const ManifestSource &source, const ManifestEntry &later,
                                         const Destination &earlier) {
   const bool later_is_working = is_working_name_of(later.path, earlier.path);
-  const std::string working = later_is_working ? later.path : earlier.path;
-  const std::string dest = later_is_working ? earlier.path : later.path;
-  throw ManifestError(source.display_name() + ":" + std::to_string(later.line) + ": \"" +
-                      echo(working) + "\" (line " +
-                      std::to_string(later_is_working ? later.line : earlier.line) +
-                      ") is the name dlhost downloads \"" + echo(dest) + "\" (line " +
-                      std::to_string(later_is_working ? earlier.line : later.line) +
-                      ") into before it is complete; give it another \"path\"");
+  throw ManifestError(later_is_working
+                          ? working_name_message(source.display_name(), later.line, later.path,
+                                                 later.line, earlier.path, earlier.line)
+                          : working_name_message(source.display_name(), later.line, earlier.path,
+                                                 earlier.line, later.path, later.line));
 }
 
 // Pass 1: one keyed 64-bit fingerprint of every line's path; returns the

@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -56,7 +57,8 @@ bool job_queue_exists(RedisConnection &redis, const std::string &job) {
 }
 
 EnqueueResult enqueue_manifest(RedisConnection &redis, const std::string &job,
-                               const ManifestSource &manifest) {
+                               const ManifestSource &manifest,
+                               const std::vector<std::uint64_t> &duplicate_lines) {
   const auto queue = redis_job_prefix(job) + "queue";
   const auto meta = redis_job_prefix(job) + "meta";
   EnqueueResult result;
@@ -81,8 +83,17 @@ EnqueueResult enqueue_manifest(RedisConnection &redis, const std::string &job,
     result.added += batch.size() - 1;
     batch.clear();
   };
+  auto next_duplicate = duplicate_lines.begin();
   while (reader.next(entry)) {
-    batch.push_back({"XADD", queue, "*", "e", entry_line(entry)});
+    const bool duplicate = next_duplicate != duplicate_lines.end() && *next_duplicate == entry.line;
+    if (duplicate) ++next_duplicate;
+    RedisConnection::Command xadd{
+        "XADD", queue, "*", "e", entry_line(entry), "l", std::to_string(entry.line)};
+    if (duplicate) {
+      xadd.push_back("d");
+      xadd.push_back("1");
+    }
+    batch.push_back(std::move(xadd));
     if (batch.size() >= kEnqueueBatch) flush();
   }
   flush();
@@ -142,17 +153,27 @@ void RedisStreamSource::add_entry(const redisReply *entry, std::vector<ManifestE
   const std::string id = reply_text(entry->element[0]);
   const auto *fields = entry->element[1];
   if (fields->type != REDIS_REPLY_ARRAY) return;
+  std::string text;
+  std::uint64_t line_number = 0;
+  bool duplicate = false;
   for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
-    if (reply_text(fields->element[f]) != "e") continue;
-    // Checked again as a manifest line: a stream is input like any other.
-    std::istringstream line(reply_text(fields->element[f + 1]));
-    ManifestReader reader(line, "redis stream " + queue_ + " entry " + id);
-    ManifestEntry e;
-    if (reader.next(e)) {
-      e.receipt = id;
-      out.push_back(std::move(e));
-    }
+    const auto name = reply_text(fields->element[f]);
+    const auto value = reply_text(fields->element[f + 1]);
+    if (name == "e") text = value;
+    if (name == "l") std::from_chars(value.data(), value.data() + value.size(), line_number);
+    if (name == "d") duplicate = value == "1";
   }
+  if (text.empty()) return;
+  // Checked again as a manifest line: a stream is input like any other.
+  std::istringstream line(text);
+  ManifestReader reader(line, "redis stream " + queue_ + " entry " + id);
+  ManifestEntry e;
+  if (!reader.next(e)) return;
+  e.receipt = id;
+  e.line = line_number;  // as enqueued (0 for an entry of an older enqueue)
+  e.duplicate = duplicate;
+  duplicates_ += duplicate ? 1 : 0;
+  out.push_back(std::move(e));
 }
 
 bool RedisStreamSource::job_is_over() {

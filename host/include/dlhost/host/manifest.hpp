@@ -133,6 +133,24 @@ struct ManifestSummary {
 // a path), throws the first ManifestError, a path given to two URLs included.
 ManifestSummary validate_manifest(const ManifestSource &source);
 
+// A destination's working names, as the plugins' PartFile makes them:
+// "<dest>.part" and its sidecar "<dest>.part.meta". No line's path may be
+// another line's working name: the plugin would take that file for its
+// partial download (and a completed file would vanish while it counts as
+// present). validate_manifest() and `--follow` refuse such lines.
+inline constexpr std::string_view kWorkingSuffixes[] = {".part.meta", ".part"};
+// `path` less one working suffix ("a.bin" for "a.bin.part"), or "" when it
+// ends in none.
+std::string_view working_name_owner(std::string_view path);
+// The errors for a line whose path another line already has (for another
+// URL), and for a path that is another line's working name, naming both
+// lines: "DISPLAY:LINE: ...".
+std::string path_taken_message(std::string_view display_name, const ManifestEntry &later,
+                               std::uint64_t earlier_line);
+std::string working_name_message(std::string_view display_name, std::uint64_t at_line,
+                                 std::string_view working, std::uint64_t working_line,
+                                 std::string_view dest, std::uint64_t dest_line);
+
 // A job name derived from the manifest's bytes: "m-" and 32 hex digits, the
 // first 128 bits of their SHA-256. Hosts on different machines that run the
 // same manifest, wherever it lies, share one Redis job without being told its

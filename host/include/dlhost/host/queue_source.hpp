@@ -12,8 +12,13 @@
 // FollowReader is the producer for `--follow MANIFEST|-`: a thread that
 // reads the manifest line by line as lines arrive (a pipe, a FIFO, stdin) and
 // pushes each good entry. A bad line does not stop the job: it is handed to
-// `on_bad_line` (which reports it) and reading goes on. At EOF it closes the
-// queue.
+// `on_bad_line` (which reports it) and reading goes on. The batch rules hold
+// (validate_manifest): a line with the same path and URL as an earlier one
+// is marked `duplicate` (skipped and counted), and a path another line has
+// for another URL, or that is another line's working name, is a bad line;
+// the earlier file stays as it is. Lines are remembered by keyed 64-bit
+// fingerprints of their path and URL (24 bytes a file), so following a
+// million lines costs megabytes, not the lines. At EOF it closes the queue.
 //
 // Threads: push(), close() and cancel() from any thread; next_batch() from
 // the job's thread.
@@ -52,9 +57,11 @@ class QueueWorkSource final : public WorkSource {
   bool closed() const;
 
   bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
+  std::uint64_t duplicates_skipped() const override;
 
  private:
   const std::size_t capacity_;
+  std::uint64_t duplicates_ = 0;  // entries marked duplicate handed out
   mutable std::mutex mutex_;
   std::condition_variable not_empty_, not_full_;
   std::deque<ManifestEntry> queue_;
@@ -68,7 +75,11 @@ class FollowReader {
 
   // Opens `manifest` (a path, or "-" for stdin) and reads it into `queue`
   // on a thread of its own. Throws ManifestError when it cannot be opened.
-  FollowReader(const std::string &manifest, QueueWorkSource &queue, BadLineFn on_bad_line);
+  // A pipe, FIFO or socket ends at its EOF; a regular file is followed past
+  // its end (like `tail -F`) until the reader is destroyed. With `idle` > 0
+  // the input also ends after that long without a new byte.
+  FollowReader(const std::string &manifest, QueueWorkSource &queue, BadLineFn on_bad_line,
+               std::chrono::milliseconds idle = std::chrono::milliseconds(0));
   // Stops the thread even while it waits for a quiet pipe, then joins it.
   ~FollowReader();
   FollowReader(const FollowReader &) = delete;
@@ -79,6 +90,7 @@ class FollowReader {
 
  private:
   class PollingBuf;
+  class Identity;
   void run();
 
   int fd_ = -1;
@@ -87,6 +99,8 @@ class FollowReader {
   std::unique_ptr<PollingBuf> buf_;
   std::unique_ptr<std::istream> in_;
   std::unique_ptr<ManifestReader> reader_;
+  std::unique_ptr<Identity> identity_;
+  std::string display_;
   QueueWorkSource &queue_;
   BadLineFn on_bad_line_;
   std::atomic<std::uint64_t> entries_{0}, bad_lines_{0};

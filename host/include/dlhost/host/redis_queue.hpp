@@ -35,9 +35,13 @@ struct EnqueueResult {
 };
 
 // Appends every entry of a validated manifest, pipelined in batches, then
-// seals the job. Enqueueing a sealed job again adds nothing.
+// seals the job. Enqueueing a sealed job again adds nothing. Each stream
+// entry carries its manifest line ("l") and, for a line that repeats an
+// earlier one (`duplicate_lines`, sorted, from validate_manifest), "d", so
+// workers report and count it as `run` does.
 EnqueueResult enqueue_manifest(RedisConnection &redis, const std::string &job,
-                               const ManifestSource &manifest);
+                               const ManifestSource &manifest,
+                               const std::vector<std::uint64_t> &duplicate_lines = {});
 
 // True when the job has a queue (someone ran enqueue for it).
 bool job_queue_exists(RedisConnection &redis, const std::string &job);
@@ -50,6 +54,7 @@ class RedisStreamSource final : public WorkSource {
                     std::chrono::milliseconds claim_idle);
   bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
   void acknowledge(std::span<const std::string> receipts) override;
+  std::uint64_t duplicates_skipped() const override { return duplicates_; }
 
   const std::string &consumer() const { return consumer_; }
 
@@ -65,6 +70,7 @@ class RedisStreamSource final : public WorkSource {
   std::string consumer_;
   std::chrono::milliseconds claim_idle_;
   std::chrono::steady_clock::time_point last_claim_{};
+  mutable std::uint64_t duplicates_ = 0;  // entries marked duplicate handed out
 };
 
 }  // namespace dlhost
