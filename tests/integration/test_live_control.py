@@ -595,15 +595,18 @@ class SinksNeverHoldTheJob(dlfix.FaultOriginTestCase):
         entries = [self.ok(f"slow/f{i}.bin") for i in range(5)]
         for events in (0, 1):
             with self.subTest(DOWNLOAD_WEBHOOK_EVENTS=events):
+                stats = self.work / f"stats{events}.json"
                 r = self.run_job(self.manifest(entries, name=f"w{events}.jsonl"),
+                                 "--stats-json", stats,
                                  env={"DOWNLOAD_WEBHOOK_URL": listener.url(),
                                       "DOWNLOAD_WEBHOOK_EVENTS": events,
                                       "DOWNLOAD_HOOK_TIMEOUT": 1000},
                                  timeout=30)  # the server answers after 60 s
                 self.assertRc(r, 0)
                 self.assertVerified(entries)
-                self.assertIn("webhook", r.stderr)
+                self.assertIn("events not delivered", r.stderr)
                 self.assertNotIn("T0KEN", r.stderr)
+                self.assertIn("webhook", json.loads(stats.read_text())["events_dropped"])
 
     def test_every_queued_file_hook_runs_after_the_downloads_end(self):
         log = self.work / "ran.txt"

@@ -159,6 +159,7 @@ class WebhookSink final : public EventSink {
 
   WebhookSink(WebhookOptions options, NoticeFn notice);
   ~WebhookSink() override;
+  const char *name() const override { return "webhook"; }
   void deliver(const JobEvent &event) override;
   void close(std::chrono::steady_clock::time_point deadline) override;
 
@@ -166,6 +167,7 @@ class WebhookSink final : public EventSink {
     std::uint64_t posted = 0, failed_posts = 0, dropped_events = 0;
   };
   Counts counts() const;
+  std::uint64_t dropped() const override { return counts().dropped_events; }
 
  private:
   void run();
