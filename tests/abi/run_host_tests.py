@@ -89,7 +89,8 @@ def e2e_all_ok(tmp):
     check(read(os.path.join(tmp, "out/a.bin")) == "https://h.test/a.bin", "a.bin content")
     check(os.path.exists(os.path.join(tmp, "out/sub/dir/b.bin")), "nested path")
     check(os.path.exists(os.path.join(tmp, "out/c d.bin")), "percent-decoded default path")
-    check(doc["files"] == {"total": 3, "completed": 3, "skipped": 0, "failed": 0, "deferred": 0}, doc["files"])
+    check(doc["files"] == {"total": 3, "completed": 3, "skipped": 0, "failed": 0, "deferred": 0,
+                           "cancelled": 0}, doc["files"])
 
 
 def e2e_some_failed(tmp):
@@ -106,7 +107,8 @@ def e2e_rerun_skips(tmp):
     rc, err, doc = run_job(tmp, URLS)
     check(rc == 0, "rerun rc %d" % rc)
     check(doc["submits"] == 0, "rerun submitted %d" % doc["submits"])
-    check(doc["files"] == {"total": 3, "completed": 0, "skipped": 3, "failed": 0, "deferred": 0}, doc["files"])
+    check(doc["files"] == {"total": 3, "completed": 0, "skipped": 3, "failed": 0, "deferred": 0,
+                           "cancelled": 0}, doc["files"])
     # A file of the wrong size is downloaded again.
     write(os.path.join(tmp, "out/x.bin"), "short")
     rc, err, doc = run_job(tmp, '{"url":"https://h.test/x.bin","size":20}\n')
