@@ -11,8 +11,11 @@
 //    run with no shell: nothing is expanded, and the details come in
 //    DLHOST_* environment variables. At most DOWNLOAD_HOOK_CONCURRENCY hooks
 //    run at once, each for at most DOWNLOAD_HOOK_TIMEOUT (then its process
-//    group is killed). A hook's stdout goes to dlhost's stderr, so
-//    `--events -` stays clean.
+//    group is killed). A hook's stdout and stderr go through a pipe dlhost
+//    copies onto its stderr while the hook runs (so `--events -` stays
+//    clean, and a child left in the background cannot hold stderr open).
+//    At the end every queued file hook still runs, bounded in all by
+//    DOWNLOAD_HOOK_DRAIN_TIMEOUT (0 = no limit); the job hook runs last.
 //  - WebhookSink: DOWNLOAD_WEBHOOK_URL receives the job summary, and with
 //    DOWNLOAD_WEBHOOK_EVENTS=1 every file event but progress, and proxy
 //    state changes, as JSON POSTs: a body is a JSON array of events in the
@@ -25,11 +28,12 @@
 // None of them can fail, slow down or lose a file: they run on their own
 // threads, every wait is bounded, and what they cannot do is reported once
 // through the notice callback (a line on stderr) and counted. When hooks or
-// webhooks fall behind by more than a bounded backlog, the oldest work is
-// dropped and counted rather than growing memory. close() gives each of
-// them until the deadline (plus one DOWNLOAD_HOOK_TIMEOUT for the job hook
-// and the summary POST), so a hanging hook delays the end of the job by at
-// most its bound.
+// webhooks fall behind by more than a bounded backlog, work is dropped and
+// counted (dropped(), in job.summary's events_dropped) rather than growing
+// memory. Each close() keeps the bound documented above, so the end of the
+// job waits at most: 2 s for a stalled reader, DOWNLOAD_HOOK_TIMEOUT for
+// hooks already running (the queued ones as DOWNLOAD_HOOK_DRAIN_TIMEOUT
+// allows), one DOWNLOAD_HOOK_TIMEOUT for the webhook; lanes close at once.
 #pragma once
 
 #include <sys/types.h>
