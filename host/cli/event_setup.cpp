@@ -33,10 +33,9 @@ void check_webhook_url(const std::string &url) {
   const auto colon = parts->host_port.rfind(':');
   const auto close = parts->host_port.rfind(']');
   if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
-    const auto port = parts->host_port.substr(colon + 1);
-    if (!port.empty() && (port.size() > 5 || std::stoi(std::string(port)) < 1 ||
-                          std::stoi(std::string(port)) > 65535))
-      throw bad("has a port outside 1..65535");
+    const auto port = parts->host_port.substr(colon + 1);  // digits: valid_host_port
+    const int number = port.empty() || port.size() > 5 ? 0 : std::stoi(std::string(port));
+    if (!port.empty() && (number < 1 || number > 65535)) throw bad("has a port outside 1..65535");
   }
 }
 

@@ -38,16 +38,6 @@ std::optional<std::string> read_all(const util::Fd &fd) {
   }
 }
 
-bool write_all(const util::Fd &fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd.get(), text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 }  // namespace
 
 InProcessCoordinator::InProcessCoordinator(std::filesystem::path out_dir, Clock clock)
@@ -207,7 +197,8 @@ void InProcessCoordinator::flush() {
   }
   // Best effort: a lost skip cache costs only a retry.
   const util::Fd tmp = state_.create_replacing(kSkipCacheTmp);
-  if (!tmp || !write_all(tmp, out.str())) return;
+  const std::string text = out.str();
+  if (!tmp || !util::write_all(tmp.get(), text.data(), text.size())) return;
   if (state_.rename(kSkipCacheTmp, kSkipCache)) skips_dirty_ = false;
 }
 

@@ -21,6 +21,7 @@ namespace dlhost {
 namespace {
 
 using util::Fd;
+using util::write_all;
 using Record = VerifiedFiles::Record;
 
 constexpr std::size_t kRecord = sizeof(Record);
@@ -41,23 +42,11 @@ std::int64_t ns(const struct timespec &t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
-// The one-record header both files start with (so records stay 64-byte aligned).
+// The one-record header both files start with (so records stay aligned to their size).
 std::array<char, kRecord> header() {
   std::array<char, kRecord> h{};
   std::memcpy(h.data(), kMagic, sizeof kMagic - 1);
   return h;
-}
-
-bool write_all(int fd, const void *data, std::size_t n) {
-  const char *p = static_cast<const char *>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
 }
 
 ssize_t pread_all(int fd, void *data, std::size_t n, off_t offset) {
@@ -96,7 +85,7 @@ bool start_journal(int fd) {
   return ::ftruncate(fd, static_cast<off_t>(kRecord) * (count + 1)) == 0;
 }
 
-// Streams the records of one file in order, a 64 KiB read at a time.
+// Streams the records of one file in order, kReadRecords at a time.
 class RecordReader {
  public:
   RecordReader(int fd, std::uint64_t count) : fd_(fd), left_(count) {}

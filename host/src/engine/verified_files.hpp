@@ -19,14 +19,16 @@
 // What it does not protect against: whoever can read the key (root, or the
 // user dlhost runs as) can forge records; a file system where that user's
 // files are writable by others; and root changing the clock to set a ctime.
-// Deleting .dlhost/ only costs a re-read. Records come from two places: a file the plugin
-// downloaded and verified against the manifest's sha256 (recorded when it completes: the plugin
-// hashed it while writing), and a file the host found at its destination and hashed itself. Either
-// way each file is read at most once.
+// Deleting .dlhost/ only costs a re-read.
+//
+// Records come from two places: a file the plugin downloaded and verified
+// against the manifest's sha256 (recorded when it completes: the plugin
+// hashed it while writing), and a file the host found at its destination and
+// hashed itself. Either way each file is read at most once.
 //
 // The state lives in <out>/.dlhost/, in two files of fixed 96-byte records:
 //  - `verified`: every record, sorted by (device, inode). At open, every
-//    64th key (one 4 KiB block's first) is kept in memory: 16 bytes per 64
+//    64th key (one 6 KiB block's first) is kept in memory: 16 bytes per 64
 //    files, 256 KiB for a million. A lookup finds its block with a binary
 //    search there and reads that one block (pread), keeping the last few
 //    blocks read; a rerun in manifest order meets files in roughly the order
@@ -34,7 +36,7 @@
 //    of the manifest is assumed, and nothing grows with the job but the index.
 //  - `verified.journal`: records made by this run, appended as they are made
 //    (O_APPEND; a run that dies keeps what it appended). close() folds the
-//    journal into `verified`: sorted in chunks of 16,384 records (1 MiB),
+//    journal into `verified`: sorted in chunks of 16,384 records (1.5 MiB),
 //    each written to a temporary run file, then merged with the old table in
 //    one streaming pass; for one (device, inode) the newest record wins. A
 //    journal left by a run that died is folded in when the next run opens.

@@ -30,6 +30,7 @@
 
 #include "dlhost/host/event_sinks.hpp"
 #include "dlhost/host/settings.hpp"
+#include "dlhost/util/fd.h"
 
 extern char **environ;
 
@@ -157,12 +158,8 @@ bool copy_output(int fd, int wait_ms) {
   const ssize_t n = ::read(fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n <= 0) return false;
-  for (ssize_t at = 0; at < n;) {
-    const ssize_t w = ::write(STDERR_FILENO, buf + at, static_cast<std::size_t>(n - at));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;  // our stderr is gone: the hook's output with it
-    at += w;
-  }
+  // When our stderr is gone, the hook's output goes with it.
+  (void)util::write_all(STDERR_FILENO, buf, static_cast<std::size_t>(n));
   return true;
 }
 

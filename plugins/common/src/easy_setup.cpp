@@ -270,15 +270,6 @@ void finish_transfer(TransferContext *ctx) {
                       ctx->file->size() != static_cast<uint64_t>(ctx->declared_total);
 }
 
-bool range_honoured(CURL *easy, uint64_t resume_from) {
-  long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status != 206) return false;
-  const char *value = header_value(easy, "Content-Range");
-  auto range = value != nullptr ? parse_content_range(value) : std::nullopt;
-  return range && range->first == resume_from;
-}
-
 bool unsatisfied_range_means_whole(CURL *easy, const PartFile &file) {
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

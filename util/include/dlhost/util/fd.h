@@ -1,9 +1,11 @@
 // Fd: the owner of one file descriptor, closed when it goes (RAII), so no
-// early return or exception leaks one.
+// early return or exception leaks one. write_all(): a write(2) loop that
+// goes on after short writes and EINTR.
 #pragma once
 
 #include <unistd.h>
 
+#include <cstddef>
 #include <utility>
 
 namespace dlhost::util {
@@ -33,5 +35,8 @@ class Fd {
  private:
   int fd_;
 };
+
+// Writes all `n` bytes to `fd`; false on an error (or a write of nothing).
+bool write_all(int fd, const void *data, std::size_t n);
 
 }  // namespace dlhost::util

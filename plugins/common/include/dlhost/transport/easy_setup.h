@@ -139,9 +139,6 @@ CURLcode prepare_transfer(CURL *easy, const std::string &url, TransferContext *c
 // After the transfer: handles a Range request answered with an empty 200.
 void finish_transfer(TransferContext *ctx);
 
-// True when the response is a 206 whose Content-Range starts at resume_from.
-bool range_honoured(CURL *easy, uint64_t resume_from);
-
 // A 416 to a resume means "the .part is already whole" only when the
 // server says the file is as long as the .part: its "bytes */TOTAL", or,
 // without one, the total recorded when the .part began.
