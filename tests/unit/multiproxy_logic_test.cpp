@@ -220,6 +220,16 @@ int run_at_pace(AdaptivePace &a, TimePoint &now, Millis span) {
   return n;
 }
 
+// A pace with a ceiling: a first cut from unlimited, 3 s of slow start,
+// then a real cut (the ceiling is the rate it was sending at).
+void cut_to_a_ceiling(AdaptivePace &a, TimePoint &now) {
+  a.on_start(now);
+  a.on_success(now);
+  a.on_throttled(now, now, true);
+  run_at_pace(a, now, milliseconds(3000));
+  a.on_throttled(now, now, true);
+}
+
 TEST(RateLimit, FirstThrottleStartsFromTheAcceptedRateWithNoCeiling) {
   AdaptivePace a;
   TimePoint now = t0();
@@ -258,11 +268,7 @@ TEST(RateLimit, ThrottlesInFlightTogetherCostOneCut) {
 TEST(RateLimit, PaceSpacesStartsAndProbesGentlyAboveTheCut) {
   AdaptivePace a;
   TimePoint now = t0();
-  a.on_start(now);
-  a.on_success(now);
-  a.on_throttled(now, now, true);
-  run_at_pace(a, now, milliseconds(3000));
-  a.on_throttled(now, now, true);  // a real cut: ceiling = the rate sent at
+  cut_to_a_ceiling(a, now);  // ceiling = the rate sent at
   const double ceiling = a.ceiling();
   ASSERT_GT(ceiling, 0);
   EXPECT_NEAR(a.rate(), AdaptivePace::kCut * ceiling, 0.01);
@@ -280,11 +286,7 @@ TEST(RateLimit, PaceSpacesStartsAndProbesGentlyAboveTheCut) {
 TEST(RateLimit, OutageCutsKeepTheCeilingAndRecoverWithinSeconds) {
   AdaptivePace a;
   TimePoint now = t0();
-  a.on_start(now);
-  a.on_success(now);
-  a.on_throttled(now, now, true);
-  run_at_pace(a, now, milliseconds(3000));
-  a.on_throttled(now, now, true);
+  cut_to_a_ceiling(a, now);
   const double ceiling = a.ceiling();
   for (int i = 0; i < 20; ++i) {  // a storm of 5xx from a failing host
     now += milliseconds(100);
@@ -299,11 +301,7 @@ TEST(RateLimit, OutageCutsKeepTheCeilingAndRecoverWithinSeconds) {
 TEST(RateLimit, BrakeIsDroppedWellAboveTheCeiling) {
   AdaptivePace a;
   TimePoint now = t0();
-  a.on_start(now);
-  a.on_success(now);
-  a.on_throttled(now, now, true);
-  run_at_pace(a, now, milliseconds(3000));
-  a.on_throttled(now, now, true);
+  cut_to_a_ceiling(a, now);
   run_at_pace(a, now, milliseconds(30000));  // no throttle for 30 s
   EXPECT_EQ(a.rate(), 0);
   EXPECT_EQ(a.ready_at(now), now);
