@@ -213,36 +213,39 @@ int run_at_pace(AdaptivePace &a, TimePoint &now, Millis span) {
   while (now < end) {
     now = std::max(now, a.ready_at(now));
     a.on_start(now);
-    a.on_success(now);
+    a.on_success(now, now);
     ++n;
     now += milliseconds(1);
   }
   return n;
 }
 
-// A pace with a ceiling: a first cut from unlimited, 3 s of slow start,
-// then a real cut (the ceiling is the rate it was sending at).
-void cut_to_a_ceiling(AdaptivePace &a, TimePoint &now) {
-  a.on_start(now);
-  a.on_success(now);
+// An unlimited start: a burst of 9 at once, 8 accepted, the 9th throttled.
+void first_cut(AdaptivePace &a, TimePoint now) {
+  for (int i = 0; i < 9; ++i) a.on_start(now);
+  for (int i = 0; i < 8; ++i) a.on_success(now, now);
   a.on_throttled(now, now, true);
-  run_at_pace(a, now, milliseconds(3000));
+}
+
+// A pace with a ceiling: a first cut from unlimited, slow start, then a real
+// cut (the ceiling is the rate it was sending at).
+void cut_to_a_ceiling(AdaptivePace &a, TimePoint &now) {
+  first_cut(a, now);
+  run_at_pace(a, now, milliseconds(300));
   a.on_throttled(now, now, true);
 }
 
 TEST(RateLimit, FirstThrottleStartsFromTheAcceptedRateWithNoCeiling) {
   AdaptivePace a;
   TimePoint now = t0();
-  for (int i = 0; i < 6; ++i) {  // a burst of 6 accepted at once, then a 429
-    a.on_start(now);
-    a.on_success(now);
-  }
+  for (int i = 0; i < 7; ++i) a.on_start(now);  // a burst of 7: 6 accepted, then a 429
+  for (int i = 0; i < 6; ++i) a.on_success(now, now);
   EXPECT_EQ(a.rate(), 0);  // unlimited until a throttle
-  EXPECT_TRUE(a.on_throttled(now, now, true));
+  EXPECT_EQ(a.on_throttled(now, now, true), AdaptivePace::Throttle::kCut);
   EXPECT_NEAR(a.rate(), 6.0, 0.01);
   EXPECT_EQ(a.ceiling(), 0);  // a floor to start from, not a limit
-  // Slow start: the pace doubles every half second while nothing is throttled.
-  run_at_pace(a, now, milliseconds(1000));
+  // Slow start: the pace doubles every kSlowStartHalfLife while nothing is throttled.
+  run_at_pace(a, now, 2 * AdaptivePace::kSlowStartHalfLife);
   EXPECT_GT(a.rate(), 20.0);
   EXPECT_LT(a.rate(), 30.0);
 }
@@ -250,19 +253,51 @@ TEST(RateLimit, FirstThrottleStartsFromTheAcceptedRateWithNoCeiling) {
 TEST(RateLimit, ThrottlesInFlightTogetherCostOneCut) {
   AdaptivePace a;
   TimePoint now = t0();
-  a.on_start(now);
-  a.on_success(now);
-  a.on_throttled(now, now, true);  // first cut: from unlimited
-  run_at_pace(a, now, milliseconds(1500));
+  first_cut(a, now);
+  run_at_pace(a, now, milliseconds(300));
   const double before = a.rate();
   const TimePoint sent = now - milliseconds(5);
-  EXPECT_TRUE(a.on_throttled(now, sent, true));
+  EXPECT_EQ(a.on_throttled(now, sent, true), AdaptivePace::Throttle::kCut);
   const double after = a.rate();
   EXPECT_LT(after, before * 0.85);
   EXPECT_GT(a.ceiling(), 0);
   // Seven more 429s for requests sent before that cut: nothing new.
-  for (int i = 0; i < 7; ++i) EXPECT_FALSE(a.on_throttled(now + milliseconds(i), sent, true));
+  for (int i = 0; i < 7; ++i)
+    EXPECT_EQ(a.on_throttled(now + milliseconds(i), sent, true), AdaptivePace::Throttle::kOld);
   EXPECT_EQ(a.rate(), after);
+}
+
+TEST(RateLimit, RejectionsWhileTheSiteStillDrainsDoNotCutAgain) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  cut_to_a_ceiling(a, now);
+  const double after_cut = a.rate();
+  // Sent after the cut, rejected before anything sent since was accepted:
+  // the site's bucket was still full from before.
+  const TimePoint sent = now + milliseconds(50);
+  EXPECT_EQ(a.on_throttled(sent + milliseconds(2), sent, true), AdaptivePace::Throttle::kDrain);
+  EXPECT_EQ(a.rate(), after_cut);
+  EXPECT_TRUE(a.cut_failed());  // a Retry-After would pause the pair now
+  // Accepted at the new pace; a rejection of a later request is news.
+  a.on_success(sent + milliseconds(100), sent + milliseconds(90));
+  EXPECT_FALSE(a.cut_failed());
+  EXPECT_EQ(a.on_throttled(sent + milliseconds(200), sent + milliseconds(150), true),
+            AdaptivePace::Throttle::kCut);
+  EXPECT_LT(a.rate(), after_cut);
+}
+
+TEST(RateLimit, RejectionsWithNothingAcceptedCutOnceEveryDrainWait) {
+  AdaptivePace a;
+  TimePoint now = t0();
+  cut_to_a_ceiling(a, now);
+  const double after_cut = a.rate();
+  int cuts = 0;
+  for (int i = 1; i <= 30; ++i) {  // a spent quota: 3 s of rejections only
+    now += milliseconds(100);
+    cuts += a.on_throttled(now, now, true) == AdaptivePace::Throttle::kCut;
+  }
+  EXPECT_EQ(cuts, 3);
+  EXPECT_LT(a.rate(), after_cut * 0.6);
 }
 
 TEST(RateLimit, PaceSpacesStartsAndProbesGentlyAboveTheCut) {
@@ -288,8 +323,8 @@ TEST(RateLimit, OutageCutsKeepTheCeilingAndRecoverWithinSeconds) {
   TimePoint now = t0();
   cut_to_a_ceiling(a, now);
   const double ceiling = a.ceiling();
-  for (int i = 0; i < 20; ++i) {  // a storm of 5xx from a failing host
-    now += milliseconds(100);
+  for (int i = 0; i < 20; ++i) {  // 20 s of 5xx from a failing host
+    now += milliseconds(1000);
     a.on_throttled(now, now, false);
   }
   EXPECT_EQ(a.rate(), AdaptivePace::kMinRate);

@@ -129,17 +129,45 @@ TEST(Scheduler, NotFoundFailsAtOnce) {
 }
 
 TEST(Scheduler, ThrottleHonoursRetryAfter) {
-  Fixture f(config(1, 1), {"direct"});
+  Fixture f(config(2, 1), {"direct"});
   uint64_t id = f.add("a");
   f.drain();
+  f.add("b");
   Verdict v = f.end(id, Outcome::kThrottled, 429, seconds(5));
   EXPECT_EQ(v.kind, Verdict::kRetry);
-  EXPECT_EQ(v.delay, Millis(0));  // the pair is paused, not the file
+  EXPECT_EQ(v.delay, Millis(0));  // no budgeted backoff: the rate was the trouble
+  // The throttled file stays off the pair for 5 s; another file goes on at
+  // the pair's cut pace.
+  f.now += seconds(2);
+  auto d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].task_id, id);
+  EXPECT_EQ(f.s.wake_at(), t0() + seconds(5));
+  f.now += seconds(3);
+  d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].task_id, id);
+}
+
+TEST(Scheduler, RetryAfterPausesThePairWhenItsCutDidNotHelp) {
+  Fixture f(config(2, 1), {"direct"});
+  uint64_t a = f.add("a"), b = f.add("b");
+  f.drain();
+  f.end(a, Outcome::kThrottled, 429, seconds(5));  // the cut
+  f.end(b, Outcome::kThrottled, 429, seconds(5));  // sent before it: the same event
+  EXPECT_EQ(f.s.pairs(0, f.now).at(0).paused, Millis(0));
+  uint64_t c = f.add("c");
+  f.now += seconds(2);
+  auto d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].task_id, c);
+  // Sent after the cut and rejected, nothing accepted since: a quota spent.
+  f.end(c, Outcome::kThrottled, 429, seconds(5));
   EXPECT_EQ(f.s.pairs(0, f.now).at(0).paused, seconds(5));
   f.now += seconds(4);
   EXPECT_TRUE(f.drain().empty());
   f.now += seconds(1);
-  EXPECT_EQ(f.drain().size(), 1u);
+  EXPECT_FALSE(f.drain().empty());
 }
 
 TEST(Scheduler, ProxyFaultsTakePathDownAndWorkMovesWithoutUsingRetries) {

@@ -15,8 +15,9 @@ TimePoint after(TimePoint t, double seconds) {
   return t + std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
 
-constexpr Millis kWindow{1000};         // rates are measured over the last second
-constexpr Millis kMaxRaiseStep{2000};   // 1 / kMinRate: an idle pair does not jump on its next success
+constexpr Millis kWindow{1000};  // rates are measured over the last second
+constexpr Millis kMaxRaiseStep{
+    2000};  // 1 / kMinRate: an idle pair does not jump on its next success
 constexpr double kReleaseAbove = 2.0;   // x the ceiling: the limit is gone, drop the brake
 constexpr double kReleaseRate = 1000;   // no ceiling: a pace this fast brakes nothing
 constexpr double kBanBaseSeconds = 30;  // first ban cooldown
@@ -75,6 +76,8 @@ TimePoint AdaptivePace::ready_at(TimePoint now) const {
 // scheduling of GCRA): a start up to one interval late loses nothing.
 void AdaptivePace::on_start(TimePoint now) {
   starts_.add(now);
+  recent_starts_.push_back(now);
+  if (recent_starts_.size() > kSendSamples) recent_starts_.pop_front();
   if (rate_ <= 0) {
     started_ = false;
     return;
@@ -83,6 +86,15 @@ void AdaptivePace::on_start(TimePoint now) {
   TimePoint base = started_ ? std::max(next_start_, after(now, -interval)) : now;
   next_start_ = after(base, interval);
   started_ = true;
+}
+
+// The rate of the last kSendSamples starts, up to now: a pair that stopped
+// sending is not sending fast.
+double AdaptivePace::sending_rate(TimePoint now) const {
+  if (recent_starts_.size() < 2) return rate_;
+  const double span = Seconds(now - recent_starts_.front()).count();
+  if (span <= 0) return rate_;
+  return static_cast<double>(recent_starts_.size()) / span;
 }
 
 void AdaptivePace::raise(TimePoint now) {
@@ -99,33 +111,57 @@ void AdaptivePace::raise(TimePoint now) {
   // Well past any limit seen, with no throttle on the way: the site no longer
   // limits us (or never did: a pair that sends less than its pace also ends
   // here). The next throttle starts over from the accepted rate.
-  if ((ceiling_ > 0 && rate_ > kReleaseAbove * ceiling_) || (ceiling_ <= 0 && rate_ > kReleaseRate)) {
+  if ((ceiling_ > 0 && rate_ > kReleaseAbove * ceiling_) ||
+      (ceiling_ <= 0 && rate_ > kReleaseRate)) {
     rate_ = 0;
     ceiling_ = 0;
     cut_ = false;
   }
 }
 
-void AdaptivePace::on_success(TimePoint now) {
-  successes_.add(now);
+void AdaptivePace::on_success(TimePoint now, TimePoint started) {
+  if (cut_ && started > cut_at_ && !accepted_since_cut_) {
+    accepted_since_cut_ = started;
+    cut_failed_ = false;
+  }
   raise(now);
 }
 
-bool AdaptivePace::on_throttled(TimePoint now, TimePoint started, bool rate_evidence) {
-  if (cut_ && started < cut_at_) return false;  // sent before the last cut: nothing new
+AdaptivePace::Throttle AdaptivePace::classify(TimePoint started) const {
+  if (!cut_) return Throttle::kCut;
+  if (started <= cut_at_) return Throttle::kOld;
+  if (accepted_since_cut_ ? started > *accepted_since_cut_ : started >= cut_at_ + kDrainWait)
+    return Throttle::kCut;
+  return Throttle::kDrain;
+}
+
+void AdaptivePace::cut(TimePoint now, bool rate_evidence) {
   if (rate_ <= 0) {
-    // From unlimited: the accepted rate is a floor to start from, not a
+    // From unlimited: what got through is a floor to start from, not a
     // limit, so no ceiling yet: the pace doubles until the next throttle.
-    rate_ = std::max(kMinRate, successes_.per_second(now));
+    const double through = starts_.per_second(now) - rejected_starts_.per_second(now);
+    rate_ = std::max(kMinRate, through);
   } else {
-    const double base = std::min(rate_, std::max(kMinRate, starts_.per_second(now)));
+    const double base = std::max(kMinRate, std::min(rate_, sending_rate(now)));
     if (rate_evidence) ceiling_ = base;
     rate_ = std::max(kMinRate, kCut * base);
   }
   cut_ = true;
   cut_at_ = now;
+  accepted_since_cut_.reset();
   raised_at_ = now;
-  return true;
+  next_start_ = after(now, 1.0 / rate_);  // a new schedule at the new pace
+  started_ = true;
+}
+
+AdaptivePace::Throttle AdaptivePace::on_throttled(TimePoint now, TimePoint started,
+                                                  bool rate_evidence) {
+  rejected_starts_.add(started);
+  const Throttle kind = classify(started);
+  const bool failed = cut_ && kind != Throttle::kOld && !accepted_since_cut_;
+  if (kind == Throttle::kCut) cut(now, rate_evidence);
+  if (kind != Throttle::kOld) cut_failed_ = failed;
+  return kind;
 }
 
 void AdaptivePace::pause_until(TimePoint t) {

@@ -271,7 +271,7 @@ std::optional<size_t> Scheduler::choose_listed(Group &g, Task &t, TimePoint now,
     const size_t p = listed_[i];
     if (!paths_[p].health.usable() || t.refused[p]) continue;
     if ((avoid_failed && t.failed_on[p]) || (stick_home && p != g.home)) continue;
-    if (!path_open_for(g, p, now)) continue;
+    if (!path_open_for(g, p, now) || kept_off(t, p, now)) continue;
     TimePoint ready = limits_.ready_at(p, t.host, now);
     if (ready > now) {
       wake_ = std::min(wake_, ready);
@@ -301,7 +301,7 @@ std::optional<size_t> Scheduler::choose_pinned(Group &g, Task &t, TimePoint now)
   }
   if (t.state == TaskState::kDoomed) return std::nullopt;
   if (ps.not_up_since != kNever) wake_ = std::min(wake_, ps.not_up_since + cfg_.outage_timeout);
-  if (!path_open_for(g, p, now)) return std::nullopt;
+  if (!path_open_for(g, p, now) || kept_off(t, p, now)) return std::nullopt;
   TimePoint ready = limits_.ready_at(p, t.host, now);
   if (ready > now) {
     wake_ = std::min(wake_, ready);
@@ -357,17 +357,31 @@ void Scheduler::apply_health_and_limits(Task &t, const AttemptResult &r, TimePoi
   if (r.outcome == Outcome::kRetryable && lim.signal.failing())
     lim.adaptive.on_throttled(now, t.started, false);  // an outage, not a rate
   if (r.outcome != Outcome::kSuccess) return;
-  lim.adaptive.on_success(now);
+  lim.adaptive.on_success(now, t.started);
   // The file came through here after other paths refused it: that proves they
   // are banned on this host (not that the file is forbidden), so cool them down.
   for (size_t p = 0; p < paths_.size(); ++p)
     if (t.refused[p]) limits_.at(p, t.host).adaptive.on_ban(now);
 }
 
-// The pair cuts its pace; a Retry-After pauses it, at most max_retry_after.
+// The pair cuts its pace. A Retry-After (at most max_retry_after) keeps the
+// file off the pair that long, and pauses the whole pair when its cut did not
+// help or the site asked for longer than the cap.
 void Scheduler::throttle(Task &t, const AttemptResult &r, PairLimiter &lim, TimePoint now) {
   lim.adaptive.on_throttled(now, t.started, true);
-  if (r.retry_after) lim.adaptive.pause_until(now + std::min(*r.retry_after, cfg_.max_retry_after));
+  if (!r.retry_after) return;
+  const TimePoint until = now + std::min(*r.retry_after, cfg_.max_retry_after);
+  t.kept_off = t.path;
+  t.kept_off_until = until;
+  if (lim.adaptive.cut_failed() || *r.retry_after > cfg_.max_retry_after)
+    lim.adaptive.pause_until(until);
+}
+
+// A Retry-After keeps the file off the pair that sent it for a while.
+bool Scheduler::kept_off(const Task &t, size_t p, TimePoint now) {
+  if (p != t.kept_off || now >= t.kept_off_until) return false;
+  wake_ = std::min(wake_, t.kept_off_until);
+  return true;
 }
 
 Verdict Scheduler::retry_verdict(Task &t, const AttemptResult &r, bool budgeted) {

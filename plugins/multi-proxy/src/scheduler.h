@@ -18,9 +18,11 @@
 // verdict:
 //  - success -> completed; 404/410 or a local I/O error -> failed at once.
 //  - throttled (429, a 503 with Retry-After) -> the pair (path, host) cuts
-//    its pace (rate_limit.h) and a Retry-After up to PROXY_MAX_RETRY_AFTER
-//    pauses it; the file is retried at once, on another path with spare rate
-//    if there is one, else on the first path whose pace allows it. It uses no
+//    its pace (rate_limit.h); a Retry-After up to PROXY_MAX_RETRY_AFTER keeps
+//    the file off that pair until then, and pauses the whole pair when the
+//    pair's cut did not help (rate_limit.h, "Pauses"). The file is retried at
+//    once, on another path with spare rate if there is one, else on the
+//    first path whose pace (and Retry-After) allows it. It uses no
 //    retry budget (the rate was the trouble, not the file), up to
 //    max_path_moves throttles. A Retry-After beyond PROXY_MAX_RETRY_AFTER
 //    pauses the pair for PROXY_MAX_RETRY_AFTER and counts as a failure of
@@ -134,7 +136,7 @@ struct AttemptResult {
 struct Dispatch {
   uint64_t task_id = 0;
   size_t path = 0;
-  int attempt = 0;              // 1 for the first attempt
+  int attempt = 0;               // 1 for the first attempt
   size_t moved_from = SIZE_MAX;  // the path its last attempt failed on, if another
 };
 
@@ -232,6 +234,8 @@ class Scheduler {
     size_t pinned = SIZE_MAX;        // the only path it may run on
     size_t last_path = SIZE_MAX;     // where its last attempt ran
     bool throttled = false;          // its last attempt was throttled
+    size_t kept_off = SIZE_MAX;      // a Retry-After keeps it off this path...
+    TimePoint kept_off_until{};      // ...until then
     TimePoint started{};             // when its current (or last) attempt started
     std::vector<uint8_t> failed_on;  // per path: an attempt failed there
     std::vector<uint8_t> refused;    // per path: banned this file
@@ -255,7 +259,7 @@ class Scheduler {
     Health health;
     int in_flight = 0;
     int posts = 0;
-    bool retired = false;  // not in the current list: no new attempt here
+    bool retired = false;             // not in the current list: no new attempt here
     TimePoint not_up_since = kNever;  // kNever while up; see note_outages()
   };
   struct Due {
@@ -275,6 +279,7 @@ class Scheduler {
   void note_outages(TimePoint now);
   void end_outage_if_due(TimePoint now);
   void throttle(Task &t, const AttemptResult &r, PairLimiter &lim, TimePoint now);
+  bool kept_off(const Task &t, size_t p, TimePoint now);
   bool path_open_for(const Group &g, size_t p, TimePoint now) const;
   bool any_free_post(TimePoint now) const;
   bool all_dead() const;
