@@ -2,7 +2,8 @@
 """Benchmark origin helper (standard library only; reuses tests/fixtures/dlfix).
 
   origin.py prepare --dir DIR --files N --size BYTES [--per-group G]
-                    [--rate R] [--burst B] [--delay] [--workers W]
+                    [--rate R] [--burst B] [--delay] [--retry-after N]
+                    [--workers W]
       Creates DIR/data (deterministic files; kept and reused when the same
       N/size were made before), DIR/nginx/nginx.conf on a free loopback port,
       and, for that port, DIR/manifest.jsonl (url, path, group, sha256, size),
@@ -11,7 +12,8 @@
       DIR/aria2.txt (aria2c -i input: url, then "  out=path").
       --rate/--burst: nginx limit_req per client IP, excess answered 429 at
       once (nodelay); with --delay nginx queues up to --burst excess requests
-      and releases them at the rate instead (a request fails only beyond it).
+      and releases them at the rate instead (a request fails only beyond it);
+      --retry-after N: the 429s (and every answer) carry Retry-After: N.
       Prints: PORT NGINX_COMMAND...
   origin.py proxy --dir DIR --bind IP
       Writes DIR/tinyproxy.conf (the tests' tinyproxy, egressing from IP) on a
@@ -66,7 +68,10 @@ def prepare(a):
 def limit_options(a):
     """dlfix.Nginx keyword arguments for the per-IP limit."""
     if not a.rate or not a.delay:
-        return {"rate": a.rate, "burst": a.burst}
+        opts = {"rate": a.rate, "burst": a.burst}
+        if a.retry_after is not None:  # 'always': error answers (the 429) carry it too
+            opts["extra_server"] = f"add_header Retry-After {a.retry_after} always;"
+        return opts
     # The fixture always adds nodelay; the delaying form is set at server
     # level (location / inherits it).
     rate = f"{a.rate}r/s" if str(a.rate).isdigit() else a.rate
@@ -116,6 +121,8 @@ def main():
     p.add_argument("--burst", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--delay", action="store_true")
+    p.add_argument("--retry-after", type=int, default=None,
+                   help="the limit's answers carry Retry-After: N (seconds)")
     p.add_argument("--host", default="127.0.0.1")
     x = sub.add_parser("proxy")
     x.add_argument("--dir", required=True)

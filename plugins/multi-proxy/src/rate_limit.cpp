@@ -15,9 +15,12 @@ TimePoint after(TimePoint t, double seconds) {
   return t + std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
 
-constexpr Millis kWindow{1000};  // rates are measured over the last second
-constexpr Millis kMaxRaiseStep{
-    2000};  // 1 / kMinRate: an idle pair does not jump on its next success
+// Rates are measured over the last second.
+constexpr Millis kWindow{1000};
+// The shortest span between cuts that measures what the site accepts.
+constexpr Millis kMinSpan{200};
+// 1 / kMinRate: an idle pair does not jump on its next success.
+constexpr Millis kMaxRaiseStep{2000};
 constexpr double kReleaseAbove = 2.0;   // x the ceiling: the limit is gone, drop the brake
 constexpr double kReleaseRate = 1000;   // no ceiling: a pace this fast brakes nothing
 constexpr double kBanBaseSeconds = 30;  // first ban cooldown
@@ -97,14 +100,29 @@ double AdaptivePace::sending_rate(TimePoint now) const {
   return static_cast<double>(recent_starts_.size()) / span;
 }
 
+// What the site accepted since the last cut, per second. Its bucket was full
+// at that cut and is full again now, so this is at most its rate: a lower
+// bound, where the sending rate is an upper one. Too short a span says little.
+double AdaptivePace::accepted_between_cuts(TimePoint now) const {
+  const double span = Seconds(now - cut_at_).count();
+  if (span < Seconds(kMinSpan).count()) return 0;
+  return static_cast<double>(accepted_count_since_cut_) / span;
+}
+
+// Below this the pace doubles; above it, it probes. Unknown with no ceiling.
+double AdaptivePace::slow_start_end() const {
+  const double end = kCut * ceiling_;
+  return accepted_ > 0 ? std::min(end, kHold * std::sqrt(accepted_ * ceiling_)) : end;
+}
+
 void AdaptivePace::raise(TimePoint now) {
   const Millis dt = std::min(kMaxRaiseStep, std::chrono::duration_cast<Millis>(now - raised_at_));
   raised_at_ = now;
   if (rate_ <= 0 || dt.count() <= 0) return;
   const double seconds = Seconds(dt).count();
-  if (ceiling_ <= 0 || rate_ < kCut * ceiling_) {
+  if (ceiling_ <= 0 || rate_ < slow_start_end()) {
     rate_ *= std::exp2(seconds / Seconds(kSlowStartHalfLife).count());
-    if (ceiling_ > 0) rate_ = std::min(rate_, kCut * ceiling_);
+    if (ceiling_ > 0) rate_ = std::min(rate_, slow_start_end());
   } else {
     rate_ += kProbe * ceiling_ * seconds;
   }
@@ -115,13 +133,15 @@ void AdaptivePace::raise(TimePoint now) {
       (ceiling_ <= 0 && rate_ > kReleaseRate)) {
     rate_ = 0;
     ceiling_ = 0;
+    accepted_ = 0;
     cut_ = false;
   }
 }
 
 void AdaptivePace::on_success(TimePoint now, TimePoint started) {
-  if (cut_ && started > cut_at_ && !accepted_since_cut_) {
-    accepted_since_cut_ = started;
+  if (cut_ && started > cut_at_) {
+    ++accepted_count_since_cut_;
+    if (!accepted_since_cut_) accepted_since_cut_ = started;
     cut_failed_ = false;
   }
   raise(now);
@@ -142,13 +162,20 @@ void AdaptivePace::cut(TimePoint now, bool rate_evidence) {
     const double through = starts_.per_second(now) - rejected_starts_.per_second(now);
     rate_ = std::max(kMinRate, through);
   } else {
-    const double base = std::max(kMinRate, std::min(rate_, sending_rate(now)));
-    if (rate_evidence) ceiling_ = base;
-    rate_ = std::max(kMinRate, kCut * base);
+    // The site's limit is below what was sent, and at least what got through.
+    const double sent = std::max(kMinRate, std::min(rate_, sending_rate(now)));
+    const double accepted = accepted_between_cuts(now);
+    if (rate_evidence) {
+      ceiling_ = sent;
+      if (accepted > 0) accepted_ = accepted;
+    }
+    rate_ = std::max(kMinRate, kCut * sent);
+    if (accepted_ > 0) rate_ = std::max(kMinRate, std::min(rate_, kHold * accepted_));
   }
   cut_ = true;
   cut_at_ = now;
   accepted_since_cut_.reset();
+  accepted_count_since_cut_ = 0;
   raised_at_ = now;
   next_start_ = after(now, 1.0 / rate_);  // a new schedule at the new pace
   started_ = true;

@@ -22,17 +22,27 @@
 //        its floor in the first milliseconds of every job.
 //      * A cut sets the pace to kCut x the rate we were sending at (the last
 //        kSendSamples starts, at most the pace), and that rate becomes the
-//        ceiling: a site that rejected it limits below it. The cut starts a
-//        new schedule: the next start waits one interval of the new pace.
+//        ceiling: a site that rejected it limits below it. What the site
+//        accepted since the previous cut, per second, is a lower bound: its
+//        bucket was full at both cuts (measured when they are kMinSpan apart
+//        or more; loose when the pace was below the limit for a while, as in
+//        slow start). The pace is cut to at most kHold x the lower bound,
+//        and doubles back only to kHold x the geometric mean of the bounds:
+//        each cut then halves the distance between them on a log scale.
+//        Slow start overshoots a limit by up to twice before the bucket
+//        fills; cutting by kCut alone took four cuts (and their 429s) to get
+//        under it, and the lower bound alone left the pace at 60 % of a
+//        limit of 50/s for seconds. The cut starts a new schedule: the next
+//        start waits one interval of the new pace.
 //      * The first cut has no sending rate to go by (an unlimited start sends
 //        as fast as the network allows): it starts from what the site let
 //        through in the last kWindow (requests not rejected: its burst), and
 //        sets no ceiling.
 //      * Each success raises the pace with the time elapsed: it doubles every
-//        kSlowStartHalfLife while below kCut x the ceiling (or with no
-//        ceiling yet), so a first estimate or a pace cut by a storm is back
-//        within a second or two; above that it grows by kProbe x the ceiling
-//        per second, probing gently for a higher limit.
+//        kSlowStartHalfLife while below kCut x the ceiling and the mean above
+//        (or with no ceiling yet), so a first estimate or a pace
+//        cut by a storm is back within a second or two; above that it grows
+//        by kProbe x the ceiling per second, probing for a higher limit.
 //      * Cuts caused by a failing host (an outage, not a rate) do not lower
 //        the ceiling, so the pace doubles back to it when answers succeed.
 //      * The pace never falls below kMinRate: at worst 2 s between requests.
@@ -95,6 +105,7 @@ class RateWindow {
 class AdaptivePace {
  public:
   static constexpr double kCut = 0.8;
+  static constexpr double kHold = 0.95;
   static constexpr double kProbe = 0.1;
   static constexpr double kMinRate = 0.5;
   static constexpr Millis kSlowStartHalfLife{150};
@@ -130,12 +141,16 @@ class AdaptivePace {
   Throttle classify(TimePoint started) const;
   void cut(TimePoint now, bool rate_evidence);
   double sending_rate(TimePoint now) const;
+  double accepted_between_cuts(TimePoint now) const;
+  double slow_start_end() const;
 
-  double rate_ = 0;     // allowed requests per second; 0 = no brake yet
-  double ceiling_ = 0;  // the rate of the last rate cut; 0 = none yet
+  double rate_ = 0;      // allowed requests per second; 0 = no brake yet
+  double ceiling_ = 0;   // the rate of the last rate cut; 0 = none yet
+  double accepted_ = 0;  // what the site accepted between the last two cuts; 0 = unknown
   TimePoint cut_at_{};
   bool cut_ = false;
   std::optional<TimePoint> accepted_since_cut_;  // the first accepted start after the cut
+  int accepted_count_since_cut_ = 0;
   bool cut_failed_ = false;
   TimePoint raised_at_{};
   TimePoint next_start_{};  // the earliest next start (GCRA's theoretical arrival time)
