@@ -146,32 +146,59 @@ class ThroughEveryPath(MultiProxyCase):
         self.assertEqual(self.load_json(stats_path)["files"]["skipped"], 30)
         self.assertVerified(entries)
 
-    def test_per_ip_limit_req_is_survived_through_four_paths(self):
-        # A site that allows each client address 20 r/s (burst 5) and answers
-        # 429 beyond that: every file completes, and every path did its share.
-        limited = dlfix.Nginx(self.data, rate="20r/s", burst=5,
-                              workdir=self.class_tmp / "nginx-limited").start()
+    def run_behind_limit_req(self, tag, extra_server=""):
+        """160 files through four paths (four client addresses) from a site
+        that allows each address 20 r/s (burst 5) and answers 429 at once
+        beyond that. Returns the origin's records."""
+        limited = dlfix.Nginx(self.data, rate="20r/s", burst=5, extra_server=extra_server,
+                              workdir=self.class_tmp / f"nginx-{tag}").start()
         self.addCleanup(limited.stop)
-        entries = self.files(160, 2048, "limited", per_group=4)
+        entries = self.files(160, 2048, tag, per_group=4)
         for e in entries:
             e["url"] = limited.url(e["path"])
         paths = [DIRECT, self.tps[0].entry(), self.tps[1].entry(), self.socks_url_entry()]
-        stats_path = self.work / "stats.json"
-        r = self.run_job(self.manifest_of(entries), "--stats-json", stats_path,
+        stats_path = self.work / f"stats-{tag}.json"
+        r = self.run_job(self.manifest_of(entries, name=f"{tag}.jsonl"), "--stats-json", stats_path,
                          env=self.env(*paths, PROXY_MAX_RETRIES=8))
         self.assertRc(r, 0)
         self.assertVerified(entries)
         recs = limited.records()
         self.assertOneOkPerFile(recs, entries, lambda x: x["uri"])
+        # Every path carries about its quarter: work goes where there is spare rate.
         by_addr = Counter(x["remote_addr"] for x in recs if x["status"] == 200)
         self.assertEqual(set(by_addr), {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.5"},
                          f"200s per address: {by_addr}")
+        for addr, n in by_addr.items():
+            self.assertGreaterEqual(n, 160 * 0.15, f"{addr} carried {n} of 160: {by_addr}")
+        # The pace stays under each address's limit: 429s are a small share
+        # (bench/multiproxy_scaling.sh measures under 15 %; the bound here
+        # leaves room for the sanitizer builds' timing).
         throttled = sum(1 for x in recs if x["status"] == 429)
         self.assertGreater(throttled, 0, "the origin's limit was reached (else this proves nothing)")
+        self.assertLess(throttled, 0.3 * len(recs), f"{throttled} of {len(recs)} requests were 429s")
         stats, proxies = self.stats_of(stats_path)
         self.assertEqual(sum(p["rate_limited"] for p in proxies.values()), throttled,
                          "the stats count every 429 the origin sent")
         self.assertEqual(stats["files"]["completed"], 160)
+        return recs
+
+    def test_per_ip_limit_req_is_survived_through_four_paths(self):
+        self.run_behind_limit_req("limited")
+
+    def test_retry_after_keeps_the_file_off_that_address(self):
+        recs = self.run_behind_limit_req("retry-after", "add_header Retry-After 1 always;")
+        # A file answered 429 with Retry-After: 1 is not asked again from that
+        # address within the second (nginx logs msec when it answers; a
+        # request arrived request_time before that).
+        last_429 = {}
+        for x in sorted(recs, key=lambda x: float(x["msec"])):
+            key = (x["remote_addr"], x["uri"])
+            arrived = float(x["msec"]) - float(x.get("request_time") or 0)
+            if key in last_429:
+                self.assertGreaterEqual(arrived - last_429[key], 0.95,
+                                        f"{key} asked again {arrived - last_429[key]:.3f} s after its 429")
+            if x["status"] == 429:
+                last_429[key] = float(x["msec"])
 
     # -- dead and dying proxies ------------------------------------------------
 

@@ -91,9 +91,15 @@ class Faults(DlhostTestCase):
         self.assertVerified([{**bad, **dlfix.expected("tn.bin", 40000)}], out=self.last_out)
 
     def test_stall_is_abandoned_and_retried(self):
+        begun = time.monotonic()
         self.assertRecovered(
             self.entry("stall/60000/sl.bin?after=1000&fail_times=1", "sl.bin", 60000), 2,
             PROXY_STALL_TIMEOUT=400)
+        # dlhost gave up on the stall, not the server: it holds the
+        # connection for stall_seconds (10 s), and the event loop once slept
+        # through a silent transfer until then.
+        self.assertLess(time.monotonic() - begun, self.fs.stall_seconds,
+                        "the stall ended when the server closed, not at PROXY_STALL_TIMEOUT")
 
     def test_reset_is_retried(self):
         for name, q in (("rs0.bin", "size=5000&fail_times=1"),
@@ -115,6 +121,22 @@ class Faults(DlhostTestCase):
                 # is 50 ms), so this cannot fail on a slow machine.
                 self.assertGreaterEqual(second["time"] - first["time"], 0.9,
                                         "the retry came before Retry-After")
+
+    def test_every_path_down_fails_after_the_outage_timeout(self):
+        # The only proxy listens nowhere: the files wait PROXY_OUTAGE_TIMEOUT
+        # for it while probes go on, then fail with one clear reason.
+        dead = {"ip": "127.0.0.1", "port": dlfix.free_port()}
+        entries = [self.good(f"outage-{i}") for i in range(4)]
+        out = self.work / "out-outage"
+        r = self.run_job(self.manifest(entries, name="outage.jsonl"), out=out,
+                         env=self.env(dead, PROXY_OUTAGE_TIMEOUT=1500, PROXY_HEALTH_FAILURES=1),
+                         timeout=60)
+        self.assertRc(r, 1)
+        self.assertRegex(r.stderr, r"no usable path for \d+ s \(PROXY_OUTAGE_TIMEOUT\)")
+        for e in entries:
+            self.assertAbsent(out / e["path"])
+            self.assertIn(f"failed: {e['path']}", r.stderr)
+            self.assertEqual(self.fs.requests_for(e["path"]), [], "no request reached the origin")
 
     def test_5xx_is_retried(self):
         for code in (500, 502):

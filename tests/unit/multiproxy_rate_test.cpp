@@ -59,6 +59,28 @@ TEST(SchedulerRate, ThrottleMovesTheFileOffItsPathWhenAnotherHasSpareRate) {
   EXPECT_EQ(d[0].moved_from, first);  // counted as a move in stats
 }
 
+TEST(SchedulerRate, RetryAfterKeepsTheFileOffEachPathThatSentIt) {
+  Fixture f(config(2, 2), {"p0", "p1"});
+  uint64_t a = f.add("a", kUrl);
+  auto d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  const size_t first = d[0].path;
+  f.end(a, Outcome::kThrottled, 429, seconds(3));
+  d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].path, first);  // elsewhere at once
+  f.now += milliseconds(100);
+  f.end(a, Outcome::kThrottled, 429, seconds(3));  // and throttled there too
+  // Neither path may have it before its own Retry-After has passed.
+  f.now += seconds(2);
+  EXPECT_TRUE(f.drain().empty());
+  f.now = f.s.wake_at();
+  EXPECT_EQ(f.now, t0() + seconds(3));
+  d = f.drain();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].path, first);
+}
+
 TEST(SchedulerRate, OneFilesRepeated503DoNotBrakeTheHost) {
   Fixture f(config(1, 8), {"direct"});
   std::vector<uint64_t> bad;

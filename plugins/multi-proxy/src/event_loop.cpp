@@ -11,6 +11,12 @@ namespace dlhost::mp {
 namespace {
 
 constexpr int kIdlePollMs = 60000;  // nothing scheduled: sleep until woken
+// While transfers run, libcurl must look at them this often: PROXY_STALL_TIMEOUT
+// is judged in their progress callback (easy_setup.cpp, stalled()), which
+// libcurl calls only when it runs the handle, and a silent socket with no
+// timer of libcurl's own gives it no reason to. Without this, a 3 s stall
+// was abandoned when the server closed, 20 s later.
+constexpr long kStallCheckMs = 250;
 
 std::vector<std::string> ids_of(const std::vector<transport::ProxySpec> &paths) {
   std::vector<std::string> ids;
@@ -382,6 +388,7 @@ int EventLoop::poll_timeout_ms() const {
   long curl_ms = -1;
   curl_multi_timeout(multi_, &curl_ms);
   long ms = curl_ms < 0 ? kIdlePollMs : curl_ms;
+  if (!running_.empty() && cfg_.stall_timeout_ms > 0) ms = std::min(ms, kStallCheckMs);
   TimePoint wake = sched_.wake_at();
   if (wake != kNever) {
     auto until = std::chrono::ceil<Millis>(wake - Clock::now()).count();

@@ -60,10 +60,10 @@ dlhost_status MultiProxyPlugin::set_proxies(std::string_view proxy_list_json, st
 dlhost_status MultiProxyPlugin::submit(transport::OwnedTask t, std::string *error) {
   // A pin to an id that is not listed fails the file (FAILED from the loop),
   // not the call: the list may change between here and the loop.
-  return EventLoop::submit(TaskSpec{t.id, std::move(t.url), std::move(t.dest_path),
-                                    std::move(t.group), std::move(t.sha256), t.size,
-                                    std::move(t.proxy_id)},
-                           error);
+  return EventLoop::submit(
+      TaskSpec{t.id, std::move(t.url), std::move(t.dest_path), std::move(t.group),
+               std::move(t.sha256), t.size, std::move(t.proxy_id)},
+      error);
 }
 
 }  // namespace dlhost::mp

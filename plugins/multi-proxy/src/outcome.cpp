@@ -63,8 +63,8 @@ AttemptResult block_page_result(std::string_view redacted_url) {
 
 const char *failure_class_name(FailureClass c) {
   static constexpr const char *kNames[kFailureClasses] = {
-      "http", "timeout", "transport", "proxy", "proxy_auth",
-      "verify", "banned", "throttled", "io", "other"};
+      "http",   "timeout", "transport", "proxy", "proxy_auth",
+      "verify", "banned",  "throttled", "io",    "other"};
   return kNames[static_cast<size_t>(c)];
 }
 

@@ -371,16 +371,16 @@ void Scheduler::throttle(Task &t, const AttemptResult &r, PairLimiter &lim, Time
   lim.adaptive.on_throttled(now, t.started, true);
   if (!r.retry_after) return;
   const TimePoint until = now + std::min(*r.retry_after, cfg_.max_retry_after);
-  t.kept_off = t.path;
-  t.kept_off_until = until;
+  t.kept_off.resize(paths_.size());
+  t.kept_off[t.path] = until;
   if (lim.adaptive.cut_failed() || *r.retry_after > cfg_.max_retry_after)
     lim.adaptive.pause_until(until);
 }
 
 // A Retry-After keeps the file off the pair that sent it for a while.
 bool Scheduler::kept_off(const Task &t, size_t p, TimePoint now) {
-  if (p != t.kept_off || now >= t.kept_off_until) return false;
-  wake_ = std::min(wake_, t.kept_off_until);
+  if (p >= t.kept_off.size() || now >= t.kept_off[p]) return false;
+  wake_ = std::min(wake_, t.kept_off[p]);
   return true;
 }
 
@@ -538,6 +538,7 @@ void Scheduler::renew(size_t p) {
   for (auto &[id, t] : tasks_) {
     t.failed_on[p] = 0;
     t.refused[p] = 0;
+    if (p < t.kept_off.size()) t.kept_off[p] = TimePoint{};
   }
 }
 

@@ -229,16 +229,15 @@ class Scheduler {
     TaskState state = TaskState::kReady;
     size_t path = 0;
     int attempts = 0;
-    int retries = 0;                 // budgeted retries used
-    int path_moves = 0;              // proxy-fault moves and throttles used
-    size_t pinned = SIZE_MAX;        // the only path it may run on
-    size_t last_path = SIZE_MAX;     // where its last attempt ran
-    bool throttled = false;          // its last attempt was throttled
-    size_t kept_off = SIZE_MAX;      // a Retry-After keeps it off this path...
-    TimePoint kept_off_until{};      // ...until then
-    TimePoint started{};             // when its current (or last) attempt started
-    std::vector<uint8_t> failed_on;  // per path: an attempt failed there
-    std::vector<uint8_t> refused;    // per path: banned this file
+    int retries = 0;                  // budgeted retries used
+    int path_moves = 0;               // proxy-fault moves and throttles used
+    size_t pinned = SIZE_MAX;         // the only path it may run on
+    size_t last_path = SIZE_MAX;      // where its last attempt ran
+    bool throttled = false;           // its last attempt was throttled
+    std::vector<TimePoint> kept_off;  // per path: Retry-After's end; empty until one
+    TimePoint started{};              // when its current (or last) attempt started
+    std::vector<uint8_t> failed_on;   // per path: an attempt failed there
+    std::vector<uint8_t> refused;     // per path: banned this file
     TimePoint not_before{};
   };
   struct Binding {
