@@ -56,6 +56,14 @@ int compare_command(const CompareArgs &args);                        // compare_
 int check_config_command(const JobArgs &args);                       // check_config_command.cpp
 int conformance_command(const std::string &plugin, int patience_s);  // conformance_command.cpp
 
+// `dlhost serve`.
+struct ServeArgs {
+  JobArgs job;  // --plugin, --out, --env-file, --events, --stats-json, ...
+  std::string listen = "127.0.0.1:6801";
+  std::string token_file;  // --token-file; required beyond loopback
+};
+int serve_command(const ServeArgs &args);  // serve_command.cpp
+
 // --- shared by the commands (job_setup.cpp) ---------------------------------
 
 // Every string a command prints that came from a manifest, a server, a
@@ -114,6 +122,11 @@ void print_report(const JobResult &result, const std::string &label = {},
                   bool failures_shown = false);
 // The --help footer: every setting with its default (settings_help.cpp).
 std::string settings_help();
+// The job's coordinator: in-process, or Redis with REDIS_URL (named by
+// DOWNLOAD_JOB, else by `derived_job()`, which may throw ConfigError).
+std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
+                                              const std::function<std::string()> &derived_job,
+                                              const fs::path &out_dir);
 // Maps the exceptions that mean "nothing was downloaded" to exit status 2.
 int guard_command(const std::function<int()> &command);
 

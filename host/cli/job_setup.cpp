@@ -9,6 +9,7 @@
 #include "dlhost/host/plugin_loader.hpp"
 #include "dlhost/host/redact.hpp"
 #include "dlhost/host/redis_connection.hpp"
+#include "dlhost/host/redis_coordinator.hpp"
 #include "dlhost/host/status_server.hpp"
 #include "signals.hpp"
 
@@ -171,6 +172,18 @@ int run_job(Job &job, const JobOptions &options, const JobArgs &args, const Sett
   print_report(result, {}, options.verbose);
   if (options.events) options.events->close(kEventsGrace);
   return result.exit_code;
+}
+
+// In-process unless REDIS_URL is set; Redis unreachable is a configuration
+// error (exit 2): a silent fallback would let two hosts download one file.
+std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
+                                              const std::function<std::string()> &derived_job,
+                                              const fs::path &out_dir) {
+  if (settings.get("REDIS_URL").empty()) return std::make_shared<InProcessCoordinator>(out_dir);
+  const auto address = parse_redis_setting(settings);
+  auto job = settings.get("DOWNLOAD_JOB");
+  if (job.empty()) job = derived_job();
+  return std::make_shared<RedisCoordinator>(address, job);
 }
 
 int guard_command(const std::function<int()> &command) {

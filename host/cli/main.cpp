@@ -126,6 +126,20 @@ int main(int argc, char **argv) {
   add_job_options(*work, work_args);
   add_job_name_option(*work, work_args,
                       "the job to work on (as enqueue printed it); overrides DOWNLOAD_JOB");
+  ServeArgs serve_args;
+  auto *serve = app.add_subcommand(
+      "serve",
+      "a long-running host: files arrive over JSON-RPC (POST /rpc), events leave as "
+      "Server-Sent Events (GET /events)");
+  add_job_options(*serve, serve_args.job);
+  serve->add_option("--listen", serve_args.listen,
+                    "HOST:PORT to listen on (default 127.0.0.1:6801); beyond loopback it needs "
+                    "--token-file");
+  serve->add_option("--token-file", serve_args.token_file,
+                    "a file (mode 600) whose first line is the bearer token every request must "
+                    "carry");
+  add_job_name_option(*serve, serve_args.job,
+                      "the job's name in Redis; overrides DOWNLOAD_JOB (required with REDIS_URL)");
   CompareArgs compare_args;
   auto *compare = app.add_subcommand(
       "compare", "run a manifest with plugin A and with plugin B and compare the results");
@@ -155,6 +169,7 @@ int main(int argc, char **argv) {
   if (run->parsed()) return run_command(run_args);
   if (enqueue->parsed()) return enqueue_command(enqueue_args);
   if (work->parsed()) return work_command(work_args);
+  if (serve->parsed()) return serve_command(serve_args);
   if (plugins->parsed()) return plugins_command();
   if (compare->parsed()) return compare_command(compare_args);
   if (check_config->parsed()) return check_config_command(check_args);

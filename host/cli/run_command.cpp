@@ -17,18 +17,6 @@
 namespace dlhost::cli {
 namespace {
 
-// In-process unless REDIS_URL is set; Redis unreachable is a configuration
-// error (exit 2): a silent fallback would let two hosts download one file.
-std::shared_ptr<Coordinator> make_coordinator(const Settings &settings,
-                                              const std::function<std::string()> &derived_job,
-                                              const fs::path &out_dir) {
-  if (settings.get("REDIS_URL").empty()) return std::make_shared<InProcessCoordinator>(out_dir);
-  const auto address = parse_redis_setting(settings);
-  auto job = settings.get("DOWNLOAD_JOB");
-  if (job.empty()) job = derived_job();
-  return std::make_shared<RedisCoordinator>(address, job);
-}
-
 std::string no_derived_job() {
   throw ConfigError(
       "DOWNLOAD_JOB: `dlhost run --follow` with REDIS_URL needs the job's name (--job NAME): "

@@ -137,12 +137,16 @@ Job::~Job() {
 }
 
 void Job::interrupt() {
+  interrupt(state_->options.interrupt_grace);
+}
+
+void Job::interrupt(std::chrono::milliseconds grace) {
   {
     // Set under the lock so a submitter between its predicate check and its
     // sleep cannot miss the wake-up.
     std::lock_guard lock(state_->mutex);
     if (!state_->interrupted) {
-      const auto deadline = State::SteadyClock::now() + state_->options.interrupt_grace;
+      const auto deadline = State::SteadyClock::now() + grace;
       state_->drain_deadline = deadline.time_since_epoch().count();
     }
     state_->interrupted = true;

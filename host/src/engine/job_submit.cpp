@@ -279,6 +279,7 @@ void Job::State::submit_with_backpressure(const ManifestEntry &entry, const Leas
   task.group = entry.group.c_str();
   task.sha256 = entry.sha256.empty() ? nullptr : entry.sha256.c_str();
   task.size = entry.size;
+  task.proxy_id = entry.proxy.empty() ? nullptr : entry.proxy.c_str();
   while (true) {
     std::uint64_t generation;
     {

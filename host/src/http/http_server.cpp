@@ -222,10 +222,10 @@ class ConnectionStream final : public httplib::Stream {
 class Server::Impl final : public httplib::Server {
  public:
   Impl(const ListenAddress &address, Limits limits);
-  ~Impl() override { stop(); }
+  ~Impl() override { stop(std::chrono::milliseconds(0)); }
 
   void start(const char *thread_name);
-  void stop();
+  void stop(std::chrono::milliseconds finish);
   const ListenAddress &address() const { return address_; }
 
  private:
@@ -260,6 +260,7 @@ class Server::Impl final : public httplib::Server {
   UniqueFd epoll_;
   UniqueFd wake_fd_;  // an eventfd in the epoll set: new connections, stop()
   std::atomic<bool> stopping_{false};
+  std::atomic<int> serving_{0};  // requests being answered (serve() running)
   bool started_ = false;
   std::thread accept_thread_;
   std::thread wait_thread_;
@@ -329,7 +330,7 @@ void Server::Impl::start(const char *thread_name) {
 // The order matters: no new connection (the accept loop ends), then every
 // read or write in progress fails at once (shutdown), then the waiting room
 // closes what waits, then the pool closes what it served.
-void Server::Impl::stop() {
+void Server::Impl::stop(std::chrono::milliseconds finish) {
   if (stopping_.exchange(true)) return;
   if (!started_) {
     ::close(svr_sock_);
@@ -337,6 +338,11 @@ void Server::Impl::stop() {
   }
   ::shutdown(svr_sock_, SHUT_RDWR);  // accept() fails; cpp-httplib closes the listener
   accept_thread_.join();
+  // Answers being written may finish (an RPC that ended the service must
+  // still reach its caller); nothing new starts: serve() sees stopping_.
+  const auto deadline = Clock::now() + finish;
+  while (serving_.load() > 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   {
     std::lock_guard lock(mutex_);
     for (const auto &[c, owned] : connections_) ::shutdown(c->fd, SHUT_RDWR);
@@ -472,6 +478,11 @@ void Server::Impl::serve(Connection *c) {
   thread_local bool named = false;
   if (!std::exchange(named, true)) name_this_thread(thread_name_);
   if (stopping_) return close_connection(c);
+  ++serving_;
+  struct Served {
+    std::atomic<int> &n;
+    ~Served() { --n; }
+  } served{serving_};
   const auto head = c->next_head();
   const long long body = declared_body(head);
   const std::size_t request_bytes = head.size() + static_cast<std::size_t>(std::max(body, 0LL));
@@ -519,8 +530,8 @@ void Server::start(const char *thread_name) {
   impl_->start(thread_name);
 }
 
-void Server::stop() {
-  impl_->stop();
+void Server::stop(std::chrono::milliseconds finish) {
+  impl_->stop(finish);
 }
 
 const ListenAddress &Server::address() const {

@@ -104,6 +104,23 @@ std::string prometheus_metrics(const nlohmann::ordered_json &stats) {
   return out.str();
 }
 
+void add_status_routes(httplib::Server &routes, StatusServer::Handlers handlers) {
+  routes.Get("/", [](const httplib::Request &, httplib::Response &res) {
+    res.set_content(status_page_html(), "text/html; charset=utf-8");
+  });
+  routes.Get("/stats", [handlers](const httplib::Request &, httplib::Response &res) {
+    res.set_content(handlers.stats().dump(2) + "\n", "application/json");
+  });
+  routes.Get("/health", [handlers](const httplib::Request &, httplib::Response &res) {
+    auto body = handlers.health();
+    if (body.empty()) body = "{\"proxies\":[]}";
+    res.set_content(body + "\n", "application/json");
+  });
+  routes.Get("/metrics", [handlers](const httplib::Request &, httplib::Response &res) {
+    res.set_content(prometheus_metrics(handlers.stats()), "text/plain; version=0.0.4");
+  });
+}
+
 StatusServer::StatusServer(const std::string &address, Handlers handlers)
     : handlers_(std::move(handlers)),
       http_(std::make_unique<http::Server>(parse_status_address(address), status_limits())) {
@@ -136,20 +153,7 @@ void StatusServer::add_routes(httplib::Server &routes) {
     only_get(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
-  routes.Get("/", [](const httplib::Request &, httplib::Response &res) {
-    res.set_content(status_page_html(), "text/html; charset=utf-8");
-  });
-  routes.Get("/stats", [this](const httplib::Request &, httplib::Response &res) {
-    res.set_content(handlers_.stats().dump(2) + "\n", "application/json");
-  });
-  routes.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
-    auto body = handlers_.health();
-    if (body.empty()) body = "{\"proxies\":[]}";
-    res.set_content(body + "\n", "application/json");
-  });
-  routes.Get("/metrics", [this](const httplib::Request &, httplib::Response &res) {
-    res.set_content(prometheus_metrics(handlers_.stats()), "text/plain; version=0.0.4");
-  });
+  add_status_routes(routes, handlers_);
   routes.set_error_handler([](const httplib::Request &, httplib::Response &res) {
     if (res.status == 404) res.set_content("not found\n", "text/plain");
   });

@@ -30,7 +30,8 @@
 //
 // stop() (and the destructor) closes the listener and shuts every connection
 // down, so a read or write in progress returns at once: a server with
-// clients attached stops in milliseconds.
+// clients attached stops in milliseconds. stop(finish) first lets the
+// answers being written complete, for at most `finish`.
 //
 // Register handlers on routes() before start(); they run on pool threads, so
 // they must be thread-safe and should not block for long (an SSE stream
@@ -71,7 +72,9 @@ class Server {
   // Starts serving; `thread_name` (at most 15 characters) names the threads
   // for top -H and perf.
   void start(const char *thread_name);
-  void stop();
+  // Stops accepting; requests being answered get up to `finish` to complete
+  // (0: none); then every connection is shut down.
+  void stop(std::chrono::milliseconds finish = std::chrono::milliseconds(0));
 
   const ListenAddress &address() const;  // the port is the bound one
 

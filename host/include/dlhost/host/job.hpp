@@ -119,6 +119,9 @@ class Job {
   // Thread-safe; not async-signal-safe (call it from a thread that waits for
   // signals, not from a signal handler).
   void interrupt();
+  // The same with its own grace instead of interrupt_grace (the service's
+  // shutdownOrchestrator {grace_ms}).
+  void interrupt(std::chrono::milliseconds grace);
   // A second interrupt: cancel running transfers now (thread-safe).
   void stop_now();
   // The stats document as --stats-json would write it now (thread-safe).

@@ -62,6 +62,9 @@ struct ManifestEntry {
   // The same path and URL as an earlier line: the job skips it (and says so
   // in the event stream) without looking at the file.
   bool duplicate = false;
+  // Run only through this proxy id ("direct", "http://127.0.0.2:8888"): the
+  // service's downloadFileWithProxy (ABI 1.1's task.proxy_id). Empty: any.
+  std::string proxy;
 };
 
 // The file name the URL names: its last path segment, percent-decoded, with

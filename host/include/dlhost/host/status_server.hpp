@@ -64,4 +64,8 @@ class StatusServer {
   std::unique_ptr<http::Server> http_;
 };
 
+// The status server's GET answers (/, /stats, /health, /metrics), for any
+// server on the HTTP layer: `dlhost serve` serves them beside its own.
+void add_status_routes(httplib::Server &routes, StatusServer::Handlers handlers);
+
 }  // namespace dlhost

@@ -1,14 +1,14 @@
 // PROXY_LIST parsing (see proxy_list.h). Each entry becomes a ProxySpec whose
 // id and url are credential-free; errors name the entry by index only and
 // never echo a credential.
-#include "dlhost/transport/proxy_list.h"
+#include "dlhost/util/proxy_list.h"
 
 #include <nlohmann/json.hpp>
 
 #include "dlhost/util/text.h"
 #include "dlhost/util/url.h"
 
-namespace dlhost::transport {
+namespace dlhost::util {
 namespace {
 
 using nlohmann::json;
@@ -154,4 +154,4 @@ bool parse_proxy_list(std::string_view json_text, std::vector<ProxySpec> *out, s
   return true;
 }
 
-}  // namespace dlhost::transport
+}  // namespace dlhost::util
