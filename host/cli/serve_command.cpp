@@ -67,6 +67,7 @@ int serve_command(const ServeArgs &args) {
     backend.set_proxies = [&job](const std::string &list, std::string &error) {
       return job.set_proxies(list, error) == DLHOST_OK;
     };
+    backend.cancel = [&job](const std::string &path) { return job.cancel(path); };
     backend.shutdown = [&](std::chrono::milliseconds grace) {
       shut_down = true;
       job.interrupt(grace);  // first: the job must end as interrupted, not as a finished input

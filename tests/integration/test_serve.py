@@ -271,6 +271,35 @@ class Serve(DlhostTestCase):
         self.assertEqual(max(served.values()), 1, "no file was fetched twice")
         self.assertEqual(len(self.files_under()), 20000)
 
+    def test_cancel_running_and_waiting_files(self):
+        fs = dlfix.FaultServer().start()
+        self.addCleanup(fs.stop)
+        job, port = self.serve(env={"PROXY_POST_LIMIT": "1", "PROXY_ATTACHMENT_LIMIT": "1"})
+        c = Client(port)
+        ev = Events(port)
+        slow = c.result("downloadFile", {"url": fs.url("slow/400000/c/slow.bin?delay=30"),
+                                         "path": "c/slow.bin", "group": "c"})
+        waiting = c.result("downloadFile", {"url": fs.url("ok/1000/c/next.bin"),
+                                            "path": "c/next.bin", "group": "c"})
+        ev.wait_for(lambda evs: any(x["type"] == "file.started" and x["id"] == slow["id"]
+                                    for x in evs))
+        time.sleep(0.3)  # the first half arrives
+        for f in (waiting, slow):
+            self.assertTrue(c.result("cancel", {"id": f["id"]})["cancelled"])
+        ev.wait_for(lambda evs: sum(1 for x in evs if x["type"] == "file.failed"
+                                    and x["failure"] == "cancelled") == 2)
+        for f in (waiting, slow):
+            self.assertEqual(c.result("getFile", {"id": f["id"]})["state"], "cancelled")
+        again = c.result("cancel", {"id": slow["id"]})
+        self.assertEqual((again["cancelled"], again["state"]), (False, "cancelled"))
+        self.assertEqual(c.call("cancel", {"id": "12345"})["error"]["code"], -32002)
+        stats = c.result("getOrchestratorStats")
+        self.assertEqual(stats["files"]["failed"], 0, "a cancel asked for is not a failure")
+        self.stop(job, c)
+        ev.close()
+        self.assertEqual(self.part_files(), ["c/slow.bin.part"])
+        self.assertEqual(fs.requests_for("c/next.bin"), [], "the waiting file was never asked for")
+
     # -- proxies -----------------------------------------------------------------
 
     def test_proxies_listed_added_removed_and_pinned(self):

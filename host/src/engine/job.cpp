@@ -154,6 +154,25 @@ void Job::interrupt(std::chrono::milliseconds grace) {
   state_->terminal_cv.notify_all();
 }
 
+bool Job::cancel(const std::string &path) {
+  State &s = *state_;
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(s.mutex);
+    for (auto &[task_id, task] : s.in_flight) {
+      if (task.key != path) continue;
+      task.cancel_asked = true;
+      id = task_id;
+      break;
+    }
+  }
+  if (id == 0) return false;
+  std::lock_guard lock(s.instance_mutex);
+  if (!s.instance) return false;
+  s.instance->cancel(id);  // its CANCELLED (or its end, if it was faster) follows
+  return true;
+}
+
 void Job::stop_now() {
   state_->cancel_now = true;
   interrupt();

@@ -147,8 +147,9 @@ JobEvent Job::State::terminal_event_locked(Task &task, const dlhost_event &e) {
   auto ev = task_event_locked(EventType::kFileFailed, task, e);
   if (e.type == DLHOST_EVENT_CANCELLED) {
     ev.failure = "cancelled";
-    ev.message = interrupted ? "interrupted: left for a later run (its .part is kept)"
-                             : "cancelled by the plugin";
+    ev.message = interrupted         ? "interrupted: left for a later run (its .part is kept)"
+                 : task.cancel_asked ? "cancelled on request (its .part is kept)"
+                                     : "cancelled by the plugin";
   } else if (ev.message.empty()) {
     ev.message = failure_text(e.failure);
   }
@@ -185,7 +186,8 @@ std::string Job::State::on_failed_locked(Task &task, const dlhost_event &e) {
 
 void Job::State::on_cancelled_locked(Task &task) {
   // A cancel we did not ask for leaves the file undone: count it as failed.
-  if (interrupted) return;
+  // One asked for leaves it undone on purpose: counted as cancelled (unsettled).
+  if (interrupted || task.cancel_asked) return;
   settle_locked(task.receipt);
   failed++;
   remember_failure_locked(task.key, "cancelled by the plugin");

@@ -50,8 +50,9 @@ struct Job::State {
     std::string sha256;  // the manifest's, or empty
     Lease lease;
     std::uint64_t bytes_done = 0;
-    std::string receipt;   // the work source's, acknowledged once settled
-    bool started = false;  // the plugin said so (STARTED, PROGRESS, RETRYING)
+    std::string receipt;        // the work source's, acknowledged once settled
+    bool started = false;       // the plugin said so (STARTED, PROGRESS, RETRYING)
+    bool cancel_asked = false;  // Job::cancel(): its CANCELLED is not a failure
     // For the event stream only (filled when it is active).
     std::string group;
     std::uint64_t line = 0;

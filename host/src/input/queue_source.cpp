@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -44,6 +45,16 @@ void QueueWorkSource::cancel() {
   }
   not_empty_.notify_all();
   not_full_.notify_all();
+}
+
+bool QueueWorkSource::remove(const std::string &path) {
+  std::lock_guard lock(mutex_);
+  const auto it = std::find_if(queue_.begin(), queue_.end(),
+                               [&](const ManifestEntry &e) { return e.path == path; });
+  if (it == queue_.end()) return false;
+  queue_.erase(it);
+  not_full_.notify_all();
+  return true;
 }
 
 bool QueueWorkSource::closed() const {

@@ -10,8 +10,9 @@
 // reader that stops reading costs its own connection (the HTTP layer's
 // write timeout), never the lane.
 //
-// Threads: deliver() and close() on the lane; read() from the HTTP pool's
-// threads; stop() from any.
+// Threads: deliver() and close() on the lane, and deliver() also from the
+// service itself for a file the job never saw (cancelled while queued);
+// read() from the HTTP pool's threads; stop() from any.
 #pragma once
 
 #include <chrono>

@@ -122,6 +122,14 @@ std::optional<nlohmann::json> FileRegistry::file(const std::string &id) const {
       {"reason", or_null(f.reason)}};
 }
 
+std::optional<std::pair<std::string, bool>> FileRegistry::lookup(const std::string &id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = files_.find(id);
+  if (it == files_.end()) return std::nullopt;
+  const File &f = it->second;
+  return std::make_pair(f.path, f.state == "queued" || f.state == "running");
+}
+
 std::size_t FileRegistry::open_files() const {
   std::lock_guard lock(mutex_);
   return open_;

@@ -40,6 +40,9 @@ class FileRegistry {
   // A file add() took that never reached the queue (the service is closing).
   void forget(const std::string &id);
   void on_event(JobEvent &event);
+  // The file's path and whether it is still open (queued or running);
+  // nullopt for an unknown id.
+  std::optional<std::pair<std::string, bool>> lookup(const std::string &id) const;
   // getFile's answer, or nullopt for an unknown id.
   std::optional<nlohmann::json> file(const std::string &id) const;
   // Whether every file handed out has settled, and how many are open.

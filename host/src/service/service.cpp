@@ -8,6 +8,7 @@
 #include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "dlhost/host/http_server.hpp"
 #include "dlhost/host/json_rpc.hpp"
@@ -128,6 +129,7 @@ class Service::Impl {
   void stream_events(const httplib::Request &req, httplib::Response &res);
 
   Json download(const Json &params, bool pinned);
+  Json cancel(const Json &params);
   Json proxies() const;
   Json add_proxy(const Json &params);
   Json remove_proxy(const Json &params);
@@ -166,6 +168,40 @@ Json Service::Impl::download(const Json &raw, bool pinned) {
     throw RpcError(rpc::kShuttingDown, "the service is shutting down: no new files");
   }
   return Json{{"id", file.id}, {"path", entry.path}};
+}
+
+// A queued file leaves the queue (and, as the job never saw it, the service
+// tells its end itself); one with the plugin is cancelled there and ends
+// with the job's own event. Between the two (taken from the queue, not yet
+// handed over) it is looked for again for a moment.
+Json Service::Impl::cancel(const Json &raw) {
+  const std::string id = rpc::string_param(rpc::object_params(raw), "id");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (true) {
+    const auto file = files_.lookup(id);
+    if (!file) throw RpcError(rpc::kNotFound, "no file with id '" + util::printable(id) + "'");
+    const auto &[path, open] = *file;
+    if (!open)
+      return Json{{"id", id}, {"cancelled", false}, {"state", files_.file(id)->at("state")}};
+    if (queue_.remove(path)) {
+      JobEvent ev;
+      ev.type = EventType::kFileFailed;
+      ev.path = path;
+      ev.failure = "cancelled";
+      ev.message = "cancelled on request before it started";
+      if (const auto f = files_.file(id)) {
+        ev.url = f->at("url").get<std::string>();
+        ev.group = f->at("group").get<std::string>();
+      }
+      events_->deliver(ev);
+      return Json{{"id", id}, {"cancelled", true}};
+    }
+    if (backend_.cancel(path)) return Json{{"id", id}, {"cancelled", true}};
+    if (std::chrono::steady_clock::now() > deadline)
+      throw RpcError(rpc::kServiceError,
+                     "file " + id + " is being handed to the plugin; try again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 // The listed proxies by id, credentials never shown, with the plugin's
@@ -261,6 +297,7 @@ void Service::Impl::add_methods() {
     if (!file) throw RpcError(rpc::kNotFound, "no file with id '" + util::printable(id) + "'");
     return *file;
   });
+  rpc_.add("cancel", [this](const Json &p) { return cancel(p); });
   rpc_.add("shutdownOrchestrator", [this](const Json &p) {
     const auto grace = rpc::optional_integer(rpc::object_params(p), "grace_ms", 0, 86400000);
     backend_.shutdown(grace ? std::chrono::milliseconds(*grace) : kDefaultGrace);

@@ -122,6 +122,10 @@ class Job {
   // The same with its own grace instead of interrupt_grace (the service's
   // shutdownOrchestrator {grace_ms}).
   void interrupt(std::chrono::milliseconds grace);
+  // Cancels the file at `path` if it is with the plugin now: it ends as
+  // file.failed with failure "cancelled", counted as cancelled, its .part
+  // kept. False when no such file is in flight (thread-safe).
+  bool cancel(const std::string &path);
   // A second interrupt: cancel running transfers now (thread-safe).
   void stop_now();
   // The stats document as --stats-json would write it now (thread-safe).

@@ -55,6 +55,9 @@ class QueueWorkSource final : public WorkSource {
   // Stop now: entries still queued are dropped and push() fails from now on.
   void cancel();
   bool closed() const;
+  // Takes the queued entry with this path out of the queue; false when none
+  // is queued (it was taken by the job already, or never came).
+  bool remove(const std::string &path);
 
   bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) override;
   std::uint64_t duplicates_skipped() const override;

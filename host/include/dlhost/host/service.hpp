@@ -53,6 +53,8 @@ struct ServiceBackend {
   std::function<std::string()> health;  // JSON text; empty = the plugin has none
   // Replaces PROXY_LIST (JSON text); false with a message when refused.
   std::function<bool(const std::string &proxy_list, std::string &error)> set_proxies;
+  // Cancels the file at `path` if the plugin has it now (Job::cancel).
+  std::function<bool(const std::string &path)> cancel;
   // Stop taking work; running files get `grace` to finish (the rest keep
   // their .part), then the job ends and `dlhost serve` exits 0.
   std::function<void(std::chrono::milliseconds grace)> shutdown;
