@@ -22,6 +22,9 @@ PACKAGES=(
   abigail-tools clang-format openssl ca-certificates binutils
   chromium  # headless, for the status page test (tests/integration/test_status.py)
 )
+# clients/node's tests (node --test): Debian's nodejs unless a node is on
+# PATH already (Node 20 is what the client is written for; 18 runs its tests).
+command -v node >/dev/null || PACKAGES+=(nodejs)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -221,6 +221,16 @@ class Serve(DlhostTestCase):
             err = json.loads(text)["error"]
             self.assertEqual(err["code"], code, f"{body}: {err}")
             self.assertIn(words, err["message"], body)
+        # A chunked body is answered, and the connection is said to close.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/rpc", body=iter([b'{"jsonrpc":"2.0","id":1,',
+                                                 b'"method":"listProxies"}']),
+                     encode_chunked=True, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.read())["result"][0]["id"], "direct")
+        self.assertEqual(r.getheader("Connection"), "close")
+        conn.close()
         # A notification gets no answer at all.
         status, text = c.post('{"jsonrpc":"2.0","method":"listProxies"}')
         self.assertEqual((status, text), (204, ""))

@@ -487,7 +487,10 @@ void Server::Impl::serve(Connection *c) {
   const long long body = declared_body(head);
   const std::size_t request_bytes = head.size() + static_cast<std::size_t>(std::max(body, 0LL));
   ConnectionStream stream(*c, limits_.io_timeout);
-  const bool last = ++c->served >= limits_.keep_alive_requests;
+  // A chunked body cannot be told from the next request here, so the
+  // connection closes after it: say so ("Connection: close"), or a client
+  // reusing it (Node's keep-alive agent) sees its next request hang up.
+  const bool last = ++c->served >= limits_.keep_alive_requests || body < 0;
   bool client_closes = false;
   const bool ok = process_request(stream, last, client_closes, nullptr);
   // A body the handler left unread would be taken for the next request.
