@@ -303,12 +303,19 @@ class Serve(DlhostTestCase):
         again = c.result("cancel", {"id": slow["id"]})
         self.assertEqual((again["cancelled"], again["state"]), (False, "cancelled"))
         self.assertEqual(c.call("cancel", {"id": "12345"})["error"]["code"], -32002)
+        # Asked for again after its cancel: a new try under a new id.
+        retry = c.result("downloadFile", {"url": fs.url("ok/1000/c/next.bin"),
+                                          "path": "c/next.bin", "group": "c"})
+        self.assertNotEqual(retry["id"], waiting["id"])
+        ev.wait_for(lambda evs: any(x["type"] == "file.completed" and x["id"] == retry["id"]
+                                    for x in evs))
         stats = c.result("getOrchestratorStats")
         self.assertEqual(stats["files"]["failed"], 0, "a cancel asked for is not a failure")
         self.stop(job, c)
         ev.close()
         self.assertEqual(self.part_files(), ["c/slow.bin.part"])
-        self.assertEqual(fs.requests_for("c/next.bin"), [], "the waiting file was never asked for")
+        self.assertEqual(len(fs.requests_for("c/next.bin")), 1,
+                         "the cancelled waiting file was never asked for, its retry once")
 
     # -- proxies -----------------------------------------------------------------
 

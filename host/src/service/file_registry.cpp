@@ -9,8 +9,11 @@ std::variant<FileRegistry::Added, std::string> FileRegistry::add(const ManifestE
   std::lock_guard lock(mutex_);
   if (const auto it = ids_.find(e.path); it != ids_.end()) {
     const File &f = files_.at(it->second);
-    if (f.url == e.url) return Added{it->second, false};
-    return "path '" + e.path + "' is file " + it->second + "'s, for another URL";
+    if (f.url != e.url)
+      return "path '" + e.path + "' is file " + it->second + "'s, for another URL";
+    // Asked again after it failed or was cancelled: a new try, a new id.
+    if (f.state != "failed" && f.state != "cancelled") return Added{it->second, false};
+    ids_.erase(it);
   }
   for (const auto suffix : kWorkingSuffixes) {
     const std::string working = e.path + std::string(suffix);

@@ -2,7 +2,8 @@
 //
 // add() applies the batch rules to a file that arrives alone (as FollowReader
 // does for `--follow`): the same path and URL as a file it holds is that
-// file (its id comes back, nothing is queued again); a path another file has
+// file (its id comes back, nothing is queued again), unless that one failed
+// or was cancelled (then it is tried again, under a new id); a path another file has
 // for another URL, or that is another file's working name (<path>.part,
 // <path>.part.meta) or has one as its own, is refused. on_event() follows
 // each file through the event stream (queued, running, completed, failed,
