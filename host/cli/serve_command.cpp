@@ -65,6 +65,12 @@ int serve_command(const ServeArgs &args) {
     backend.stats = [&job] { return job.stats_now(); };
     backend.health = [&job] { return job.health_now(); };
     backend.set_proxies = [&job](const std::string &list, std::string &error) {
+      // The service listens before run() has started the plugin: a call
+      // that early waits for it (it failed "no job is running" under TSan).
+      if (!job.wait_running(std::chrono::seconds(30))) {
+        error = "the job has not started: proxies cannot change now";
+        return false;
+      }
       return job.set_proxies(list, error) == DLHOST_OK;
     };
     backend.cancel = [&job](const std::string &path) { return job.cancel(path); };

@@ -199,6 +199,12 @@ std::string Job::health_now() {
   return state_->plugin_json(true);
 }
 
+bool Job::wait_running(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->instance_mutex);
+  return state_->instance_started_cv.wait_for(lock, timeout,
+                                              [&] { return state_->instance_started; });
+}
+
 dlhost_status Job::set_proxies(const std::string &proxy_list_json, std::string &error) {
   std::lock_guard lock(state_->instance_mutex);
   if (!state_->instance) {
@@ -256,6 +262,11 @@ JobResult Job::run(WorkSource &source) {
     throw PluginError("plugin " + s.plugin->path().string() +
                       ": start() failed: " + status_text(st));
   }
+  {
+    std::lock_guard lock(s.instance_mutex);
+    s.instance_started = true;
+  }
+  s.instance_started_cv.notify_all();
   s.progress->start([&s] { return s.sample(); }, [&s] { return s.plugin_json(false); });
   s.start_renewing();
   s.start_proxy_watch();

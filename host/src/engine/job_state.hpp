@@ -82,6 +82,8 @@ struct Job::State {
   // Held to call into the instance from other threads (progress, status
   // server) and to destroy it, so neither outlives the other.
   std::mutex instance_mutex;
+  std::condition_variable instance_started_cv;  // with instance_mutex: see wait_running()
+  bool instance_started = false;                // guarded by instance_mutex
   std::atomic<bool> coordination_lost{false};
   std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0}, deferred{0};
   std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};

@@ -139,6 +139,10 @@ class Job {
   // "... cannot change proxies while running" when the plugin lacks it, or
   // when no instance runs; any failure leaves the old list in force.
   dlhost_status set_proxies(const std::string &proxy_list_json, std::string &error);
+  // Waits until run() has started the plugin (true), at most `timeout`
+  // (thread-safe). A service that listens before its job runs asks this
+  // before changing proxies.
+  bool wait_running(std::chrono::milliseconds timeout);
   // A line of a streamed manifest that could not be read (`dlhost run
   // --follow`): counted as failed, kept for the report, and published as
   // file.failed with failure "manifest" (thread-safe).
