@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <atomic>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -60,7 +59,6 @@ int serve_command(const ServeArgs &args) {
     Job job(options, plugin, make_coordinator(settings, serve_needs_a_job_name, options.out_dir));
     notices.attach(&job);
     QueueWorkSource queue;
-    std::atomic<bool> shut_down{false};
     ServiceBackend backend;
     backend.stats = [&job] { return job.stats_now(); };
     backend.health = [&job] { return job.health_now(); };
@@ -75,7 +73,6 @@ int serve_command(const ServeArgs &args) {
     };
     backend.cancel = [&job](const std::string &path) { return job.cancel(path); };
     backend.shutdown = [&](std::chrono::milliseconds grace) {
-      shut_down = true;
       job.interrupt(grace);  // first: the job must end as interrupted, not as a finished input
       queue.close();
     };

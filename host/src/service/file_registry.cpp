@@ -31,7 +31,6 @@ std::variant<FileRegistry::Added, std::string> FileRegistry::add(const ManifestE
   f.url = e.url;
   f.group = e.group;
   ids_[e.path] = id;
-  ++open_;
   return Added{id, true};
 }
 
@@ -40,13 +39,11 @@ void FileRegistry::forget(const std::string &id) {
   const auto it = files_.find(id);
   if (it == files_.end()) return;
   ids_.erase(it->second.path);
-  if (it->second.state == "queued" || it->second.state == "running") --open_;
   files_.erase(it);
 }
 
 // Called with the lock held.
 void FileRegistry::settle(const std::string &id) {
-  --open_;
   settled_.push_back(id);
   while (settled_.size() > kKeepSettled) {
     const auto it = files_.find(settled_.front());
@@ -131,11 +128,6 @@ std::optional<std::pair<std::string, bool>> FileRegistry::lookup(const std::stri
   if (it == files_.end()) return std::nullopt;
   const File &f = it->second;
   return std::make_pair(f.path, f.state == "queued" || f.state == "running");
-}
-
-std::size_t FileRegistry::open_files() const {
-  std::lock_guard lock(mutex_);
-  return open_;
 }
 
 }  // namespace dlhost::service

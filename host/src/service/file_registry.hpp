@@ -46,8 +46,6 @@ class FileRegistry {
   std::optional<std::pair<std::string, bool>> lookup(const std::string &id) const;
   // getFile's answer, or nullopt for an unknown id.
   std::optional<nlohmann::json> file(const std::string &id) const;
-  // Whether every file handed out has settled, and how many are open.
-  std::size_t open_files() const;
 
  private:
   struct File {
@@ -65,7 +63,6 @@ class FileRegistry {
   std::unordered_map<std::string, File> files_;       // by id
   std::unordered_map<std::string, std::string> ids_;  // path -> id
   std::deque<std::string> settled_;                   // oldest first
-  std::size_t open_ = 0;
 };
 
 }  // namespace dlhost::service

@@ -247,23 +247,22 @@ Json Service::Impl::add_proxy(const Json &raw) {
   if (it == params.end() || !it->is_object())
     throw RpcError(rpc::kInvalidParams, "params.entry: expected a PROXY_LIST entry (an object)");
   std::lock_guard lock(proxies_mutex_);
-  Json list = Json::parse(proxy_list_.empty() ? "[]" : proxy_list_);
-  std::vector<util::ProxySpec> before, after;
-  std::string error;
-  util::parse_proxy_list(list.dump(), &before, &error);
+  Json list = Json::parse(proxy_list_);
   list.push_back(*it);
+  // The parser refuses an id listed twice ("repeats entry N") as it refuses
+  // any bad entry.
+  std::vector<util::ProxySpec> after;
+  std::string error;
   if (!util::parse_proxy_list(list.dump(), &after, &error))
     throw RpcError(rpc::kInvalidParams, "params.entry: " + util::printable(error));
   const std::string id = after.back().id;
-  for (const auto &s : before)
-    if (s.id == id) throw RpcError(rpc::kServiceError, "proxy " + id + " is already listed");
   return change_proxies(list.dump(), id);
 }
 
 Json Service::Impl::remove_proxy(const Json &raw) {
   const std::string id = rpc::string_param(rpc::object_params(raw), "id");
   std::lock_guard lock(proxies_mutex_);
-  Json list = Json::parse(proxy_list_.empty() ? "[]" : proxy_list_);
+  Json list = Json::parse(proxy_list_);
   std::vector<util::ProxySpec> specs;
   std::string error;
   util::parse_proxy_list(list.dump(), &specs, &error);

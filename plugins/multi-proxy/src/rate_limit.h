@@ -91,7 +91,7 @@ class TokenBucket {
   mutable bool started_ = false;
 };
 
-// Starts and successes of the last kWindow, to measure rates.
+// Starts (or rejected starts) of the last kWindow, to measure rates.
 class RateWindow {
  public:
   void add(TimePoint now);
