@@ -35,26 +35,6 @@ void print_report(const JobResult &result, const std::string &label, bool failur
   std::fprintf(stderr, "%s%s\n", printable(prefix).c_str(), summary_line(result).c_str());
 }
 
-namespace {
-
-// A few times what the plugin can run at once (posts x files per post x
-// paths, as the multi-proxy plugin counts them), so it never runs dry while
-// the host refills. Alone, at least 64, in case a plugin runs more than we
-// think; sharing a job (REDIS_URL), no more than 4x: every file beyond what
-// runs is leased but idle, and another host could be downloading it.
-std::size_t outstanding_window(const Settings &settings) {
-  std::size_t paths = 1;
-  const auto list = nlohmann::json::parse(settings.get("PROXY_LIST"), nullptr, false);
-  if (list.is_array()) paths = std::max<std::size_t>(1, list.size());
-  const auto per_path = static_cast<std::size_t>(settings.get_int("PROXY_POST_LIMIT")) *
-                        static_cast<std::size_t>(settings.get_int("PROXY_ATTACHMENT_LIMIT"));
-  const std::size_t capacity = per_path * paths;
-  if (settings.get("REDIS_URL").empty()) return std::max<std::size_t>(64, 2 * capacity);
-  return std::max<std::size_t>(4, 4 * capacity);
-}
-
-}  // namespace
-
 int fail_usage(const std::string &message) {
   std::fprintf(stderr, "dlhost: %s\n", printable(message).c_str());
   return kExitUsage;
@@ -81,7 +61,6 @@ JobOptions job_options(const Settings &settings, const JobArgs &args) {
   options.progress = *parse_progress_mode(args.progress);
   options.verbose = args.verbose;
   if (!args.stats_json.empty()) options.stats_json = args.stats_json;
-  options.max_outstanding = outstanding_window(settings);
   options.lease_ttl = std::chrono::milliseconds(settings.get_int("DOWNLOAD_LEASE_TTL"));
   options.interrupt_grace = std::chrono::milliseconds(settings.get_int("DOWNLOAD_INTERRUPT_GRACE"));
   if (options.lease_ttl < std::chrono::seconds(1))

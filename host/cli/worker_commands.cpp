@@ -55,7 +55,7 @@ int work_command(const JobArgs &args) {
     auto options = job_options(settings, args);
     // Small batches: entries taken from the stream wait in this worker until
     // it has room, and other workers cannot have them meanwhile.
-    options.batch_size = std::max<std::size_t>(8, options.max_outstanding / 4);
+    options.batch_size = 0;
     const auto address = parse_redis_setting(settings);
     auto coordinator = std::make_shared<RedisCoordinator>(address, job_name);
     {

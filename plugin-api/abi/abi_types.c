@@ -38,3 +38,10 @@ DLHOST_EXPORT uint32_t dlhost_abi_probe_1_1(const dlhost_proxies_ext *proxies);
 uint32_t dlhost_abi_probe_1_1(const dlhost_proxies_ext *proxies) {
   return proxies->struct_size;
 }
+
+/* ABI 1.2: the "dlhost.capacity/1" extension. */
+DLHOST_EXPORT uint32_t dlhost_abi_probe_1_2(const dlhost_capacity_ext *capacity);
+
+uint32_t dlhost_abi_probe_1_2(const dlhost_capacity_ext *capacity) {
+  return capacity->struct_size;
+}

@@ -34,6 +34,9 @@ class LegacyPlugin final : public dlhost::legacy::LegacyInstance {
     return DLHOST_OK;
   }
 
+  // dlhost.capacity/1: one connection, one file at a time.
+  uint32_t running_capacity() const { return 1; }
+
   dlhost_status submit(tr::OwnedTask task, std::string *error) {
     if (!task.proxy_id.empty() && task.proxy_id != path_id()) {
       *error = "no proxy " + task.proxy_id + " (legacy has one path: " + path_id() + ")";

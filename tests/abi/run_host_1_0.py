@@ -48,8 +48,8 @@ def main():
         sys.stderr.write(p.stderr)
         if p.returncode != 0:
             raise SystemExit("host_1_0 exited %d" % p.returncode)
-        if "speaks ABI 1.1" not in p.stdout:
-            raise SystemExit("expected a 1.1 plugin: %r" % p.stdout)
+        if "speaks ABI 1.2" not in p.stdout:
+            raise SystemExit("expected a 1.2 plugin: %r" % p.stdout)
         test_plugin = os.path.basename(PLUGIN).startswith("test-plugin")
         for i, body in enumerate(bodies):
             with open(os.path.join(out, "file%d" % i), "rb") as f:

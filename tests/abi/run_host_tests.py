@@ -68,7 +68,7 @@ def refuse(kind, tmp):
     check(rc == 2, "exit status %d, expected 2; stderr: %r" % (rc, err))
     check(len(lines) == 1, "expected one stderr line, got %r" % err)
     check(path in lines[0], "stderr does not name %s: %r" % (path, err))
-    expected = {"wrong-major": ["speaks ABI 2.0, this host speaks 1.1"], "no-entry": ["dlhost_plugin_entry"],
+    expected = {"wrong-major": ["speaks ABI 2.0, this host speaks 1.2"], "no-entry": ["dlhost_plugin_entry"],
                 "small-struct": ["16 bytes"], "null-function": ["submit"],
                 "null-entry": ["no descriptor"], "missing-file": ["no such file"]}[kind]
     for word in expected:

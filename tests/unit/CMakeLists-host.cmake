@@ -24,6 +24,9 @@ add_executable(host_job_tests ${CMAKE_CURRENT_LIST_DIR}/host_job_test.cpp
 target_link_libraries(host_job_tests PRIVATE dlhost::engine GTest::gtest_main)
 target_compile_definitions(host_job_tests PRIVATE
   DLHOST_TEST_PLUGIN="$<TARGET_FILE:dlhost-test-plugin>"
-  DLHOST_TEST_PLUGIN_1_0="$<TARGET_FILE:dlhost-test-plugin-1.0>")
-add_dependencies(host_job_tests dlhost-test-plugin dlhost-test-plugin-1.0)
+  DLHOST_TEST_PLUGIN_1_0="$<TARGET_FILE:dlhost-test-plugin-1.0>"
+  DLHOST_MULTI_PROXY_PLUGIN="$<TARGET_FILE:dlhost-multi-proxy>"
+  DLHOST_LEGACY_PLUGIN="$<TARGET_FILE:dlhost-legacy>")
+add_dependencies(host_job_tests dlhost-test-plugin dlhost-test-plugin-1.0 dlhost-multi-proxy
+                 dlhost-legacy)
 gtest_discover_tests(host_job_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)

@@ -148,6 +148,8 @@ struct Job::State {
 
   // --- the caller's thread: feeding the plugin (job_submit.cpp) -----------
   void pump(WorkSource &work);
+  std::size_t outstanding_window() const;
+  std::size_t batch_size() const;
   void process_batch(std::vector<ManifestEntry> &batch);
   std::vector<ManifestEntry> filter_local(std::vector<ManifestEntry> &batch);
   std::vector<std::pair<ManifestEntry, Lease>> filter_coordinated(std::vector<ManifestEntry> batch);

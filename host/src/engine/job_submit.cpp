@@ -44,7 +44,7 @@ void Job::State::pump(WorkSource &work) {
   try {
     while (!stopping()) {
       batch.clear();
-      if (!work.next_batch(options.batch_size, batch)) break;
+      if (!work.next_batch(batch_size(), batch)) break;
       if (!work.known_total())  // duplicate lines are their first line's file
         total += static_cast<std::uint64_t>(std::count_if(
             batch.begin(), batch.end(), [](const ManifestEntry &e) { return !e.duplicate; }));
@@ -59,6 +59,16 @@ void Job::State::pump(WorkSource &work) {
   } catch (const CoordinationError &e) {
     note_coordination_failure(e);
   }
+}
+
+// Asked at every refill: the plugin's capacity changes with its proxies.
+std::size_t Job::State::outstanding_window() const {
+  return dlhost::outstanding_window(instance->running_capacity(), coordinator->shares_state());
+}
+
+std::size_t Job::State::batch_size() const {
+  if (options.batch_size > 0) return options.batch_size;
+  return std::max<std::size_t>(8, outstanding_window() / 4);
 }
 
 void Job::State::process_batch(std::vector<ManifestEntry> &batch) {
@@ -154,7 +164,7 @@ void Job::State::lease_and_submit(std::vector<ManifestEntry> entries) {
 // Blocks until at least a quarter of the window is free (so leases are
 // taken in batches, not one round trip per file); returns the free room.
 std::size_t Job::State::wait_for_room() {
-  const std::size_t window = std::max<std::size_t>(options.max_outstanding, 1);
+  const std::size_t window = outstanding_window();
   const std::size_t refill = std::max<std::size_t>(window / 4, 1);
   while (true) {
     std::size_t room;
@@ -363,6 +373,12 @@ void Job::State::count_deferred(const ManifestEntry &entry, const std::string &r
       "timed out in an earlier run, not retried before PROXY_SKIP_CACHE_TTL runs out: " + reason;
   progress->file_finished(entry.path, "deferred", message);
   publish_failure(entry, "deferred", message);
+}
+
+std::size_t outstanding_window(std::uint32_t running_capacity, bool shared) {
+  const std::size_t capacity = std::max<std::uint32_t>(running_capacity, 1);
+  if (shared) return std::max<std::size_t>(8, 4 * capacity);
+  return std::max<std::size_t>(64, 2 * capacity);
 }
 
 }  // namespace dlhost

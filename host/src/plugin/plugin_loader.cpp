@@ -179,20 +179,37 @@ std::string LoadedPlugin::version() const {
   return desc_.version && *desc_.version ? desc_.version : "?";
 }
 
-// get_extension() exists from ABI 1.1 on: a 1.0 descriptor (shorter) reads
-// as NULL, since load() copied only the bytes the plugin has.
-const dlhost_proxies_ext *LoadedPlugin::proxies_extension() const {
-  if (!desc_.get_extension) return nullptr;
-  const void *ext = nullptr;
+namespace {
+
+// The extension `id` as a T, or NULL: get_extension() exists from ABI 1.1
+// on (a 1.0 descriptor, shorter, reads as NULL, since load() copied only the
+// bytes the plugin has); a plugin may not know the id, hand back a struct
+// older than `min_size`, or throw.
+template <class T>
+const T *find_extension(const dlhost_plugin_descriptor &d, const char *id, std::size_t min_size) {
+  if (!d.get_extension) return nullptr;
+  const T *ext = nullptr;
   try {
-    ext = desc_.get_extension(DLHOST_EXT_PROXIES);
+    ext = static_cast<const T *>(d.get_extension(id));
   } catch (...) {
     return nullptr;
   }
-  const auto *proxies = static_cast<const dlhost_proxies_ext *>(ext);
-  if (!proxies || proxies->struct_size < DLHOST_PROXIES_EXT_SIZE_1 || !proxies->set_proxies)
-    return nullptr;
-  return proxies;
+  return ext && ext->struct_size >= min_size ? ext : nullptr;
+}
+
+}  // namespace
+
+const dlhost_proxies_ext *LoadedPlugin::proxies_extension() const {
+  const auto *ext =
+      find_extension<dlhost_proxies_ext>(desc_, DLHOST_EXT_PROXIES, DLHOST_PROXIES_EXT_SIZE_1);
+  return ext && ext->set_proxies ? ext : nullptr;
+}
+
+// ABI 1.2; an older plugin answers NULL for the id.
+const dlhost_capacity_ext *LoadedPlugin::capacity_extension() const {
+  const auto *ext =
+      find_extension<dlhost_capacity_ext>(desc_, DLHOST_EXT_CAPACITY, DLHOST_CAPACITY_EXT_SIZE_1);
+  return ext && ext->running_capacity ? ext : nullptr;
 }
 
 std::string LoadedPlugin::abi() const {
@@ -250,6 +267,19 @@ dlhost_status PluginInstance::cancel(std::uint64_t task_id) {
 
 dlhost_status PluginInstance::wait(std::int32_t timeout_ms) {
   return guarded([&] { return plugin_->descriptor().wait(instance_, timeout_ms); });
+}
+
+std::uint32_t PluginInstance::running_capacity() {
+  const dlhost_capacity_ext *ext = plugin_->capacity_extension();
+  std::uint32_t n = DLHOST_DEFAULT_RUNNING_CAPACITY;
+  if (ext) {
+    try {
+      n = ext->running_capacity(instance_);
+    } catch (...) {
+      n = DLHOST_DEFAULT_RUNNING_CAPACITY;
+    }
+  }
+  return n > 0 ? n : 1;
 }
 
 dlhost_status PluginInstance::set_proxies(const std::string &proxy_list_json, std::string &error) {

@@ -1,5 +1,5 @@
 /*
- * dlhost plugin ABI, version 1.1.
+ * dlhost plugin ABI, version 1.2 (1.1 plus the "dlhost.capacity/1" extension).
  *
  * A downloader plugin is a shared library that exports exactly one symbol,
  * DLHOST_PLUGIN_ENTRY_SYMBOL, a function returning a pointer to a static
@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define DLHOST_ABI_MAJOR 1u
-#define DLHOST_ABI_MINOR 1u
+#define DLHOST_ABI_MINOR 2u
 
 /* The one symbol a plugin exports. */
 #define DLHOST_PLUGIN_ENTRY_SYMBOL "dlhost_plugin_entry"
@@ -73,7 +73,7 @@ typedef int32_t dlhost_status;
 #define DLHOST_E_STATE 5            /* the call is not valid in this state */
 #define DLHOST_E_NOT_FOUND 6        /* no such task */
 #define DLHOST_E_NO_MEMORY 7
-#define DLHOST_E_INTERNAL 8 /* a bug or an unexpected condition in the plugin */
+#define DLHOST_E_INTERNAL 8    /* a bug or an unexpected condition in the plugin */
 #define DLHOST_E_UNSUPPORTED 9 /* the plugin does not implement this call */
 #define DLHOST_E_IO 10         /* the file system refused (open, write, rename) */
 
@@ -145,17 +145,17 @@ typedef int32_t dlhost_log_level;
 typedef struct dlhost_event {
   uint32_t struct_size; /* sizeof(dlhost_event) as the plugin knows it */
   dlhost_event_type type;
-  uint64_t task_id;       /* 0 for LOG events not tied to a task */
-  uint64_t bytes_done;    /* bytes in the file so far (including resumed) */
-  uint64_t bytes_total;   /* expected total, 0 if unknown */
-  int32_t attempt;        /* 1 for the first attempt */
-  int32_t http_status;    /* last HTTP status seen, 0 if none */
-  dlhost_failure failure; /* FAILED and RETRYING: why */
-  dlhost_log_level level; /* LOG: severity; others: 0 */
+  uint64_t task_id;        /* 0 for LOG events not tied to a task */
+  uint64_t bytes_done;     /* bytes in the file so far (including resumed) */
+  uint64_t bytes_total;    /* expected total, 0 if unknown */
+  int32_t attempt;         /* 1 for the first attempt */
+  int32_t http_status;     /* last HTTP status seen, 0 if none */
+  dlhost_failure failure;  /* FAILED and RETRYING: why */
+  dlhost_log_level level;  /* LOG: severity; others: 0 */
   uint32_t retry_delay_ms; /* RETRYING: delay before the next attempt */
   uint32_t reserved;       /* 0 */
-  const char *message;  /* FAILED, RETRYING, LOG: human text; else may be NULL */
-  const char *proxy_id; /* the path used ("direct", "http://127.0.0.2:8888"), or NULL */
+  const char *message;     /* FAILED, RETRYING, LOG: human text; else may be NULL */
+  const char *proxy_id;    /* the path used ("direct", "http://127.0.0.2:8888"), or NULL */
 } dlhost_event;
 
 /*
@@ -236,8 +236,7 @@ typedef struct dlhost_plugin_descriptor {
    * Thread: host thread. Ownership: params borrowed; *out owned by the plugin
    * until destroy(); errbuf owned by the caller.
    */
-  dlhost_status (*create)(const dlhost_create_params *params,
-                          dlhost_instance **out, char *errbuf,
+  dlhost_status (*create)(const dlhost_create_params *params, dlhost_instance **out, char *errbuf,
                           size_t errbuf_size);
 
   /*
@@ -248,8 +247,8 @@ typedef struct dlhost_plugin_descriptor {
    * task (message in errbuf); no event is delivered for a rejected task.
    * Thread: host thread. Ownership: task and its strings borrowed for the call.
    */
-  dlhost_status (*submit)(dlhost_instance *inst, const dlhost_task *task,
-                          char *errbuf, size_t errbuf_size);
+  dlhost_status (*submit)(dlhost_instance *inst, const dlhost_task *task, char *errbuf,
+                          size_t errbuf_size);
 
   /*
    * Begin transferring. Events flow from now on. Calling it twice is
@@ -353,6 +352,35 @@ typedef struct dlhost_proxies_ext {
 } dlhost_proxies_ext;
 
 /* ------------------------------------------------------------------------ */
+/* Extension "dlhost.capacity/1" (ABI 1.2): how many files run at once      */
+/* ------------------------------------------------------------------------ */
+
+#define DLHOST_EXT_CAPACITY "dlhost.capacity/1"
+
+/*
+ * A host without this figure must guess how many files to hand over ahead of
+ * those running; it uses DLHOST_DEFAULT_RUNNING_CAPACITY for a plugin that
+ * lacks the extension.
+ */
+#define DLHOST_DEFAULT_RUNNING_CAPACITY 16u
+
+typedef struct dlhost_capacity_ext {
+  uint32_t struct_size; /* sizeof(dlhost_capacity_ext) as the plugin knows it */
+  uint32_t reserved;    /* 0 */
+  /*
+   * How many tasks `inst` can have transferring at once, as configured now
+   * (multi-proxy: paths x PROXY_POST_LIMIT x PROXY_ATTACHMENT_LIMIT; legacy:
+   * 1). Tasks submitted beyond it wait in the plugin's queue. It may change
+   * while the instance runs (dlhost.proxies/1 adds or removes paths), so the
+   * host asks again whenever it refills; it must be cheap (no lock held for
+   * long, no I/O). Never 0.
+   * Thread: any host thread, concurrently with every call on `inst` but
+   * create() and destroy().
+   */
+  uint32_t (*running_capacity)(dlhost_instance *inst);
+} dlhost_capacity_ext;
+
+/* ------------------------------------------------------------------------ */
 /* Sizes by ABI version                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -371,6 +399,7 @@ typedef struct dlhost_proxies_ext {
 #define DLHOST_DESCRIPTOR_SIZE_1_0 DLHOST_END_OF(dlhost_plugin_descriptor, health)
 #define DLHOST_DESCRIPTOR_SIZE_1_1 DLHOST_END_OF(dlhost_plugin_descriptor, get_extension)
 #define DLHOST_PROXIES_EXT_SIZE_1 DLHOST_END_OF(dlhost_proxies_ext, set_proxies)
+#define DLHOST_CAPACITY_EXT_SIZE_1 DLHOST_END_OF(dlhost_capacity_ext, running_capacity)
 
 /*
  * The entry point: returns a pointer to a static descriptor, or NULL if the
@@ -379,8 +408,8 @@ typedef struct dlhost_proxies_ext {
  * cannot serve. Thread: any. Ownership: the descriptor is static, owned by
  * the plugin, valid until the library is unloaded.
  */
-typedef const dlhost_plugin_descriptor *(*dlhost_plugin_entry_fn)(
-    uint32_t host_abi_major, uint32_t host_abi_minor);
+typedef const dlhost_plugin_descriptor *(*dlhost_plugin_entry_fn)(uint32_t host_abi_major,
+                                                                  uint32_t host_abi_minor);
 
 #ifdef __cplusplus
 }

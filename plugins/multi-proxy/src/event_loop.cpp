@@ -64,8 +64,9 @@ void EventLoop::resize_limits() {
   // cap below the total would throttle the proxies against each other.
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, total);
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, std::max(16L, 2 * total));
-  commit_backlog_to_help_ = static_cast<size_t>(
-      std::max(1L, total_concurrency(scfg_, std::max<size_t>(1, sched_.listed_count())) / 2));
+  const long listed = total_concurrency(scfg_, std::max<size_t>(1, sched_.listed_count()));
+  commit_backlog_to_help_ = static_cast<size_t>(std::max(1L, listed / 2));
+  running_capacity_ = static_cast<uint32_t>(std::clamp(listed, 1L, long{UINT32_MAX}));
   inbox_.set_capacity(queue_capacity(scfg_, std::max<size_t>(1, sched_.listed_count())));
 }
 

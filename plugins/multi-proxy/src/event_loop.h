@@ -78,6 +78,9 @@ class EventLoop {
   dlhost_status wait(int32_t timeout_ms) {
     return inbox_.wait_idle(timeout_ms) ? DLHOST_OK : DLHOST_E_TIMEOUT;
   }
+  // dlhost.capacity/1: listed paths x post limit x attachment limit, as of
+  // the last path change (any thread).
+  uint32_t running_capacity() const { return running_capacity_.load(); }
   nlohmann::json stats_json() const;
   nlohmann::json health_json() const { return stats_.health_json(Clock::now()); }
 
@@ -117,7 +120,8 @@ class EventLoop {
   // does a finished commit need to wake it (see sleep()).
   std::atomic<bool> sleeping_{false};
   transport::CommitWorker committer_;
-  size_t commit_backlog_to_help_ = 1;  // see sleep(); resize_limits() sets it
+  size_t commit_backlog_to_help_ = 1;          // see sleep(); resize_limits() sets it
+  std::atomic<uint32_t> running_capacity_{1};  // resize_limits() sets it
   std::vector<transport::CommitJob *> to_commit_, committed_;
   std::unordered_set<uint64_t> cancelled_in_commit_;
   std::thread thread_;

@@ -69,11 +69,10 @@ struct JobOptions {
   std::chrono::milliseconds cancel_grace{5000};  // how long to wait after cancel
   // After interrupt(): how long running transfers may still finish.
   std::chrono::milliseconds interrupt_grace{5000};
-  std::size_t batch_size = 256;  // manifest entries per coordinator batch
-  // Files submitted to the plugin and not yet finished, at most. Leases are
-  // taken just before submission, so this is also how many leases a host
-  // holds: enough to keep the plugin busy, few enough to share a job fairly.
-  std::size_t max_outstanding = 64;
+  // Manifest entries per coordinator batch; 0 = a quarter of the
+  // outstanding window, at least 8 (a shared queue's entries wait in this
+  // host until it has room, and no other host can have them meanwhile).
+  std::size_t batch_size = 256;
   std::size_t max_failure_messages = 1000;  // kept for the final report
   ProgressMode progress = ProgressMode::kNone;
   bool verbose = false;
@@ -152,6 +151,15 @@ class Job {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// Files submitted to the plugin and not yet finished, at most: a few times
+// what the plugin transfers at once (its "dlhost.capacity/1"), so it never
+// runs dry while the host refills. Leases are taken just before submission,
+// so this is also how many leases a host holds: alone, at least 64 (cheap,
+// and a plugin may run more than it says); sharing a job (`shared`: the
+// coordinator shares state), 4x and at least 8, as every file beyond what
+// runs is leased but idle while another host could be downloading it.
+std::size_t outstanding_window(std::uint32_t running_capacity, bool shared);
 
 // The one-line summary printed at the end of `dlhost run`.
 std::string summary_line(const JobResult &result);

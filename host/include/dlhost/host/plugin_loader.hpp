@@ -56,6 +56,9 @@ class LoadedPlugin {
   // The "dlhost.proxies/1" extension, or NULL (an ABI 1.0 plugin, or one
   // that cannot change its proxies while running).
   const dlhost_proxies_ext *proxies_extension() const;
+  // The "dlhost.capacity/1" extension, or NULL (a plugin before ABI 1.2, or
+  // one that does not say).
+  const dlhost_capacity_ext *capacity_extension() const;
 
  private:
   struct Library;
@@ -90,6 +93,10 @@ class PluginInstance {
   // failure leaves the old list in force, with the plugin's message.
   // Thread: any host thread while the instance lives.
   dlhost_status set_proxies(const std::string &proxy_list_json, std::string &error);
+  // How many files the instance transfers at once now ("dlhost.capacity/1"),
+  // or DLHOST_DEFAULT_RUNNING_CAPACITY when the plugin does not say; never 0.
+  // Thread: any host thread while the instance lives.
+  std::uint32_t running_capacity();
 
   const LoadedPlugin &plugin() const { return *plugin_; }
 

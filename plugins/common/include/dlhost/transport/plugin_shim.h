@@ -24,7 +24,9 @@
 //   dlhost_status set_proxies(std::string_view proxy_list_json, std::string *error);
 // An Impl with set_proxies() answers get_extension(DLHOST_EXT_PROXIES); one
 // without it answers NULL, and the host tells the user it cannot change
-// proxies while running.
+// proxies while running. And, optionally, "dlhost.capacity/1" (ABI 1.2):
+//   uint32_t running_capacity() const;  // files transferring at once, now
+// without which the host assumes DLHOST_DEFAULT_RUNNING_CAPACITY.
 //
 // The plugin's one export stays in its own source file:
 //   extern "C" DLHOST_EXPORT const dlhost_plugin_descriptor *dlhost_plugin_entry(
@@ -49,6 +51,11 @@ namespace dlhost::transport {
 template <class Impl>
 concept HasSetProxies = requires(Impl &impl, std::string_view json, std::string *error) {
   { impl.set_proxies(json, error) } -> std::same_as<dlhost_status>;
+};
+
+template <class Impl>
+concept HasRunningCapacity = requires(const Impl &impl) {
+  { impl.running_capacity() } -> std::same_as<uint32_t>;
 };
 
 template <class Impl>
@@ -142,9 +149,26 @@ class PluginShim {
   static constexpr dlhost_proxies_ext kProxiesExt = {sizeof(dlhost_proxies_ext), 0,
                                                      &PluginShim::set_proxies};
 
+  // Never 0 (plugin.h), whatever the Impl says; an exception reads as the
+  // host's default.
+  static uint32_t running_capacity(dlhost_instance *inst) {
+    uint32_t n = DLHOST_DEFAULT_RUNNING_CAPACITY;
+    if constexpr (HasRunningCapacity<Impl>) {
+      if (inst != nullptr) guard_void([&] { n = self(inst)->running_capacity(); });
+    }
+    return n > 0 ? n : 1;
+  }
+
+  static constexpr dlhost_capacity_ext kCapacityExt = {sizeof(dlhost_capacity_ext), 0,
+                                                       &PluginShim::running_capacity};
+
   static const void *get_extension(const char *id) {
+    if (id == nullptr) return nullptr;
     if constexpr (HasSetProxies<Impl>) {
-      if (id != nullptr && std::strcmp(id, DLHOST_EXT_PROXIES) == 0) return &kProxiesExt;
+      if (std::strcmp(id, DLHOST_EXT_PROXIES) == 0) return &kProxiesExt;
+    }
+    if constexpr (HasRunningCapacity<Impl>) {
+      if (std::strcmp(id, DLHOST_EXT_CAPACITY) == 0) return &kCapacityExt;
     }
     return nullptr;
   }
