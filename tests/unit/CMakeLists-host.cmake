@@ -15,7 +15,8 @@ add_executable(host_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/host_queue_source_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/host_json_rpc_test.cpp)
 target_link_libraries(host_unit_tests PRIVATE dlhost::engine dlhost::redis dlhost::status
-                                              dlhost::service GTest::gtest_main)
+                                              dlhost::service dlhost::plugin-settings
+                                              GTest::gtest_main)
 gtest_discover_tests(host_unit_tests TEST_PREFIX "host." DISCOVERY_TIMEOUT 30)
 
 # The engine embedded, driven through the test plugin built in tests/abi.

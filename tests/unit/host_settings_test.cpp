@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "dlhost/host/settings.hpp"
+#include "dlhost/plugin_settings.h"
 
 namespace fs = std::filesystem;
 using namespace dlhost;
@@ -154,7 +155,15 @@ TEST(Settings, ValidationNamesTheSettingAndSource) {
     return std::string("no error");
   };
   EXPECT_EQ(message_for("PROXY_POST_LIMIT", "abc"),
-            "PROXY_POST_LIMIT: expected a non-negative integer, got \"abc\" (from environment)");
+            "PROXY_POST_LIMIT: expected an integer >= 1, got \"abc\" (from environment)");
+  // The plugins' bounds, refused before the plugin is loaded (they were
+  // accepted here and failed only at create()).
+  EXPECT_EQ(message_for("PROXY_POST_LIMIT", "0"),
+            "PROXY_POST_LIMIT: expected an integer >= 1, got \"0\" (from environment)");
+  EXPECT_EQ(message_for("PROXY_RETRY_BACKOFF", "0.5"),
+            "PROXY_RETRY_BACKOFF: expected a number >= 1, got \"0.5\" (from environment)");
+  EXPECT_EQ(message_for("PROXY_MAX_RETRIES", "x"),
+            "PROXY_MAX_RETRIES: expected a non-negative integer, got \"x\" (from environment)");
   EXPECT_EQ(message_for("PROXY_POST_LIMIT", "-1").rfind("PROXY_POST_LIMIT:", 0), 0u);
   EXPECT_EQ(message_for("PROXY_RETRY_BACKOFF", "x").rfind("PROXY_RETRY_BACKOFF:", 0), 0u);
   EXPECT_EQ(message_for("PROXY_RETRY_BACKOFF", "1.5"), "no error");
@@ -216,4 +225,18 @@ TEST(Settings, PluginConfigJsonFollowsTheContract) {
   EXPECT_EQ(j["DOWNLOAD_MAX_FILE_SIZE"], 0);
   EXPECT_FALSE(j.contains("DOWNLOADER_PLUGIN"));
   EXPECT_FALSE(j.contains("DOWNLOAD_JOB"));
+}
+
+// The plugins own their settings (dlhost/plugin_settings.h): the host's table
+// has each of their rows with the same default, bounds and help, so the host
+// and parse_transport_config cannot disagree.
+TEST(Settings, PluginSettingsComeFromThePluginsTable) {
+  for (const auto &row : plugin_settings::kTable) {
+    const SettingSpec *spec = find_setting(row.name);
+    ASSERT_NE(spec, nullptr) << row.name;
+    EXPECT_TRUE(spec->for_plugin) << row.name;
+    EXPECT_STREQ(spec->default_value, row.default_value) << row.name;
+    EXPECT_EQ(spec->min, row.min) << row.name;
+    EXPECT_STREQ(spec->help, row.help) << row.name;
+  }
 }

@@ -30,55 +30,49 @@ namespace {
 
 using T = SettingType;
 
-// DOWNLOAD_USER_AGENT's default is filled in from the version at resolution.
+// A setting the plugins own (dlhost/plugin_settings.h): its default, bounds
+// and help come from their table; the host validates it early and passes it
+// on in config_json.
+consteval SettingSpec plugin_row(std::string_view name) {
+  const auto &s = plugin_settings::get(name);
+  return {s.name, s.default_value, s.kind, true, s.choices, s.help, s.min};
+}
+
+// In documentation order. The host's own settings are written here; the
+// plugins' come from their table. DOWNLOAD_USER_AGENT's default is filled in
+// from the version at resolution.
 constexpr SettingSpec kTable[] = {
     {"DOWNLOADER_PLUGIN", "multi-proxy", T::kString, false, nullptr,
      "which plugin `run` loads: legacy, multi-proxy, or a path to a .so"},
     {"DOWNLOAD_DIR", "./downloads", T::kString, true, nullptr, "output directory"},
-    {"PROXY_LIST", "", T::kJsonArray, true, nullptr,
-     "JSON array of proxies; empty = direct connection only"},
-    {"PROXY_STRATEGY", "load-balanced", T::kChoice, true,
-     "load-balanced|round-robin|first-available", "how a proxy is chosen for a post"},
-    {"PROXY_POST_LIMIT", "2", T::kInt, true, nullptr, "posts (groups) in flight per proxy"},
-    {"PROXY_ATTACHMENT_LIMIT", "4", T::kInt, true, nullptr, "files in flight per post, per proxy"},
-    {"PROXY_DOWNLOAD_TIMEOUT", "600000", T::kInt, true, nullptr, "ms for one transfer"},
-    {"PROXY_MAX_REDIRECTS", "1", T::kInt, true, nullptr, "redirects followed per transfer"},
-    {"PROXY_SKIP_CACHE_TTL", "3600", T::kInt, true, nullptr,
-     "s a timed-out file is skipped before it is tried again"},
-    {"PROXY_MAX_RETRIES", "3", T::kInt, true, nullptr, "retries after the first attempt"},
-    {"PROXY_RETRY_BACKOFF", "2", T::kNumber, true, nullptr, "backoff multiplier"},
-    {"PROXY_RETRY_BASE_DELAY", "1000", T::kInt, true, nullptr, "ms before the first retry"},
-    {"PROXY_STALL_TIMEOUT", "30000", T::kInt, true, nullptr,
-     "ms with no bytes before a transfer is abandoned and retried"},
-    {"PROXY_MAX_RETRY_AFTER", "300000", T::kInt, true, nullptr,
-     "ms of Retry-After honoured at most; a longer one pauses that proxy for the host this long "
-     "and counts as a failure there"},
-    {"PROXY_OUTAGE_TIMEOUT", "300000", T::kInt, true, nullptr,
-     "ms files wait while no proxy is up (probes go on), then fail: \"no usable path for N s\""},
-    {"PROXY_RATE_LIMIT", "0", T::kNumber, true, nullptr,
-     "requests per second per proxy and host; 0 = adaptive only"},
-    {"PROXY_HEALTH_FAILURES", "3", T::kInt, true, nullptr,
-     "consecutive transport failures that take a proxy down"},
+    plugin_row("PROXY_LIST"),
+    plugin_row("PROXY_STRATEGY"),
+    plugin_row("PROXY_POST_LIMIT"),
+    plugin_row("PROXY_ATTACHMENT_LIMIT"),
+    plugin_row("PROXY_DOWNLOAD_TIMEOUT"),
+    plugin_row("PROXY_MAX_REDIRECTS"),
+    plugin_row("PROXY_SKIP_CACHE_TTL"),
+    plugin_row("PROXY_MAX_RETRIES"),
+    plugin_row("PROXY_RETRY_BACKOFF"),
+    plugin_row("PROXY_RETRY_BASE_DELAY"),
+    plugin_row("PROXY_STALL_TIMEOUT"),
+    plugin_row("PROXY_MAX_RETRY_AFTER"),
+    plugin_row("PROXY_OUTAGE_TIMEOUT"),
+    plugin_row("PROXY_RATE_LIMIT"),
+    plugin_row("PROXY_HEALTH_FAILURES"),
     {"REDIS_URL", "", T::kString, false, nullptr,
      "Redis for leases, completion records and shared stats; empty = in-process"},
-    {"DOWNLOAD_CA_BUNDLE", "", T::kFile, true, nullptr,
-     "PEM file of trusted CAs for HTTPS origins; empty = system store"},
+    plugin_row("DOWNLOAD_CA_BUNDLE"),
     {"DOWNLOAD_JOB", "", T::kString, false, nullptr,
      "the job's name in Redis; empty = derived from the manifest's content"},
     {"DOWNLOAD_LEASE_TTL", "60000", T::kInt, false, nullptr,
      "ms a file's lease lasts unless renewed (renewed every third of it while the transfer runs)"},
-    {"DOWNLOAD_USER_AGENT", "", T::kString, true, nullptr,
-     "User-Agent sent with every request (default dlhost/VERSION)"},
-    {"DOWNLOAD_HEADERS", "", T::kJsonObject, true, nullptr, "JSON object of extra request headers"},
-    {"DOWNLOAD_COOKIES", "", T::kFile, true, nullptr,
-     "a cookies.txt file (Netscape format, as browsers export)"},
-    {"DOWNLOAD_FSYNC", "0", T::kBool01, true, nullptr,
-     "1 = fsync each file before its rename (power-loss durability)"},
-    {"DOWNLOAD_FOLLOW_SYMLINKS", "0", T::kBool01, true, nullptr,
-     "1 = follow links to directories inside the output directory (a link at a file or its "
-     ".part never is)"},
-    {"DOWNLOAD_MAX_FILE_SIZE", "0", T::kInt, true, nullptr,
-     "bytes a file may have at most (a larger one fails); 0 = no limit"},
+    plugin_row("DOWNLOAD_USER_AGENT"),
+    plugin_row("DOWNLOAD_HEADERS"),
+    plugin_row("DOWNLOAD_COOKIES"),
+    plugin_row("DOWNLOAD_FSYNC"),
+    plugin_row("DOWNLOAD_FOLLOW_SYMLINKS"),
+    plugin_row("DOWNLOAD_MAX_FILE_SIZE"),
     {"DOWNLOAD_INTERRUPT_GRACE", "5000", T::kInt, false, nullptr,
      "ms running transfers may still finish after the first SIGINT/SIGTERM (a second one stops "
      "at once)"},
@@ -223,6 +217,14 @@ std::string file_problem(const std::string &path) {
   return {};
 }
 
+// 1 -> "1", 0.5 -> "0.5".
+std::string shown_number(double v) {
+  std::string text = std::to_string(v);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
 // Returns an empty string when the value is fine, else what is wrong with it.
 std::string validation_problem(const SettingSpec &spec, const std::string &value) {
   std::int64_t i = 0;
@@ -231,8 +233,16 @@ std::string validation_problem(const SettingSpec &spec, const std::string &value
     case T::kString:
       return {};
     case T::kInt:
+      if (spec.min > 0)
+        return parse_int(value, i) && static_cast<double>(i) >= spec.min
+                   ? ""
+                   : "expected an integer >= " + shown_number(spec.min);
       return parse_int(value, i) ? "" : "expected a non-negative integer";
     case T::kNumber:
+      if (spec.min > 0)
+        return parse_number(value, d) && d >= spec.min
+                   ? ""
+                   : "expected a number >= " + shown_number(spec.min);
       return parse_number(value, d) ? "" : "expected a non-negative number";
     case T::kBool01:
       return value == "0" || value == "1" ? "" : "expected 0 or 1";

@@ -17,6 +17,7 @@ namespace dlhost::transport {
 namespace {
 
 using nlohmann::json;
+namespace ps = plugin_settings;
 
 // Shows a value in an error: strings quoted, other JSON as dumped.
 std::string shown(const json &v) {
@@ -59,7 +60,10 @@ bool as_number(const json &v, double *out) {
   return ec == std::errc() && end == s.data() + s.size() && !s.empty() && std::isfinite(*out);
 }
 
-bool read_int(const json &cfg, const char *key, int64_t min, int64_t *out, std::string *error) {
+bool read_int(const json &cfg, const plugin_settings::Setting &setting, int64_t *out,
+              std::string *error) {
+  const char *key = setting.name;
+  const auto min = static_cast<int64_t>(setting.min);
   auto it = cfg.find(key);
   if (it == cfg.end() || it->is_null()) return true;
   int64_t v = 0;
@@ -69,7 +73,10 @@ bool read_int(const json &cfg, const char *key, int64_t min, int64_t *out, std::
   return true;
 }
 
-bool read_number(const json &cfg, const char *key, double min, double *out, std::string *error) {
+bool read_number(const json &cfg, const plugin_settings::Setting &setting, double *out,
+                 std::string *error) {
+  const char *key = setting.name;
+  const double min = setting.min;
   auto it = cfg.find(key);
   if (it == cfg.end() || it->is_null()) return true;
   double v = 0;
@@ -91,13 +98,23 @@ bool read_string(const json &cfg, const char *key, std::string *out, std::string
   return true;
 }
 
-bool read_strategy(const json &cfg, std::string *out, std::string *error) {
+// One of the table's choices ("a|b|c").
+bool read_choice(const json &cfg, const plugin_settings::Setting &setting, std::string *out,
+                 std::string *error) {
   std::string s = *out;
-  if (!read_string(cfg, "PROXY_STRATEGY", &s, error)) return false;
-  if (s != "load-balanced" && s != "round-robin" && s != "first-available")
-    return fail(error, "PROXY_STRATEGY", "load-balanced, round-robin or first-available", s);
-  *out = s;
-  return true;
+  if (!read_string(cfg, setting.name, &s, error)) return false;
+  std::string_view list = setting.choices;
+  for (size_t bar = 0; bar != std::string_view::npos; list.remove_prefix(bar + 1)) {
+    bar = list.find('|');
+    if (list.substr(0, bar) == s) {
+      *out = s;
+      return true;
+    }
+  }
+  std::string need = setting.choices;  // "a|b|c" -> "a, b or c"
+  for (size_t bar; (bar = need.find('|')) != std::string::npos;)
+    need.replace(bar, 1, need.find('|', bar + 1) == std::string::npos ? " or " : ", ");
+  return fail(error, setting.name, need, s);
 }
 
 bool read_flag(const json &cfg, const char *key, bool *out, std::string *error) {
@@ -163,26 +180,27 @@ bool read_proxies(const json &cfg, TransportConfig *out, std::string *error) {
 }
 
 bool read_all(const json &c, TransportConfig *o, std::string *e) {
-  return read_proxies(c, o, e) && read_strategy(c, &o->proxy_strategy, e) &&
-         read_int(c, "PROXY_POST_LIMIT", 1, &o->post_limit, e) &&
-         read_int(c, "PROXY_ATTACHMENT_LIMIT", 1, &o->attachment_limit, e) &&
-         read_int(c, "PROXY_DOWNLOAD_TIMEOUT", 0, &o->download_timeout_ms, e) &&
-         read_int(c, "PROXY_MAX_REDIRECTS", 0, &o->max_redirects, e) &&
-         read_int(c, "PROXY_SKIP_CACHE_TTL", 0, &o->skip_cache_ttl_s, e) &&
-         read_int(c, "PROXY_MAX_RETRIES", 0, &o->max_retries, e) &&
-         read_number(c, "PROXY_RETRY_BACKOFF", 1.0, &o->retry_backoff, e) &&
-         read_int(c, "PROXY_RETRY_BASE_DELAY", 0, &o->retry_base_delay_ms, e) &&
-         read_int(c, "PROXY_STALL_TIMEOUT", 0, &o->stall_timeout_ms, e) &&
-         read_int(c, "PROXY_MAX_RETRY_AFTER", 0, &o->max_retry_after_ms, e) &&
-         read_int(c, "PROXY_OUTAGE_TIMEOUT", 0, &o->outage_timeout_ms, e) &&
-         read_number(c, "PROXY_RATE_LIMIT", 0.0, &o->rate_limit, e) &&
-         read_int(c, "PROXY_HEALTH_FAILURES", 1, &o->health_failures, e) &&
+  return read_proxies(c, o, e) &&
+         read_choice(c, ps::get("PROXY_STRATEGY"), &o->proxy_strategy, e) &&
+         read_int(c, ps::get("PROXY_POST_LIMIT"), &o->post_limit, e) &&
+         read_int(c, ps::get("PROXY_ATTACHMENT_LIMIT"), &o->attachment_limit, e) &&
+         read_int(c, ps::get("PROXY_DOWNLOAD_TIMEOUT"), &o->download_timeout_ms, e) &&
+         read_int(c, ps::get("PROXY_MAX_REDIRECTS"), &o->max_redirects, e) &&
+         read_int(c, ps::get("PROXY_SKIP_CACHE_TTL"), &o->skip_cache_ttl_s, e) &&
+         read_int(c, ps::get("PROXY_MAX_RETRIES"), &o->max_retries, e) &&
+         read_number(c, ps::get("PROXY_RETRY_BACKOFF"), &o->retry_backoff, e) &&
+         read_int(c, ps::get("PROXY_RETRY_BASE_DELAY"), &o->retry_base_delay_ms, e) &&
+         read_int(c, ps::get("PROXY_STALL_TIMEOUT"), &o->stall_timeout_ms, e) &&
+         read_int(c, ps::get("PROXY_MAX_RETRY_AFTER"), &o->max_retry_after_ms, e) &&
+         read_int(c, ps::get("PROXY_OUTAGE_TIMEOUT"), &o->outage_timeout_ms, e) &&
+         read_number(c, ps::get("PROXY_RATE_LIMIT"), &o->rate_limit, e) &&
+         read_int(c, ps::get("PROXY_HEALTH_FAILURES"), &o->health_failures, e) &&
          read_string(c, "DOWNLOAD_CA_BUNDLE", &o->ca_bundle, e) &&
          read_string(c, "DOWNLOAD_USER_AGENT", &o->user_agent, e) && read_headers(c, o, e) &&
          read_string(c, "DOWNLOAD_COOKIES", &o->cookies_file, e) &&
          read_flag(c, "DOWNLOAD_FSYNC", &o->fsync, e) && read_output_dir(c, &o->output_dir, e) &&
          read_flag(c, "DOWNLOAD_FOLLOW_SYMLINKS", &o->follow_symlinks, e) &&
-         read_int(c, "DOWNLOAD_MAX_FILE_SIZE", 0, &o->max_file_size, e);
+         read_int(c, ps::get("DOWNLOAD_MAX_FILE_SIZE"), &o->max_file_size, e);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "dlhost/plugin_settings.h"
+
 namespace dlhost {
 
 // A configuration problem; what() is one line naming the setting or file.
@@ -27,16 +29,9 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class SettingType {
-  kString,      // free text
-  kInt,         // non-negative integer
-  kNumber,      // non-negative number (may be fractional)
-  kBool01,      // 0 or 1
-  kJsonArray,   // "" or the text of a JSON array
-  kJsonObject,  // "" or the text of a JSON object
-  kChoice,      // one of a fixed list (see SettingSpec::choices)
-  kFile,        // "" or the path of a file that exists and can be read
-};
+// The kinds of value (free text, integer >= min, JSON array, ...): the
+// plugins' settings table defines them, and the host's rows use the same.
+using SettingType = plugin_settings::Kind;
 
 struct SettingSpec {
   const char *name;
@@ -45,6 +40,7 @@ struct SettingSpec {
   bool for_plugin;      // passed to the plugin in its config JSON
   const char *choices;  // kChoice: '|'-separated; else nullptr
   const char *help;
+  double min = 0;  // kInt, kNumber: the smallest value accepted
 };
 
 // The table of every setting, in documentation order.
