@@ -49,8 +49,7 @@ void run_side(Side &side, const ManifestSource &manifest) {
   const auto options = job_options(*side.settings, side.args);
   std::fprintf(stderr, "dlhost: %s: %s into %s\n", side.label.c_str(),
                printable(side.plugin->id()).c_str(), printable(options.out_dir.string()).c_str());
-  auto coordinator =
-      std::make_shared<InProcessCoordinator>(options.out_dir);
+  auto coordinator = std::make_shared<InProcessCoordinator>(options.out_dir);
   Job job(options, side.plugin, coordinator);
   SignalWatcher watcher(job, options.interrupt_grace, nullptr);  // SIGHUP: nothing to reload
   side.result = job.run(manifest);
@@ -81,17 +80,18 @@ void print_table(const Side &a, const Side &b) {
   const auto num = [](std::uint64_t v) { return std::to_string(v); };
   const auto &ra = a.result.totals, &rb = b.result.totals;
   const auto rate = [](const RunTotals &t) {
-    return format_bytes(t.elapsed_s > 0 ? static_cast<double>(t.bytes) / t.elapsed_s : 0) + "/s";
+    return format_bytes(t.elapsed_s > 0 ? static_cast<double>(t.counts.bytes) / t.elapsed_s : 0) +
+           "/s";
   };
   row("", "a: " + a.plugin->id(), "b: " + b.plugin->id());
-  row("files", num(ra.files.total), num(rb.files.total));
-  row("  ok", num(ra.files.completed), num(rb.files.completed));
-  row("  skipped", num(ra.files.skipped), num(rb.files.skipped));
-  row("  failed", num(ra.files.failed), num(rb.files.failed));
-  if (ra.files.deferred || rb.files.deferred)
-    row("  deferred", num(ra.files.deferred), num(rb.files.deferred));
-  row("bytes", format_bytes(static_cast<double>(ra.bytes)),
-      format_bytes(static_cast<double>(rb.bytes)));
+  row("files", num(ra.counts.total), num(rb.counts.total));
+  row("  ok", num(ra.counts.completed), num(rb.counts.completed));
+  row("  skipped", num(ra.counts.skipped), num(rb.counts.skipped));
+  row("  failed", num(ra.counts.failed), num(rb.counts.failed));
+  if (ra.counts.deferred || rb.counts.deferred)
+    row("  deferred", num(ra.counts.deferred), num(rb.counts.deferred));
+  row("bytes", format_bytes(static_cast<double>(ra.counts.bytes)),
+      format_bytes(static_cast<double>(rb.counts.bytes)));
   row("wall time", seconds_text(ra.elapsed_s), seconds_text(rb.elapsed_s));
   row("throughput", rate(ra), rate(rb));
   row("retries", num(retries_of(a.result)), num(retries_of(b.result)));

@@ -99,6 +99,9 @@ class RedisJobTest(RedisTestBase):
         # each host can also report the whole job
         for d in docs:
             self.assertEqual(d["job"]["completed"], len(entries))
+        # the host that read last saw every host's bytes (each flushes its
+        # counters before it reads)
+        self.assertEqual(max(d["job"]["bytes"] for d in docs), sum(d["bytes"] for d in docs))
 
         # a rerun, by either host, downloads nothing
         mark = self.nginx.mark()

@@ -80,8 +80,8 @@ std::string urls(int n, const char *word = "f") {
 TEST_F(JobFixture, DownloadsEverythingAndReportsTotals) {
   const auto r = run(urls(10), std::make_shared<InProcessCoordinator>());
   EXPECT_EQ(r.exit_code, kExitOk);
-  EXPECT_EQ(r.totals.files.total, 10u);
-  EXPECT_EQ(r.totals.files.completed, 10u);
+  EXPECT_EQ(r.totals.counts.total, 10u);
+  EXPECT_EQ(r.totals.counts.completed, 10u);
   EXPECT_EQ(r.stats["submits"], 10);
   EXPECT_TRUE(fs::exists(dir / "out" / "f9"));
 }
@@ -103,7 +103,7 @@ TEST_F(JobFixture, LostCoordinationStopsNewWorkAndExitsOne) {
   const auto r = run(urls(12), coordinator, options);
   EXPECT_EQ(r.exit_code, kExitSomeFailed);
   EXPECT_EQ(r.coordination_error, "REDIS_URL test: gone");
-  EXPECT_EQ(r.totals.files.completed, 4u);  // the first batch finished
+  EXPECT_EQ(r.totals.counts.completed, 4u);  // the first batch finished
   EXPECT_FALSE(fs::exists(dir / "out" / "f4"));
 }
 

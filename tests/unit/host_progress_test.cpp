@@ -12,11 +12,12 @@ namespace {
 
 ProgressSnapshot midway() {
   ProgressSnapshot s;
-  s.total = 100;
-  s.completed = 40;
-  s.skipped = 5;
-  s.failed = 3;
-  s.bytes = 10 * 1024 * 1024;
+  s.counts.total = 100;
+  s.counts.completed = 40;
+  s.counts.skipped = 5;
+  s.counts.failed = 3;
+  s.counts.bytes = 8 * 1024 * 1024;
+  s.counts.bytes_in_flight = 2 * 1024 * 1024;  // shown: 10 MiB transferred
   s.elapsed_s = 10;
   s.rate = 2 * 1024 * 1024;
   s.file_rate = 4;  // 52 left -> 13 s
@@ -46,9 +47,9 @@ TEST(Progress, DurationAndEta) {
   EXPECT_DOUBLE_EQ(eta_seconds(s), 13);
   s.file_rate = -1;  // not measured yet: the average over the run (48 in 10 s)
   EXPECT_NEAR(eta_seconds(s), 52 * 10.0 / 48, 1e-9);
-  s.completed = 0, s.skipped = 0, s.failed = 0;
+  s.counts.completed = 0, s.counts.skipped = 0, s.counts.failed = 0;
   EXPECT_EQ(eta_seconds(s), -1);
-  s.completed = 100;
+  s.counts.completed = 100;
   EXPECT_EQ(eta_seconds(s), 0);
 }
 
@@ -131,8 +132,8 @@ TEST(Progress, RateMeterUsesARecentWindow) {
 
 TEST(Progress, NamesTheFilesOtherWorkersHold) {
   ProgressSnapshot s;
-  s.total = 6;
-  s.completed = 5;
+  s.counts.total = 6;
+  s.counts.completed = 5;
   EXPECT_EQ(format_waiting(s), "");
   EXPECT_EQ(format_plain_line(s).find("waiting"), std::string::npos);
   s.waiting = 5;

@@ -16,8 +16,9 @@ RunTotals sample_totals() {
   t.plugin = "legacy";
   t.plugin_version = "1.0.0";
   t.elapsed_s = 1.5;
-  t.files = {10, 7, 2, 1};
-  t.bytes = 4096;
+  t.counts = {10, 7, 2, 1};
+  t.counts.bytes = 4096;
+  t.counts.bytes_in_flight = 99;  // progress only: never in the document
   return t;
 }
 
@@ -74,4 +75,22 @@ TEST(Stats, WritesAtomically) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
   EXPECT_THROW(write_stats_file(dir / "missing-dir" / "s.json", doc), std::runtime_error);
   fs::remove_all(dir);
+}
+
+// One shape for "files" wherever counts are written, and deltas for the
+// shared totals that add back up.
+TEST(Counts, OneJsonShapeAndDeltasThatAddUp) {
+  Counts c{10, 5, 2, 1, 1, 1, 4096, 7};
+  const auto j = c.to_json();
+  EXPECT_EQ(j.dump(), R"({"files":{"total":10,"completed":5,"skipped":2,"failed":1,"deferred":1,)"
+                      R"("cancelled":1},"bytes":4096})");
+  EXPECT_EQ(c.settled(), 9u);
+  EXPECT_EQ(c.transferred(), 4103u);
+  Counts earlier{4, 2, 1, 0, 0, 0, 1000, 0};
+  Counts sum = earlier;
+  sum += c.since(earlier);
+  EXPECT_EQ(sum, c);
+  const auto doc = build_stats_document(RunTotals{"p", "1", 0, c, false}, "", "");
+  EXPECT_EQ(doc["files"], j["files"]);
+  EXPECT_EQ(doc["bytes"], 4096);
 }

@@ -32,14 +32,21 @@ void check_state_dir(const std::string &out_dir) {
 
 }  // namespace
 
+Counts Job::State::counts() const {
+  Counts c;
+  c.total = total;
+  c.completed = completed;
+  c.skipped = skipped;
+  c.failed = failed;
+  c.deferred = deferred;
+  c.bytes = bytes_finished;
+  c.bytes_in_flight = bytes_in_flight;
+  return c;
+}
+
 ProgressSnapshot Job::State::sample() const {
   ProgressSnapshot s;
-  s.total = total;
-  s.completed = completed;
-  s.skipped = skipped;
-  s.failed = failed;
-  s.deferred = deferred;
-  s.bytes = bytes_finished + bytes_in_flight;
+  s.counts = counts();
   s.elapsed_s = elapsed_seconds();
   s.waiting = waiting;
   if (s.waiting) {
@@ -183,10 +190,8 @@ nlohmann::ordered_json Job::stats_now() {
   RunTotals totals;
   totals.plugin = s.plugin->id();
   totals.plugin_version = s.plugin->version();
-  const auto snap = s.sample();
-  totals.elapsed_s = snap.elapsed_s;
-  totals.files = {snap.total, snap.completed, snap.skipped, snap.failed, snap.deferred};
-  totals.bytes = snap.bytes;
+  totals.elapsed_s = s.elapsed_seconds();
+  totals.counts = s.counts();
   totals.interrupted = s.interrupted;
   return build_stats_document(totals, s.plugin_json(false), "");
 }
@@ -289,9 +294,9 @@ JobResult Job::run(WorkSource &source) {
   result.totals.plugin = s.plugin->id();
   result.totals.plugin_version = s.plugin->version();
   result.totals.elapsed_s = s.elapsed_seconds();
-  result.totals.files = {s.total, s.completed, s.skipped, s.failed, s.deferred};
-  result.totals.files.cancelled = unsettled(result.totals.files);
-  result.totals.bytes = s.bytes_finished;
+  result.totals.counts = s.counts();
+  result.totals.counts.cancelled = result.totals.counts.unsettled();
+  result.totals.counts.bytes_in_flight = 0;  // what the cancelled received stays in .part
   result.totals.interrupted = s.interrupted;
   result.failures = std::move(s.failures);
   result.failures_not_kept = s.failures_not_kept;
@@ -325,13 +330,8 @@ JobResult Job::run(WorkSource &source) {
   return result;
 }
 
-std::uint64_t unsettled(const FileCounts &f) {
-  const std::uint64_t settled = f.completed + f.skipped + f.failed + f.deferred;
-  return f.total > settled ? f.total - settled : 0;
-}
-
 std::string summary_line(const JobResult &r) {
-  const auto &f = r.totals.files;
+  const auto &f = r.totals.counts;
   char elapsed[32];
   std::snprintf(elapsed, sizeof elapsed, "%.1f", r.totals.elapsed_s);
   std::string line = std::string(r.totals.interrupted ? "interrupted: " : "") +
@@ -341,7 +341,7 @@ std::string summary_line(const JobResult &r) {
   if (f.deferred) line += ", " + std::to_string(f.deferred) + " deferred (skip cache)";
   if (f.cancelled) line += ", " + std::to_string(f.cancelled) + " cancelled";
   if (r.duplicates) line += ", " + std::to_string(r.duplicates) + " duplicate lines ignored";
-  line += "; " + format_bytes(static_cast<double>(r.totals.bytes)) + " in " + elapsed + " s";
+  line += "; " + format_bytes(static_cast<double>(f.bytes)) + " in " + elapsed + " s";
   return line;
 }
 

@@ -58,10 +58,10 @@ void Job::State::drain_coordinator_work() {
 // Adds what changed since the last call to the job's shared counters, so
 // any host's stats can show the whole job while it runs.
 void Job::State::publish_totals() {
-  const JobTotals now{completed, failed, skipped, bytes_finished};
-  const JobTotals delta{now.completed - published.completed, now.failed - published.failed,
-                        now.skipped - published.skipped, now.bytes - published.bytes};
-  if (!delta.completed && !delta.failed && !delta.skipped && !delta.bytes) return;
+  Counts now = counts();
+  now.total = now.cancelled = now.bytes_in_flight = 0;  // this host's own view, not shared
+  const Counts delta = now.since(published);
+  if (delta == Counts{}) return;
   coordinator->add_totals(delta);
   published = now;
 }
@@ -87,7 +87,7 @@ void Job::State::publish_totals_and_flush() {
 }
 
 // The whole job's counters, when the coordinator shares them (Redis).
-std::optional<JobTotals> Job::State::shared_totals() {
+std::optional<Counts> Job::State::shared_totals() {
   if (coordination_lost) return std::nullopt;
   try {
     return coordinator->totals();

@@ -127,7 +127,7 @@ struct Job::State {
   std::atomic<std::uint64_t> waiting{0};
   std::uint64_t waiting_said = 0;  // the count -v last printed
   SteadyClock::time_point waiting_said_at{};
-  JobTotals published;  // what add_totals() has already been told
+  Counts published;  // what add_totals() has already been told
 
   // --- called on the plugin's event thread (job_events.cpp) ---------------
   static void on_event_thunk(void *user, const dlhost_event *event) noexcept;
@@ -178,7 +178,7 @@ struct Job::State {
   void publish_totals();
   void note_coordination_failure(const CoordinationError &e);
   void publish_totals_and_flush();
-  std::optional<JobTotals> shared_totals();
+  std::optional<Counts> shared_totals();
 
   // --- the renew thread, and starting and stopping it (job_coordination.cpp)
   void renew_loop();
@@ -208,6 +208,7 @@ struct Job::State {
   void watch_proxies_once();
 
   // --- the caller's thread: waiting and cancelling; any thread (job.cpp) --
+  Counts counts() const;  // a snapshot of the counters above
   ProgressSnapshot sample() const;
   double elapsed_seconds() const;
   bool stopping() const { return interrupted || coordination_lost; }

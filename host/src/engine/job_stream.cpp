@@ -93,12 +93,8 @@ void Job::State::publish_summary(const JobResult &result) {
   if (!streaming()) return;
   JobEvent ev;
   ev.type = EventType::kJobSummary;
-  const auto &f = result.totals.files;
-  ev.summary["files"] = {{"total", f.total},       {"completed", f.completed},
-                         {"skipped", f.skipped},   {"failed", f.failed},
-                         {"deferred", f.deferred}, {"cancelled", f.cancelled}};
+  ev.summary = result.totals.counts.to_json();  // "files", "bytes"
   ev.summary["duplicates"] = result.duplicates;
-  ev.summary["bytes"] = result.totals.bytes;
   ev.summary["elapsed_s"] = result.totals.elapsed_s;
   ev.summary["interrupted"] = result.totals.interrupted;
   ev.summary["exit_code"] = result.exit_code;

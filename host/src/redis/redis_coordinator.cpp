@@ -295,17 +295,14 @@ std::vector<std::optional<std::string>> RedisCoordinator::skipped(
 // flush() / totals()), instead of costing a round trip of their own after
 // every batch of completions. They are statistics: a host killed before its
 // next batch loses at most that last delta, as it would lose its final one.
-void RedisCoordinator::add_totals(const JobTotals &delta) {
+void RedisCoordinator::add_totals(const Counts &delta) {
   std::lock_guard lock(pending_mutex_);
-  pending_totals_.completed += delta.completed;
-  pending_totals_.failed += delta.failed;
-  pending_totals_.skipped += delta.skipped;
-  pending_totals_.bytes += delta.bytes;
+  pending_totals_ += delta;
 }
 
 // Appends HINCRBYs for the pending counters to `commands`; returns how many.
 std::size_t RedisCoordinator::take_pending_totals(Commands &commands) {
-  JobTotals delta;
+  Counts delta;
   {
     std::lock_guard lock(pending_mutex_);
     std::swap(delta, pending_totals_);
@@ -317,6 +314,7 @@ std::size_t RedisCoordinator::take_pending_totals(Commands &commands) {
   add("completed", delta.completed);
   add("failed", delta.failed);
   add("skipped", delta.skipped);
+  add("deferred", delta.deferred);
   add("bytes", delta.bytes);
   return commands.size() - before;
 }
@@ -362,17 +360,21 @@ void RedisCoordinator::flush() {
 
 // "completed" is the number of completion records (each file once, whoever
 // did it); the other counters are summed over every host's runs.
-std::optional<JobTotals> RedisCoordinator::totals() {
+std::optional<Counts> RedisCoordinator::totals() {
   flush();
   const auto replies = redis_.pipeline(
-      {{"HLEN", key("done")}, {"HMGET", key("totals"), "failed", "skipped", "bytes"}});
+      {{"HLEN", key("done")}, {"HMGET", key("totals"), "failed", "skipped", "deferred", "bytes"}});
   redis_.check(replies[0], "HLEN done");
   redis_.check(replies[1], "HMGET totals");
   const auto *counters = replies[1].get();
-  if (counters->type != REDIS_REPLY_ARRAY || counters->elements != 3) return std::nullopt;
-  return JobTotals{static_cast<std::uint64_t>(replies[0]->integer),
-                   integer_field(counters->element[0]), integer_field(counters->element[1]),
-                   integer_field(counters->element[2])};
+  if (counters->type != REDIS_REPLY_ARRAY || counters->elements != 4) return std::nullopt;
+  Counts c;
+  c.completed = static_cast<std::uint64_t>(replies[0]->integer);
+  c.failed = integer_field(counters->element[0]);
+  c.skipped = integer_field(counters->element[1]);
+  c.deferred = integer_field(counters->element[2]);
+  c.bytes = integer_field(counters->element[3]);
+  return c;
 }
 
 }  // namespace dlhost

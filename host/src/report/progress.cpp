@@ -34,17 +34,19 @@ double now_seconds() {
 }
 
 std::uint64_t settled(const ProgressSnapshot &s) {
-  return s.completed + s.skipped + s.failed + s.deferred;
+  return s.counts.settled();
 }
 
 double byte_rate(const ProgressSnapshot &s) {
   if (s.rate >= 0) return s.rate;
-  return s.elapsed_s > 0 ? static_cast<double>(s.bytes) / s.elapsed_s : 0;
+  return s.elapsed_s > 0 ? static_cast<double>(s.counts.transferred()) / s.elapsed_s : 0;
 }
 
 std::string gauge(const ProgressSnapshot &s) {
   const double fraction =
-      s.total ? std::min(1.0, static_cast<double>(settled(s)) / static_cast<double>(s.total)) : 0;
+      s.counts.total
+          ? std::min(1.0, static_cast<double>(settled(s)) / static_cast<double>(s.counts.total))
+          : 0;
   const auto filled = std::min(kBarWidth, static_cast<std::size_t>(fraction * kBarWidth + 0.5));
   // Appended in place: GCC 12 at -O3 reports a false -Werror=restrict for the
   // chain of operator+ that built this before.
@@ -112,8 +114,9 @@ std::string format_duration(double seconds) {
 
 double eta_seconds(const ProgressSnapshot &s) {
   const auto done = settled(s);
-  if (s.total == 0 || done >= s.total) return s.total ? 0 : -1;
-  const double remaining = static_cast<double>(s.total - done);
+  const auto total = s.counts.total;
+  if (total == 0 || done >= total) return total ? 0 : -1;
+  const double remaining = static_cast<double>(total - done);
   if (s.file_rate > 0) return remaining / s.file_rate;
   if (done > 0 && s.elapsed_s > 0) return remaining * s.elapsed_s / static_cast<double>(done);
   return -1;
@@ -121,11 +124,12 @@ double eta_seconds(const ProgressSnapshot &s) {
 
 std::string format_progress_line(const ProgressSnapshot &s) {
   char buf[256];
-  std::snprintf(
-      buf, sizeof buf,
-      "%" PRIu64 "/%" PRIu64 " files (%" PRIu64 " failed, %" PRIu64 " skipped), %s, %s/s, ETA %s",
-      settled(s), s.total, s.failed, s.skipped, format_bytes(static_cast<double>(s.bytes)).c_str(),
-      format_bytes(byte_rate(s)).c_str(), format_duration(eta_seconds(s)).c_str());
+  std::snprintf(buf, sizeof buf,
+                "%" PRIu64 "/%" PRIu64 " files (%" PRIu64 " failed, %" PRIu64
+                " skipped), %s, %s/s, ETA %s",
+                settled(s), s.counts.total, s.counts.failed, s.counts.skipped,
+                format_bytes(static_cast<double>(s.counts.transferred())).c_str(),
+                format_bytes(byte_rate(s)).c_str(), format_duration(eta_seconds(s)).c_str());
   return buf;
 }
 
@@ -252,7 +256,7 @@ void Progress::run() {
 ProgressSnapshot Progress::take_sample() {
   auto s = sampler_();
   const double now = now_seconds();
-  s.rate = byte_rate_.add(now, static_cast<double>(s.bytes));
+  s.rate = byte_rate_.add(now, static_cast<double>(s.counts.transferred()));
   s.file_rate = file_rate_.add(now, static_cast<double>(settled(s)));
   refresh_proxies(now);
   s.proxies = proxies_;

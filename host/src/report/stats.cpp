@@ -37,11 +37,12 @@ void merge_plugin_stats(nlohmann::ordered_json &doc, const std::string &text) {
 
 }  // namespace
 
-void add_job_totals(nlohmann::ordered_json &doc, const JobTotals &totals) {
-  doc["job"] = {{"completed", totals.completed},
-                {"failed", totals.failed},
-                {"skipped", totals.skipped},
-                {"bytes", totals.bytes}};
+void add_job_totals(nlohmann::ordered_json &doc, const Counts &job) {
+  doc["job"] = {{"completed", job.completed},
+                {"failed", job.failed},
+                {"skipped", job.skipped},
+                {"deferred", job.deferred},
+                {"bytes", job.bytes}};
 }
 
 nlohmann::ordered_json build_stats_document(const RunTotals &totals,
@@ -51,10 +52,7 @@ nlohmann::ordered_json build_stats_document(const RunTotals &totals,
   doc["plugin"] = totals.plugin;
   doc["plugin_version"] = totals.plugin_version;
   doc["elapsed_s"] = totals.elapsed_s;
-  doc["files"] = {{"total", totals.files.total},       {"completed", totals.files.completed},
-                  {"skipped", totals.files.skipped},   {"failed", totals.files.failed},
-                  {"deferred", totals.files.deferred}, {"cancelled", totals.files.cancelled}};
-  doc["bytes"] = totals.bytes;
+  doc.update(totals.counts.to_json());  // "files", "bytes"
   doc["interrupted"] = totals.interrupted;
   doc["proxies"] = nlohmann::ordered_json::array();
   if (!plugin_error.empty()) doc["plugin_stats_error"] = plugin_error;

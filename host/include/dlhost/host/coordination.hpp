@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dlhost/host/counts.hpp"
 #include "dlhost/util/state_dir.h"
 
 namespace dlhost {
@@ -43,14 +44,6 @@ struct Lease {
 // out new files, lets running ones finish, and exits with status 1.
 struct CoordinationError : std::runtime_error {
   using std::runtime_error::runtime_error;
-};
-
-// Counters shared by every worker of a job (Redis: one hash per job).
-struct JobTotals {
-  std::uint64_t completed = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t skipped = 0;
-  std::uint64_t bytes = 0;
 };
 
 struct SkipMark {
@@ -95,10 +88,11 @@ class Coordinator {
   // Redis answers it all in one round trip.
   virtual std::vector<Claim> claim(std::span<const std::string> keys,
                                    std::span<const std::string> skip_keys, Millis ttl);
-  // Adds this worker's counts to the job's shared totals; totals() reads them
-  // back (nullopt when the backend keeps none, as in-process does).
-  virtual void add_totals(const JobTotals &delta) { (void)delta; }
-  virtual std::optional<JobTotals> totals() { return std::nullopt; }
+  // Adds this worker's counts to the job's shared totals (completed, failed,
+  // skipped, deferred, bytes; the rest is per host); totals() reads them back
+  // (nullopt when the backend keeps none, as in-process does).
+  virtual void add_totals(const Counts &delta) { (void)delta; }
+  virtual std::optional<Counts> totals() { return std::nullopt; }
 
   // Persist whatever must outlive the process, send whatever is queued
   // (called at the end of a job, and before work-queue acknowledgements).

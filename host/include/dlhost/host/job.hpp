@@ -163,8 +163,5 @@ std::size_t outstanding_window(std::uint32_t running_capacity, bool shared);
 
 // The one-line summary printed at the end of `dlhost run`.
 std::string summary_line(const JobResult &result);
-// Files neither completed, skipped, failed nor deferred: what an interrupt
-// left undone (FileCounts::cancelled).
-std::uint64_t unsettled(const FileCounts &files);
 
 }  // namespace dlhost

@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "dlhost/host/counts.hpp"
+
 namespace dlhost {
 
 enum class ProgressMode { kAuto, kBar, kPlain, kNone };
@@ -51,12 +53,7 @@ struct ProxyProgress {
 };
 
 struct ProgressSnapshot {
-  std::uint64_t total = 0;
-  std::uint64_t completed = 0;
-  std::uint64_t skipped = 0;
-  std::uint64_t deferred = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t bytes = 0;  // bytes transferred so far (finished and in flight)
+  Counts counts;  // the job's; progress shows bytes as counts.transferred()
   double elapsed_s = 0;
   // Filled in by the display (recent rates); negative = not measured yet,
   // then the average over the whole run is used.

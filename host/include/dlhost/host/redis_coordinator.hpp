@@ -51,8 +51,8 @@ class RedisCoordinator final : public Coordinator {
   std::vector<bool> completed(std::span<const std::string> keys) override;
   void mark_skipped(std::span<const SkipMark> marks, Seconds ttl) override;
   std::vector<std::optional<std::string>> skipped(std::span<const std::string> keys) override;
-  void add_totals(const JobTotals &delta) override;
-  std::optional<JobTotals> totals() override;
+  void add_totals(const Counts &delta) override;
+  std::optional<Counts> totals() override;
   void flush() override;  // sends the queued writes and counters
   bool shares_state() const override { return true; }
   std::string describe() const override;
@@ -77,7 +77,7 @@ class RedisCoordinator final : public Coordinator {
   std::string prefix_;
   RedisConnection redis_;
   std::mutex pending_mutex_;  // guards the three below
-  JobTotals pending_totals_;  // added by add_totals(), not yet sent
+  Counts pending_totals_;     // added by add_totals(), not yet sent
   Commands pending_writes_;   // completion records and skip marks, see send()
   std::vector<const char *> pending_what_;
 };

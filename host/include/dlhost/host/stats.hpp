@@ -13,29 +13,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "dlhost/host/coordination.hpp"
+#include "dlhost/host/counts.hpp"
 
 namespace dlhost {
-
-struct FileCounts {
-  std::uint64_t total = 0;
-  std::uint64_t completed = 0;
-  std::uint64_t skipped = 0;
-  std::uint64_t failed = 0;
-  // Not tried because an earlier attempt timed out within PROXY_SKIP_CACHE_TTL:
-  // not done, so the run does not exit 0.
-  std::uint64_t deferred = 0;
-  // Not settled because the job was interrupted: cancelled in flight, or
-  // never reached. total = completed + skipped + failed + deferred + cancelled.
-  std::uint64_t cancelled = 0;
-};
 
 struct RunTotals {
   std::string plugin;  // the plugin's id
   std::string plugin_version;
   double elapsed_s = 0;
-  FileCounts files;
-  std::uint64_t bytes = 0;
+  Counts counts;
   bool interrupted = false;
 };
 
@@ -45,8 +31,11 @@ nlohmann::ordered_json build_stats_document(const RunTotals &totals,
                                             const std::string &plugin_stats,
                                             const std::string &plugin_error);
 
-// Adds the whole job's totals (every host sharing it) as "job".
-void add_job_totals(nlohmann::ordered_json &doc, const JobTotals &totals);
+// Adds the whole job's totals (every host sharing it, Coordinator::totals())
+// as "job": {"completed", "failed", "skipped", "deferred", "bytes"}. Not
+// Counts::to_json(): the shared sums have no total (a file one host completed
+// and another skipped is in both) and nothing cancelled.
+void add_job_totals(nlohmann::ordered_json &doc, const Counts &job);
 
 // Writes `doc` to `path` atomically (temp file in the same directory, then
 // rename), so a reader never sees half a document. Throws std::runtime_error.
