@@ -55,6 +55,15 @@ std::string InProcessCoordinator::new_token() {
   return s.str();
 }
 
+void Coordinator::apply(const Record &record, Seconds skip_ttl) {
+  std::lock_guard lock(apply_mutex_);
+  if (!record.completed.empty()) record_completed(record.completed);
+  if (!record.skipped.empty()) mark_skipped(record.skipped, skip_ttl);
+  if (!record.released.empty()) release_leases(record.released);
+  if (record.totals != Counts{}) add_totals(record.totals);
+  flush();
+}
+
 std::vector<Coordinator::Claim> Coordinator::claim(std::span<const std::string> keys,
                                                    std::span<const std::string> skip_keys,
                                                    Millis ttl) {

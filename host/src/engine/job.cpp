@@ -100,7 +100,6 @@ void Job::State::wait_until_idle() {
       cancel_not_started();
       queue_cancelled = true;
     }
-    drain_coordinator_work();
     if (wait_slice()) return;
   }
 }
@@ -132,6 +131,7 @@ Job::Job(JobOptions options, std::shared_ptr<LoadedPlugin> plugin,
   state_->plugin = std::move(plugin);
   state_->coordinator = std::move(coordinator);
   state_->progress = std::make_unique<Progress>(state_->options.progress, state_->options.verbose);
+  state_->start_recording();
 }
 
 Job::~Job() {
@@ -141,6 +141,7 @@ Job::~Job() {
   state_->stop_renewing();
   state_->stop_proxy_watch();
   state_->destroy_instance();
+  state_->recorder->stop();  // after the plugin: nothing is handed over any more
 }
 
 void Job::interrupt() {
@@ -223,10 +224,7 @@ void Job::report_bad_line(std::uint64_t line, const std::string &message) {
   State &s = *state_;
   s.total++;
   s.failed++;
-  {
-    std::lock_guard lock(s.mutex);
-    s.remember_failure_locked("line " + std::to_string(line), message);
-  }
+  s.recorder->add(Settled::report("line " + std::to_string(line) + ": " + message));
   s.progress->message("dlhost: " + State::one_line(message) + " (line skipped)");
   ManifestEntry unread;  // no path, URL or post: only where it was
   unread.line = line;
@@ -242,7 +240,7 @@ JobResult Job::run(const ManifestSource &manifest) {
 JobResult Job::run(WorkSource &source) {
   State &s = *state_;
   s.started_ticks = State::SteadyClock::now().time_since_epoch().count();
-  s.source = &source;
+  s.recorder->set_source(&source);
   // Added, not set: a streamed input's reader may have reported bad lines
   // (report_bad_line counts them in total) before run() began. Setting it
   // lost them, 1 run in ~10 under TSan (test_follow_keeps_the_batch_rules).
@@ -286,8 +284,8 @@ JobResult Job::run(WorkSource &source) {
   std::string stats_error;
   const std::string plugin_stats = s.instance->stats_json(stats_error);
   s.destroy_instance();
-  s.drain_coordinator_work();
-  s.publish_totals_and_flush();
+  s.recorder->stop();  // the last drain: everything recorded, released, acknowledged
+  s.remember_verified();
   s.local->close();
 
   JobResult result;
@@ -298,8 +296,8 @@ JobResult Job::run(WorkSource &source) {
   result.totals.counts.cancelled = result.totals.counts.unsettled();
   result.totals.counts.bytes_in_flight = 0;  // what the cancelled received stays in .part
   result.totals.interrupted = s.interrupted;
-  result.failures = std::move(s.failures);
-  result.failures_not_kept = s.failures_not_kept;
+  result.failures = s.recorder->take_failures();
+  result.failures_not_kept = s.recorder->failures_not_kept();
   // stats() not existing is normal; only a failing one is worth reporting.
   if (!s.plugin->descriptor().stats) stats_error.clear();
   result.stats = build_stats_document(result.totals, plugin_stats, stats_error);

@@ -1,11 +1,10 @@
-// Talking to the coordinator; see job_state.hpp.
+// Coordination outside feeding and recording; see job_state.hpp.
 //
-// Only the caller's thread and the renew thread call the coordinator, never
-// the plugin's event thread: a coordinator may do network I/O. Work the
-// events queue up (lease releases, completion records, skip marks,
-// acknowledgements) is handed over in batches, outside our lock. The first
-// CoordinationError stops new submissions for the rest of the run; running
-// transfers finish and their leases simply expire.
+// The coordinator is called by feeding (claims), the Recorder (apply) and the
+// renew thread, never by the plugin's event thread: a coordinator may do
+// network I/O. The first CoordinationError, from any of them, stops new
+// submissions for the rest of the run; running transfers finish and their
+// leases simply expire.
 //
 // The renew thread wakes every third of the lease TTL (at least every
 // 100 ms) and extends the leases of the files in flight and of those leased
@@ -18,54 +17,6 @@
 
 namespace dlhost {
 
-// Hands queued lease releases, completions and skip marks to the
-// coordinator in batches, outside our lock.
-void Job::State::drain_coordinator_work() {
-  std::vector<Lease> release;
-  std::vector<std::string> complete;
-  std::vector<SkipMark> skip;
-  std::vector<std::string> ack;
-  std::vector<std::pair<std::string, std::string>> verified;
-  {
-    std::lock_guard lock(mutex);
-    release.swap(to_release);
-    complete.swap(to_complete);
-    skip.swap(to_skip);
-    ack.swap(to_ack);
-    verified.swap(to_remember);
-  }
-  // Local, not the coordinator's: the output directory's own memory of
-  // checked files (this thread is the only one that uses `local`).
-  for (const auto &[key, sha256] : verified) local->remember_verified(key, sha256);
-  if (coordination_lost) return;  // leases expire on their own
-  try {
-    if (!complete.empty()) coordinator->record_completed(complete);
-    if (!skip.empty()) coordinator->mark_skipped(skip, options.skip_cache_ttl);
-    if (!release.empty()) coordinator->release_leases(release);
-    // After the completion records (sent, not just queued): an entry
-    // acknowledged is never handed out again, so its file must be
-    // recorded first.
-    if (!ack.empty() && source) {
-      coordinator->flush();
-      source->acknowledge(ack);
-    }
-    publish_totals();
-  } catch (const CoordinationError &e) {
-    note_coordination_failure(e);
-  }
-}
-
-// Adds what changed since the last call to the job's shared counters, so
-// any host's stats can show the whole job while it runs.
-void Job::State::publish_totals() {
-  Counts now = counts();
-  now.total = now.cancelled = now.bytes_in_flight = 0;  // this host's own view, not shared
-  const Counts delta = now.since(published);
-  if (delta == Counts{}) return;
-  coordinator->add_totals(delta);
-  published = now;
-}
-
 // From now on no new file is handed out; running transfers finish.
 void Job::State::note_coordination_failure(const CoordinationError &e) {
   {
@@ -76,14 +27,17 @@ void Job::State::note_coordination_failure(const CoordinationError &e) {
   terminal_cv.notify_all();
 }
 
-void Job::State::publish_totals_and_flush() {
-  if (coordination_lost) return;
-  try {
-    publish_totals();
-    coordinator->flush();
-  } catch (const CoordinationError &e) {
-    note_coordination_failure(e);
-  }
+// Recording runs from the Job's construction (a --follow reader may report
+// bad lines before run()) to the end of run().
+void Job::State::start_recording() {
+  Recorder::Options o;
+  o.skip_ttl = options.skip_cache_ttl;
+  o.max_failure_messages = options.max_failure_messages;
+  recorder = std::make_unique<Recorder>(
+      *coordinator, o,
+      Recorder::Hooks{[this] { return counts(); },
+                      [this](const CoordinationError &e) { note_coordination_failure(e); },
+                      [this] { return coordination_lost.load(); }});
 }
 
 // The whole job's counters, when the coordinator shares them (Redis).

@@ -2,10 +2,10 @@
 //
 // An event callback must return quickly, and a coordinator may do network
 // I/O: so an event only updates counters and the task's entry in `in_flight`,
-// and queues the coordinator work it causes (lease release, completion
-// record, skip mark, acknowledgement) for the caller's thread to hand over in
-// batches. A terminal event wakes the submitter only once enough files have
-// finished for a burst of new submissions.
+// and hands what a settled file leaves to record (completion record, skip
+// mark, lease release, acknowledgement, failure message) to the Recorder,
+// whose own thread does it in batches. A terminal event wakes the submitter
+// only once enough files have finished for a burst of new submissions.
 #include "job_state.hpp"
 
 #include <algorithm>
@@ -113,6 +113,7 @@ void Job::State::on_terminal(const dlhost_event &e) {
   std::string key, outcome, detail;
   bool wake = false;
   std::optional<JobEvent> event;
+  Settled settled;
   {
     std::lock_guard lock(mutex);
     auto it = in_flight.find(e.task_id);
@@ -121,19 +122,20 @@ void Job::State::on_terminal(const dlhost_event &e) {
     update_bytes_locked(task, e.bytes_done);
     if (e.type == DLHOST_EVENT_COMPLETED) {
       outcome = "completed";
-      on_completed_locked(task, e);
+      on_completed_locked(task, e, settled);
     } else if (e.type == DLHOST_EVENT_FAILED) {
       outcome = "failed";
-      detail = on_failed_locked(task, e);
+      detail = on_failed_locked(task, e, settled);
     } else {
       outcome = "cancelled";
-      on_cancelled_locked(task);
+      on_cancelled_locked(task, settled);
     }
     if (streaming()) event = terminal_event_locked(task, e);
     key = task.key;
-    finish_locked(it);
+    finish_locked(it, settled);
     wake = terminal_events >= submitter_wake_at;
   }
+  recorder->add(std::move(settled));
   if (wake) terminal_cv.notify_all();
   if (event) publish(std::move(*event));
   progress->file_finished(key, outcome, detail);
@@ -167,47 +169,36 @@ void Job::State::update_bytes_locked(Task &task, std::uint64_t bytes_done) {
   task.bytes_done = bytes_done;
 }
 
-void Job::State::on_completed_locked(Task &task, const dlhost_event &e) {
-  settle_locked(task.receipt);
+void Job::State::on_completed_locked(Task &task, const dlhost_event &e, Settled &out) {
   completed++;
   bytes_finished += e.bytes_done ? e.bytes_done : e.bytes_total;
-  to_complete.push_back(task.key);
-  if (!task.sha256.empty()) to_remember.emplace_back(task.key, task.sha256);
+  out.completed_key = task.key;
+  out.verified_sha256 = task.sha256;
+  out.receipt = task.receipt;
 }
 
-std::string Job::State::on_failed_locked(Task &task, const dlhost_event &e) {
-  settle_locked(task.receipt);
+std::string Job::State::on_failed_locked(Task &task, const dlhost_event &e, Settled &out) {
   failed++;
   std::string message = e.message && *e.message ? one_line(e.message) : failure_text(e.failure);
-  if (e.failure == DLHOST_FAILURE_TIMEOUT) to_skip.push_back({task.url, message});
-  remember_failure_locked(task.key, message);
+  if (e.failure == DLHOST_FAILURE_TIMEOUT) out.skip = SkipMark{task.url, message};
+  out.receipt = task.receipt;
+  out.failure = task.key + ": " + message;
   return message;
 }
 
-void Job::State::on_cancelled_locked(Task &task) {
+void Job::State::on_cancelled_locked(Task &task, Settled &out) {
   // A cancel we did not ask for leaves the file undone: count it as failed.
-  // One asked for leaves it undone on purpose: counted as cancelled (unsettled).
+  // One asked for leaves it undone on purpose: counted as cancelled
+  // (unsettled), its entry not acknowledged (it stays for a later run).
   if (interrupted || task.cancel_asked) return;
-  settle_locked(task.receipt);
   failed++;
-  remember_failure_locked(task.key, "cancelled by the plugin");
+  out.receipt = task.receipt;
+  out.failure = task.key + ": cancelled by the plugin";
 }
 
-void Job::State::settle_locked(const std::string &receipt) {
-  if (!receipt.empty()) to_ack.push_back(receipt);
-}
-
-void Job::State::remember_failure_locked(const std::string &key, const std::string &message) {
-  if (failures.size() < options.max_failure_messages) {
-    failures.push_back(key + ": " + message);
-  } else {
-    ++failures_not_kept;
-  }
-}
-
-void Job::State::finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it) {
+void Job::State::finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it, Settled &out) {
   bytes_in_flight -= it->second.bytes_done;
-  to_release.push_back(std::move(it->second.lease));
+  out.lease = std::move(it->second.lease);
   in_flight.erase(it);
   ++terminal_events;
 }

@@ -1,16 +1,22 @@
-// The job engine's state: one Job::State per Job, shared by three threads.
+// The job engine's state: one Job::State per Job. docs/ARCHITECTURE.md draws
+// the data path; in short, it runs one way:
 //
-// The caller's thread (inside Job::run) feeds the plugin and does all
-// coordinator work; the plugin's event thread updates counters and queues
-// that work; the renew thread extends leases. Counters read from anywhere
-// (progress display, status server) are atomics; the files in flight and the
-// queues of coordinator work are guarded by `mutex`, which is never held
-// across a call into the plugin or the coordinator.
+//   feeding (the caller's thread, inside Job::run; job_submit.cpp):
+//     work source -> local check -> Coordinator::claim -> plugin submit()
+//   the plugin's event thread (job_events.cpp): updates the task and the
+//     counters, and hands each settled file to the Recorder
+//   recording (the Recorder's own thread; recorder.hpp): one drain,
+//     Coordinator::apply (record, release, totals) -> acknowledge
+//
+// Feeding and recording share only the counters (atomics, below) and the
+// Recorder's hand-offs (Settled in; the verified files back out). The renew
+// thread extends the leases of the files in flight (job_coordination.cpp);
+// the watch thread publishes proxy.state (job_stream.cpp).
 //
 // The member functions live in one file per concern:
 //   job_events.cpp        what the plugin reports (its event thread)
 //   job_submit.cpp        feeding the plugin from the work source
-//   job_coordination.cpp  talking to the coordinator; the renew thread
+//   job_coordination.cpp  coordination failures; the renew thread
 //   job_stream.cpp        the event stream: file events, proxy.state, summary
 //   job.cpp               the public Job methods and the end of a run
 #pragma once
@@ -32,6 +38,7 @@
 #include "dlhost/host/job.hpp"
 #include "dlhost/util/text.h"
 #include "local_files.hpp"
+#include "recorder.hpp"
 
 namespace dlhost {
 
@@ -85,10 +92,19 @@ struct Job::State {
   std::condition_variable instance_started_cv;  // with instance_mutex: see wait_running()
   bool instance_started = false;                // guarded by instance_mutex
   std::atomic<bool> coordination_lost{false};
+  // The counters: written by feeding and by the event thread, read anywhere
+  // (counts()).
   std::atomic<std::uint64_t> total{0}, completed{0}, skipped{0}, failed{0}, deferred{0};
   std::atomic<std::uint64_t> bytes_finished{0}, bytes_in_flight{0};
+  // Recording; made by the constructor (report_bad_line() may come before
+  // run()), stopped by run() once the plugin is gone.
+  std::unique_ptr<Recorder> recorder;
 
-  std::mutex mutex;  // guards everything below
+  // The files with the plugin, and what the submitter waits on. Guarded by
+  // `mutex`, which is never held across a call into the plugin or the
+  // coordinator; the recorder's mutex may be taken under it, never the
+  // other way round.
+  std::mutex mutex;
   std::condition_variable terminal_cv;
   std::uint64_t terminal_events = 0;
   // The submitter (waiting for room in the window, or held back by
@@ -99,16 +115,6 @@ struct Job::State {
   // Leases taken for a batch but not yet submitted; renewed like running ones
   // because back-pressure may keep them waiting for a while.
   std::deque<Lease> queued_leases;
-  std::vector<Lease> to_release;
-  std::vector<std::string> to_complete;
-  // Completed files whose sha256 the plugin verified: (key, sha256), to be
-  // remembered in the output directory's state (LocalFiles).
-  std::vector<std::pair<std::string, std::string>> to_remember;
-  std::vector<SkipMark> to_skip;
-  std::vector<std::string> to_ack;  // receipts of settled entries
-  WorkSource *source = nullptr;
-  std::vector<std::string> failures;
-  std::uint64_t failures_not_kept = 0;
   std::uint64_t next_id = 0;
   std::string coordination_failure;  // the first CoordinationError
 
@@ -117,17 +123,17 @@ struct Job::State {
   bool renew_stop = false;
   std::thread renew_thread;
 
-  // Files another worker held a lease on when we reached them: revisited at
-  // the end, so a file of a worker that died is taken over once its lease
-  // expires. Bounded by what other workers have in flight at once.
+  // Feeding's own (the caller's thread only, no lock): files another worker
+  // held a lease on when we reached them, revisited at the end, so a file of
+  // a worker that died is taken over once its lease expires. Bounded by what
+  // other workers have in flight at once.
   std::vector<ManifestEntry> held_elsewhere;
   // What progress shows of it (sample() runs on the display's thread).
   mutable std::mutex waiting_mutex;
   std::vector<std::string> waiting_for;  // the first few paths of held_elsewhere
   std::atomic<std::uint64_t> waiting{0};
-  std::uint64_t waiting_said = 0;  // the count -v last printed
+  std::uint64_t waiting_said = 0;  // the count -v last printed (feeding's)
   SteadyClock::time_point waiting_said_at{};
-  Counts published;  // what add_totals() has already been told
 
   // --- called on the plugin's event thread (job_events.cpp) ---------------
   static void on_event_thunk(void *user, const dlhost_event *event) noexcept;
@@ -137,14 +143,12 @@ struct Job::State {
   void on_log(const dlhost_event &e);
   std::optional<EventType> update_event_type(Task &task, const dlhost_event &e);
   JobEvent terminal_event_locked(Task &task, const dlhost_event &e);
-  // Bookkeeping under `mutex`; the caller's thread uses some of it too.
+  // Bookkeeping under `mutex`: counters, and what the Recorder gets.
   void update_bytes_locked(Task &task, std::uint64_t bytes_done);
-  void on_completed_locked(Task &task, const dlhost_event &e);
-  std::string on_failed_locked(Task &task, const dlhost_event &e);
-  void on_cancelled_locked(Task &task);
-  void settle_locked(const std::string &receipt);
-  void remember_failure_locked(const std::string &key, const std::string &message);
-  void finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it);
+  void on_completed_locked(Task &task, const dlhost_event &e, Settled &out);
+  std::string on_failed_locked(Task &task, const dlhost_event &e, Settled &out);
+  void on_cancelled_locked(Task &task, Settled &out);
+  void finish_locked(std::unordered_map<std::uint64_t, Task>::iterator it, Settled &out);
 
   // --- the caller's thread: feeding the plugin (job_submit.cpp) -----------
   void pump(WorkSource &work);
@@ -169,16 +173,15 @@ struct Job::State {
   void fail_before_submit(const ManifestEntry &entry, const Lease &lease, const char *failure,
                           const std::string &why);
   void settle(const ManifestEntry &entry);
+  void remember_verified();
   // `reason` is the event's ("present", "recorded"), `message` the human line.
   void count_skip(const ManifestEntry &entry, const char *reason, const std::string &message);
   void count_deferred(const ManifestEntry &entry, const std::string &reason);
 
-  // --- the caller's thread: the coordinator (job_coordination.cpp) -------
-  void drain_coordinator_work();
-  void publish_totals();
+  // --- coordination failures, any thread (job_coordination.cpp) ---------
   void note_coordination_failure(const CoordinationError &e);
-  void publish_totals_and_flush();
   std::optional<Counts> shared_totals();
+  void start_recording();
 
   // --- the renew thread, and starting and stopping it (job_coordination.cpp)
   void renew_loop();

@@ -1,5 +1,7 @@
 // Feeding the plugin from the work source, on the caller's thread; see
-// job_state.hpp.
+// job_state.hpp. Feeding records nothing itself: a file it settles (already
+// present, recorded complete, refused) goes to the Recorder like one the
+// plugin settled.
 //
 // For each batch of entries, in order: skip files already complete on disk
 // (their size and sha256 match; no request at all); then ask the coordinator,
@@ -49,7 +51,6 @@ void Job::State::pump(WorkSource &work) {
         total += static_cast<std::uint64_t>(std::count_if(
             batch.begin(), batch.end(), [](const ManifestEntry &e) { return !e.duplicate; }));
       process_batch(batch);
-      drain_coordinator_work();
       if (!held_elsewhere.empty() && SteadyClock::now() - last_revisit > revisit_pause()) {
         revisit_once();
         last_revisit = SteadyClock::now();
@@ -92,15 +93,13 @@ void Job::State::skip_duplicates(std::vector<ManifestEntry> &batch) {
 // Removes files already on disk; returns what still needs work.
 std::vector<ManifestEntry> Job::State::filter_local(std::vector<ManifestEntry> &batch) {
   std::vector<ManifestEntry> rest;
+  remember_verified();
   local->forget();  // directories may have been made since the last batch
   for (auto &entry : batch) {
     if (local->present(entry.path, entry.size, entry.sha256)) {
       // Recorded too when the records are shared: an earlier run may have
       // finished the file and lost its record (Redis refusing writes).
-      if (coordinator->shares_state()) {
-        std::lock_guard lock(mutex);
-        to_complete.push_back(entry.path);
-      }
+      if (coordinator->shares_state()) recorder->add(Settled::record_complete(entry.path));
       count_skip(entry, "present", "already present");
       continue;
     }
@@ -156,8 +155,6 @@ void Job::State::lease_and_submit(std::vector<ManifestEntry> entries) {
                                      std::make_move_iterator(entries.begin() + next + n));
     next += n;
     submit_leased(filter_coordinated(std::move(chunk)));
-    // Only now the bookkeeping: the plugin has its next files first.
-    drain_coordinator_work();
   }
 }
 
@@ -180,7 +177,6 @@ std::size_t Job::State::wait_for_room() {
       room = free_room();
     }
     if (room >= refill) return room;
-    drain_coordinator_work();  // a slow stretch: record what has finished meanwhile
   }
 }
 
@@ -205,7 +201,6 @@ void Job::State::revisit_once() {
   std::vector<ManifestEntry> batch;
   batch.swap(held_elsewhere);
   process_batch(batch);
-  drain_coordinator_work();
   note_waiting();
 }
 
@@ -247,8 +242,7 @@ void Job::State::submit_leased(std::vector<std::pair<ManifestEntry, Lease>> work
       queued_leases.pop_front();
     }
     if (stopping()) {
-      std::lock_guard lock(mutex);
-      to_release.push_back(lease);
+      recorder->add(Settled::release(lease));
       continue;
     }
     const std::string dest = local->dest(entry.path);
@@ -305,7 +299,6 @@ void Job::State::submit_with_backpressure(const ManifestEntry &entry, const Leas
       return;
     }
     wait_for_terminal_event(generation);
-    drain_coordinator_work();
   }
 }
 
@@ -333,8 +326,7 @@ void Job::State::withdraw(std::uint64_t id, const ManifestEntry &entry, const st
     in_flight.erase(it);
   }
   if (stopping()) {
-    std::lock_guard lock(mutex);
-    to_release.push_back(std::move(lease));
+    recorder->add(Settled::release(std::move(lease)));
     return;
   }
   fail_before_submit(entry, lease, "rejected", "rejected by the plugin: " + one_line(error));
@@ -343,19 +335,22 @@ void Job::State::withdraw(std::uint64_t id, const ManifestEntry &entry, const st
 void Job::State::fail_before_submit(const ManifestEntry &entry, const Lease &lease,
                                     const char *failure, const std::string &why) {
   failed++;
-  {
-    std::lock_guard lock(mutex);
-    settle_locked(entry.receipt);
-    remember_failure_locked(entry.path, why);
-    to_release.push_back(lease);
-  }
+  Settled settled = Settled::release(lease);
+  settled.receipt = entry.receipt;
+  settled.failure = entry.path + ": " + why;
+  recorder->add(std::move(settled));
   progress->file_finished(entry.path, "failed", why);
   publish_failure(entry, failure, why);
 }
 
 void Job::State::settle(const ManifestEntry &entry) {
-  std::lock_guard lock(mutex);
-  settle_locked(entry.receipt);
+  if (!entry.receipt.empty()) recorder->add(Settled::acknowledge(entry.receipt));
+}
+
+// The files the plugin verified as it wrote them, handed back by the
+// Recorder: LocalFiles remembers them (the feeding thread is its only user).
+void Job::State::remember_verified() {
+  for (const auto &[key, sha256] : recorder->take_verified()) local->remember_verified(key, sha256);
 }
 
 void Job::State::count_skip(const ManifestEntry &entry, const char *reason,

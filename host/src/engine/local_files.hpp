@@ -75,8 +75,8 @@ class LocalFiles {
 
   std::string out_dir_;
   util::OutputRoot root_;
-  util::DirCache looked_at_;   // present()'s last directory
-  util::DirCache made_;        // make_parent()'s last directory
+  util::DirCache looked_at_;  // present()'s last directory
+  util::DirCache made_;       // make_parent()'s last directory
   VerifiedFiles verified_;
   std::vector<char> read_buffer_;   // for hashing, allocated on first need
   std::string absent_dir_;          // relative; "" = none known

@@ -331,7 +331,12 @@ std::vector<RedisConnection::Reply> RedisCoordinator::send(Commands commands) {
   return send_with_pending(std::move(commands));
 }
 
+// One sender at a time, from taking the queued writes to their replies: a
+// thread whose commands went out behind another's queued completion records
+// (the renew thread's, say) could otherwise reach Redis first, and a lease
+// release overtake the completion record queued before it.
 std::vector<RedisConnection::Reply> RedisCoordinator::send_with_pending(Commands own) {
+  std::lock_guard sending(send_mutex_);
   Commands all;
   std::vector<const char *> what;
   {

@@ -11,9 +11,18 @@
 //
 // Every method works on a batch of keys: a network implementation (Redis)
 // turns a batch into one pipelined round trip, and the in-process one just
-// loops. The job calls these methods from its own threads, never from inside
-// a plugin callback, so an implementation may block on I/O. Any method may
-// throw CoordinationError when the backend is lost.
+// loops. The job calls these methods from its own threads (claims from its
+// feeding thread, apply() from its recording thread, renewals from its renew
+// thread), never from inside a plugin callback, so an implementation may
+// block on I/O, and must take calls from several threads at once. Any method
+// may throw CoordinationError when the backend is lost.
+//
+// The ordering guarantee (apply()): what a settled file leaves to record is
+// applied completion record first, then its skip mark, then its lease
+// release, then the shared totals, all sent before apply() returns; the job
+// acknowledges a work queue's entries only after that. So no other worker
+// can lease a file whose completion is not recorded yet (it would download it
+// again), and no acknowledged entry is ever unrecorded.
 #pragma once
 
 #include <chrono>
@@ -51,11 +60,30 @@ struct SkipMark {
   std::string reason;  // one line, shown when the key is skipped later
 };
 
+// What settled files leave to record, as one batch for Coordinator::apply().
+struct Record {
+  std::vector<std::string> completed;  // file keys to record complete
+  std::vector<SkipMark> skipped;       // URLs for the skip cache
+  std::vector<Lease> released;         // leases to give back
+  Counts totals;                       // to add to the job's shared totals
+  bool empty() const {
+    return completed.empty() && skipped.empty() && released.empty() && totals == Counts{};
+  }
+};
+
 class Coordinator {
  public:
   using Millis = std::chrono::milliseconds;
   using Seconds = std::chrono::seconds;
   virtual ~Coordinator() = default;
+
+  // Applies `record` in the order the top of this file states: completion
+  // records, skip marks (kept `skip_ttl`), lease releases, shared totals,
+  // then flush(); returns once all of it is sent. Not virtual: a backend
+  // implements the steps, the order is the interface's. Calls from two
+  // threads do not interleave. Throws CoordinationError (then any part may
+  // be missing: the caller acknowledges nothing).
+  void apply(const Record &record, Seconds skip_ttl);
 
   // One result per key, in order: a lease, or nullopt when another worker
   // holds the key.
@@ -103,6 +131,9 @@ class Coordinator {
   virtual bool shares_state() const { return false; }
   // How the coordinator is described in logs ("in-process", "redis://...").
   virtual std::string describe() const = 0;
+
+ private:
+  std::mutex apply_mutex_;
 };
 
 // The default: a mutex-protected table of leases in memory, for as long as the

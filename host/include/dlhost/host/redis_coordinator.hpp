@@ -76,6 +76,7 @@ class RedisCoordinator final : public Coordinator {
   std::string job_;
   std::string prefix_;
   RedisConnection redis_;
+  std::mutex send_mutex_;     // held through send_with_pending(): see there
   std::mutex pending_mutex_;  // guards the three below
   Counts pending_totals_;     // added by add_totals(), not yet sent
   Commands pending_writes_;   // completion records and skip marks, see send()
