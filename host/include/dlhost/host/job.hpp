@@ -8,12 +8,14 @@
 // back-pressure: on DLHOST_E_AGAIN the job sleeps on a condition variable that
 // terminal events signal, so a million-line manifest never sits in memory.
 //
-// Threads: the caller's thread reads the manifest, submits, and does all
-// coordinator work (lease release, completion records, skip marks) in
-// batches; the plugin's event thread only updates counters and queues that
-// work, because an event callback must return quickly and a coordinator may
-// do network I/O. A renew thread extends the leases of running transfers.
-// No lock is ever held across a call into the plugin.
+// Threads (docs/ARCHITECTURE.md): the caller's thread feeds: reads the
+// manifest, claims files from the coordinator, submits; the plugin's event
+// thread only updates counters and hands each settled file to the recorder,
+// because an event callback must return quickly and a coordinator may do
+// network I/O; the recorder's thread records (completion records, skip
+// marks, lease releases, in the Coordinator's order) and then acknowledges
+// the work source's entries, in batches. A renew thread extends the leases
+// of running transfers. No lock is ever held across a call into the plugin.
 //
 // A bad manifest or a plugin that cannot be created throws before anything is
 // downloaded (exit status 2 in the CLI). A CoordinationError mid-run stops
