@@ -29,6 +29,9 @@ class WorkSource {
   virtual bool next_batch(std::size_t max, std::vector<ManifestEntry> &out) = 0;
   // The entries with these receipts are settled; never called with an
   // interrupted (cancelled) entry, which stays for a later run or worker.
+  // Called from the job's recording thread, while next_batch() may be
+  // running on its feeding thread: a source with a connection of its own
+  // serialises the two (RedisConnection does).
   virtual void acknowledge(std::span<const std::string> receipts) { (void)receipts; }
   // The number of distinct files, when known before the job starts.
   virtual std::optional<std::uint64_t> known_total() const { return std::nullopt; }
