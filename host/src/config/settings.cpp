@@ -193,17 +193,6 @@ bool parse_number(const std::string &s, double &out) {
   return true;
 }
 
-bool choice_allowed(const char *choices, const std::string &value) {
-  std::string_view list(choices);
-  while (!list.empty()) {
-    const auto bar = list.find('|');
-    if (list.substr(0, bar) == value) return true;
-    if (bar == std::string_view::npos) break;
-    list.remove_prefix(bar + 1);
-  }
-  return false;
-}
-
 // A file setting must name a file that can be read now: a missing CA bundle
 // or cookies file would otherwise fail every transfer (or, for cookies, go
 // unnoticed) an hour into the job.
@@ -247,8 +236,9 @@ std::string validation_problem(const SettingSpec &spec, const std::string &value
     case T::kBool01:
       return value == "0" || value == "1" ? "" : "expected 0 or 1";
     case T::kChoice:
-      return choice_allowed(spec.choices, value) ? ""
-                                                 : std::string("expected one of ") + spec.choices;
+      return plugin_settings::is_choice(spec.choices, value)
+                 ? ""
+                 : std::string("expected one of ") + spec.choices;
     case T::kFile:
       return file_problem(value);
     case T::kJsonArray:

@@ -46,13 +46,13 @@ void Recorder::add(Settled s) {
 }
 
 void Recorder::stop() {
+  if (!thread_.joinable()) return;  // stopped already (run(), then ~Job)
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  thread_.join();
 }
 
 std::vector<std::pair<std::string, std::string>> Recorder::take_verified() {

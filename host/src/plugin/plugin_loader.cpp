@@ -165,6 +165,7 @@ std::shared_ptr<LoadedPlugin> LoadedPlugin::load(const fs::path &path) {
   // Read only what both sides know; newer fields of a newer plugin are ignored.
   std::memcpy(&plugin->desc_, raw, std::min<std::size_t>(raw->struct_size, sizeof(plugin->desc_)));
   check_required_functions(plugin->desc_, path);
+  plugin->find_extensions();
   return plugin;
 }
 
@@ -199,17 +200,15 @@ const T *find_extension(const dlhost_plugin_descriptor &d, const char *id, std::
 
 }  // namespace
 
-const dlhost_proxies_ext *LoadedPlugin::proxies_extension() const {
-  const auto *ext =
+// Once, at load: the job asks for the capacity at every refill. The
+// capacity extension is ABI 1.2's; an older plugin answers NULL for its id.
+void LoadedPlugin::find_extensions() {
+  const auto *proxies =
       find_extension<dlhost_proxies_ext>(desc_, DLHOST_EXT_PROXIES, DLHOST_PROXIES_EXT_SIZE_1);
-  return ext && ext->set_proxies ? ext : nullptr;
-}
-
-// ABI 1.2; an older plugin answers NULL for the id.
-const dlhost_capacity_ext *LoadedPlugin::capacity_extension() const {
-  const auto *ext =
+  proxies_ext_ = proxies && proxies->set_proxies ? proxies : nullptr;
+  const auto *capacity =
       find_extension<dlhost_capacity_ext>(desc_, DLHOST_EXT_CAPACITY, DLHOST_CAPACITY_EXT_SIZE_1);
-  return ext && ext->running_capacity ? ext : nullptr;
+  capacity_ext_ = capacity && capacity->running_capacity ? capacity : nullptr;
 }
 
 std::string LoadedPlugin::abi() const {

@@ -103,13 +103,9 @@ bool read_choice(const json &cfg, const plugin_settings::Setting &setting, std::
                  std::string *error) {
   std::string s = *out;
   if (!read_string(cfg, setting.name, &s, error)) return false;
-  std::string_view list = setting.choices;
-  for (size_t bar = 0; bar != std::string_view::npos; list.remove_prefix(bar + 1)) {
-    bar = list.find('|');
-    if (list.substr(0, bar) == s) {
-      *out = s;
-      return true;
-    }
+  if (ps::is_choice(setting.choices, s)) {
+    *out = s;
+    return true;
   }
   std::string need = setting.choices;  // "a|b|c" -> "a, b or c"
   for (size_t bar; (bar = need.find('|')) != std::string::npos;)

@@ -55,17 +55,20 @@ class LoadedPlugin {
   std::string abi() const;      // "1.1"
   // The "dlhost.proxies/1" extension, or NULL (an ABI 1.0 plugin, or one
   // that cannot change its proxies while running).
-  const dlhost_proxies_ext *proxies_extension() const;
+  const dlhost_proxies_ext *proxies_extension() const { return proxies_ext_; }
   // The "dlhost.capacity/1" extension, or NULL (a plugin before ABI 1.2, or
   // one that does not say).
-  const dlhost_capacity_ext *capacity_extension() const;
+  const dlhost_capacity_ext *capacity_extension() const { return capacity_ext_; }
 
  private:
   struct Library;
   LoadedPlugin() = default;
+  void find_extensions();
   std::unique_ptr<Library> library_;
   std::filesystem::path path_;
   dlhost_plugin_descriptor desc_{};
+  const dlhost_proxies_ext *proxies_ext_ = nullptr;
+  const dlhost_capacity_ext *capacity_ext_ = nullptr;
 };
 
 // One instance of a plugin. All methods are safe against plugin exceptions.

@@ -13,6 +13,7 @@
 // without the transport's dependencies.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -67,8 +68,7 @@ inline constexpr Setting kTable[] = {
      "PEM file of trusted CAs for HTTPS origins; empty = system store"},
     {"DOWNLOAD_USER_AGENT", "", Kind::kString, 0, nullptr,
      "User-Agent sent with every request (default dlhost/VERSION)"},
-    {"DOWNLOAD_HEADERS", "", Kind::kJsonObject, 0, nullptr,
-     "JSON object of extra request headers"},
+    {"DOWNLOAD_HEADERS", "", Kind::kJsonObject, 0, nullptr, "JSON object of extra request headers"},
     {"DOWNLOAD_COOKIES", "", Kind::kFile, 0, nullptr,
      "a cookies.txt file (Netscape format, as browsers export)"},
     {"DOWNLOAD_FSYNC", "0", Kind::kBool01, 0, nullptr,
@@ -86,6 +86,16 @@ consteval const Setting &get(std::string_view name) {
     if (name == s.name) return s;
   }
   throw "dlhost::plugin_settings: no such setting";
+}
+
+// `value` is one of `choices` ("a|b|c"): a kChoice setting's check, for the
+// host's validation and the transport's parser alike.
+constexpr bool is_choice(std::string_view choices, std::string_view value) {
+  for (std::size_t bar = 0; bar != std::string_view::npos; choices.remove_prefix(bar + 1)) {
+    bar = choices.find('|');
+    if (choices.substr(0, bar) == value) return true;
+  }
+  return false;
 }
 
 // A default as a number (the table's defaults are plain decimals).
